@@ -1,0 +1,3 @@
+from lossdoc.cli import main
+
+main()

@@ -1,0 +1,67 @@
+"""non-finite — a loss value is NaN or Inf.
+
+What it means: the training (or validation) loss became NaN or infinite. Every step after the first
+NaN usually trains nothing: the weights are NaN too, and the run is lost from that point.
+
+Why it matters: a NaN loss is the most common way a run silently wastes its remaining compute.
+Frameworks keep logging after it unless told to stop (Keras ``TerminateOnNaN``, Lightning
+``EarlyStopping(check_finite=True)``).
+
+What to do: lower the learning rate or add warm-up; clip gradients (``clipnorm``/
+``gradient_clip_val``/``max_grad_norm``); look for NaN/Inf or extreme values in the inputs and
+labels; guard ``log(0)`` and division by zero in a custom loss; with mixed precision, keep dynamic
+loss scaling on. Add a stop-on-NaN callback so the next failure costs nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.types import Finding
+
+SLUG = "non-finite"
+SEVERITY = "error"
+
+
+@dataclass(frozen=True)
+class Params:
+    """non-finite has nothing to tune: one NaN or Inf is a finding."""
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    findings = []
+    for series in (ctx.history.train, ctx.history.val):
+        if series is None or series.y.size == 0:
+            continue
+        bad = ~np.isfinite(series.y)
+        if not bad.any():
+            continue
+        idx = np.flatnonzero(bad)
+        first, last = int(idx[0]), int(idx[-1])
+        n_nan = int(np.isnan(series.y).sum())
+        n_inf = int(bad.sum()) - n_nan
+        kinds = " and ".join(k for k, c in (("NaN", n_nan), ("Inf", n_inf)) if c)
+        before = series.y[:first][np.isfinite(series.y[:first])]
+        last_good = f"; the last finite value before it was {fmt_loss(float(before[-1]))}" if before.size else ""
+        stays = bool(bad[first:].all())
+        tail = "and every value after it is non-finite" if stays else f"{int(bad.sum())} of {bad.size} points"
+        findings.append(
+            Finding(
+                rule=SLUG,
+                severity=SEVERITY,
+                series=series.name,
+                start=float(series.x[first]),
+                end=float(series.x[last]),
+                message=(f"{series.role} loss '{series.name}' is {kinds} from {ctx.at(series.x[first])}, "
+                         f"{tail}{last_good}"),
+                advice=("Lower the learning rate or add warm-up, clip gradients, check inputs and labels "
+                        "for NaN/Inf, guard log(0) in the loss, and stop on NaN (Keras TerminateOnNaN, "
+                        "Lightning EarlyStopping(check_finite=True)) so the next failure costs nothing."),
+                evidence={"nan_count": n_nan, "inf_count": n_inf, "first_x": float(series.x[first]),
+                          "fraction": round(float(bad.mean()), 4), "stays_non_finite": stays},
+            )
+        )
+    return findings

@@ -1,0 +1,67 @@
+"""oscillation — the loss swings far more than its trend moves.
+
+What it means: around its smoothed trend, the training loss swings up and down by a large factor
+(by default ±30% or more, robustly measured) at nearly every step, and those swings are larger
+than the whole progress the trend makes. Normal minibatch noise is a few percent.
+
+Why it matters: the optimiser is bouncing across the loss surface instead of descending it; the
+final value depends on where the last swing landed.
+
+What to do: lower the learning rate (a rate too high makes the loss jump around), use a larger
+batch, add momentum or switch to Adam, and decay the rate over the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossdoc.analysis.context import RunContext
+from lossdoc.analysis.smoothing import robust_sigma, rolling_median
+from lossdoc.analysis.types import Finding
+
+SLUG = "oscillation"
+SEVERITY = "warning"
+
+
+@dataclass(frozen=True)
+class Params:
+    min_swing: float = 0.30
+    """Robust spread of the loss around its trend, as a ratio (0.30 = ±30%)."""
+    min_sign_changes: float = 0.5
+    """At least this fraction of steps reverse direction (up-down-up), not a slow drift."""
+    min_points: int = 20
+    """Points needed to judge at all."""
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    p = ctx.train
+    if p is None or p.n < params.min_points or not p.log_space:
+        return []
+    z = p.z
+    w = max(5, int(round(z.size * 0.1)) | 1)
+    trend = rolling_median(z, w)
+    resid = z - trend
+    swing = robust_sigma(resid)
+    d = np.diff(z)
+    reversals = float(np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)) if d.size > 1 else 0.0
+    progress = float(np.max(trend) - np.min(trend))
+    if swing < np.log1p(params.min_swing) or reversals < params.min_sign_changes or swing < 0.5 * progress:
+        return []
+    ratio = float(np.exp(swing))
+    return [
+        Finding(
+            rule=SLUG,
+            severity=SEVERITY,
+            series=p.series.name,
+            start=float(p.x[0]),
+            end=float(p.x[-1]),
+            message=(f"the training loss swings ±{ratio - 1:.0%} around its trend, reversing direction at "
+                     f"{reversals:.0%} of steps — more than the trend itself moves"),
+            advice=("Lower the learning rate (by 3-10x), use a larger batch or momentum/Adam, and decay the "
+                    "rate over the run."),
+            evidence={"swing_ratio": round(ratio, 3), "reversal_fraction": round(reversals, 3),
+                      "trend_range_ratio": round(float(np.exp(progress)), 3)},
+        )
+    ]

@@ -1,0 +1,111 @@
+"""overfitting — validation loss bottoms out and rises while training loss keeps falling.
+
+What it means: the smoothed validation loss reaches its minimum and then rises in a sustained way
+— it ends clearly above its minimum (by default 5%), or stays above it for a long stretch (20% of
+the run) — while the training loss keeps falling or stays flat. The finding's ``start`` is where
+the smoothed validation loss is lowest: where early stopping should have stopped.
+
+Why it matters: every step after the best point makes the model worse on data it has not seen
+while costing compute; the final checkpoint is not the best one.
+
+What to do: stop at the best point (early stopping with ``restore_best_weights``/
+``load_best_model_at_end``); then fight the cause: more or augmented data, a smaller model, L2
+weight decay, dropout, mixup or label smoothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.smoothing import Prepared, rolling_median
+from lossdoc.analysis.types import Finding
+
+SLUG = "overfitting"
+SEVERITY = "warning"
+
+
+@dataclass(frozen=True)
+class Params:
+    min_rise: float = 0.05
+    """Smoothed validation loss ends at least this fraction above its minimum..."""
+    long_rise_fraction: float = 0.20
+    """...or stays above its minimum for at least this fraction of the run,"""
+    long_rise_min: float = 0.02
+    """while ending at least this fraction above the minimum."""
+    noise_sigmas: float = 2.0
+    """The rise must also exceed this many validation-noise sigmas (noisy validation curves)."""
+    train_tolerance: float = 0.05
+    """Training loss after the best point may rise at most this fraction (more is divergence)."""
+    smooth_fraction: float = 0.06
+    """Width of the running median that smooths validation loss (3 points at least)."""
+    min_points: int = 4
+    """Validation points needed to judge at all."""
+
+
+def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
+    xb, zb = v.buckets
+    w = max(3, int(round(zb.size * fraction)) | 1) if zb.size >= 7 else 1
+    return xb, rolling_median(zb, w) if w > 1 else zb
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    v, tr = ctx.val, ctx.train
+    if v is None or v.n < params.min_points:
+        return []
+    xv, sv = smoothed_val(v, params.smooth_fraction)
+    k = int(np.argmin(sv))
+    best_x = float(xv[k])
+    end_level = float(np.median(sv[-max(1, sv.size // 10) :]))
+    rise = end_level - sv[k]
+    after = sv[k + 1 :]
+    if after.size < 2:
+        return []
+    run_frac = ctx.span_fraction(best_x, float(xv[-1]))
+    noise = v.noise
+    above = float(np.mean(after > sv[k] + max(noise, 1e-12)))
+    rise_ratio = float(np.exp(rise)) if v.log_space else 1 + rise
+    big = rise_ratio - 1 >= params.min_rise
+    long = run_frac >= params.long_rise_fraction and rise_ratio - 1 >= params.long_rise_min and above >= 0.7
+    if not (big or long) or rise < params.noise_sigmas * noise / np.sqrt(max(1, after.size / 3)):
+        return []
+    if tr is not None:
+        xt, zt = tr.buckets
+        tt = rolling_median(zt, max(3, int(round(zt.size * 0.05)) | 1)) if zt.size >= 7 else zt
+        at_best = float(np.interp(best_x, xt, tt))
+        train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
+        if train_end - at_best > np.log1p(params.train_tolerance):
+            return []  # training loss rises too: divergence or instability, not overfitting
+        train_change = float(np.exp(train_end - at_best) - 1)
+    else:
+        train_change = None
+    best_val = float(v.to_value(sv[k]))
+    final_val = float(v.to_value(end_level))
+    after_count = int(np.sum(v.x > best_x))
+    tr_text = (f" while training loss changed {train_change:+.0%}" if train_change is not None else "")
+    msg = (
+        f"validation loss was lowest at {ctx.at(best_x)} ({fmt_loss(best_val)}); the {run_frac:.0%} of the "
+        f"run after it raised it {(rise_ratio - 1):+.0%} to {fmt_loss(final_val)}{tr_text}"
+    )
+    advice = (
+        f"Stop at {ctx.at(best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "
+        f"the best model and saves {run_frac:.0%} of the run. Then reduce overfitting: more or augmented "
+        "data, a smaller model, weight decay (L2), dropout, or mixup."
+    )
+    return [
+        Finding(
+            rule=SLUG,
+            severity=SEVERITY,
+            series=v.series.name,
+            start=best_x,
+            end=float(xv[-1]),
+            message=msg,
+            advice=advice,
+            evidence={"best_x": best_x, "best_val": best_val, "final_val": final_val,
+                      "val_rise_pct": round((rise_ratio - 1) * 100, 2), "after_best_fraction": round(run_frac, 3),
+                      "val_points_after_best": after_count,
+                      "train_change_pct": round(train_change * 100, 2) if train_change is not None else None},
+        )
+    ]

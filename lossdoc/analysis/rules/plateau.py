@@ -1,0 +1,127 @@
+"""plateau — the smoothed training loss improves by almost nothing over a long stretch.
+
+What it means: over a contiguous stretch covering at least a quarter of the run, the smoothed
+training loss never gets more than ~2% below where the stretch began. The finding says which kind:
+
+* never learned — the loss is flat from the start: the model is not learning at all;
+* stalled — the loss stopped improving mid-run, then improved again (often when the rate was cut);
+* converged — the loss settled and the rest of the run added nothing.
+
+Why it matters: a never-learning run wastes all of its compute; a stall wastes the stretch; a
+converged run could have stopped earlier.
+
+What to do: never learned — a learning rate too low (or far too high), dead activations or a bug
+in labels/preprocessing: raise the rate, use Adam/RMSprop, check the data pipeline and the loss
+function. Stalled — use a schedule (step decay, reduce-on-plateau, cosine) so the rate drops
+sooner. Converged — stop earlier (early stopping) or, if the result is not good enough, use a
+bigger model or better features.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.smoothing import rolling_median
+from lossdoc.analysis.types import Finding
+
+SLUG = "plateau"
+SEVERITY = "warning"
+
+
+@dataclass(frozen=True)
+class Params:
+    tolerance: float = 0.02
+    """A flat stretch never improves more than this fraction below its starting level."""
+    min_fraction: float = 0.25
+    """A plateau covers at least this fraction of the run's x range."""
+    smooth_fraction: float = 0.08
+    """Width of the running median that smooths the loss, as a fraction of the run (3 points at least)."""
+    never_learned_gain: float = 0.10
+    """The whole run improves by less than this fraction: the model never learned."""
+
+
+def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
+    """For each start index, one past the last index whose running minimum stays above ``t[a] - tol``."""
+    n = t.size
+    ends = np.full(n, n)
+    if n > 4000:  # blockwise to bound memory (n is bucketed to a few thousand anyway)
+        for s in range(0, n, 1000):
+            ends[s : s + 1000] = flat_stretches_block(t, s, min(n, s + 1000), tol)
+        return ends
+    return flat_stretches_block(t, 0, n, tol)
+
+
+def flat_stretches_block(t: np.ndarray, a0: int, a1: int, tol: float) -> np.ndarray:
+    n = t.size
+    starts = np.arange(a0, a1)
+    js = np.arange(n)
+    below = (t[None, :] < (t[a0:a1, None] - tol)) & (js[None, :] > starts[:, None])
+    first = np.where(below.any(axis=1), below.argmax(axis=1), n)
+    return first
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    p = ctx.train
+    if p is None or p.n < 5:
+        return []
+    xb, zb = p.buckets
+    w = max(3, int(round(zb.size * params.smooth_fraction)) | 1)
+    t = rolling_median(zb, min(w, 2 * (zb.size // 3) + 1))
+    tol = float(np.log1p(params.tolerance)) if p.log_space else params.tolerance
+    ends = flat_stretches(t, tol)
+    # A stretch must also not *rise* far above its start (that is divergence, not a plateau).
+    span = xb[-1] - xb[0]
+    if span <= 0:
+        return []
+    lengths = xb[np.minimum(ends, t.size) - 1] - xb
+    a = int(np.argmax(lengths))
+    frac = float(lengths[a] / span)
+    if frac < params.min_fraction:
+        return []
+    b = int(ends[a]) - 1
+    seg = t[a : b + 1]
+    if seg.max() - t[a] > np.log(2.0):
+        return []  # it blew up inside the stretch: divergence, not a plateau
+    total_gain = float(1 - np.exp(t.min() - t[: max(1, t.size // 20)].max())) if p.log_space else 0.0
+    level = float(p.to_value(np.median(seg)))
+    reaches_end = b >= t.size - 1
+    starts_at_beginning = (xb[a] - xb[0]) <= 0.1 * span
+    later_gain = float(1 - np.exp(t[b:].min() - t[b])) if p.log_space and not reaches_end else 0.0
+    if starts_at_beginning and (reaches_end or total_gain < params.never_learned_gain):
+        kind, severity = "never-learned", "warning"
+        msg = (f"the training loss never learned: it stays near {fmt_loss(level)} from the start "
+               f"to {ctx.at(xb[b])} ({frac:.0%} of the run)")
+        advice = ("The model is not learning. Check labels and preprocessing and the loss function, raise the "
+                  "learning rate (or lower it if it is far too high), try Adam/RMSprop, and look for dead "
+                  "activations (e.g. all-ReLU layers with a bad initialisation).")
+    elif reaches_end:
+        kind, severity = "converged", "info"
+        msg = (f"the training loss converged at {ctx.at(xb[a])}: the last {frac:.0%} of the run improved it "
+               f"by less than {params.tolerance:.0%} (level {fmt_loss(level)})")
+        advice = (f"Training after {ctx.at(xb[a])} bought almost nothing: stop earlier (early stopping) to "
+                  "save compute; if the loss is still too high, a bigger model or better features will help "
+                  "more than more steps.")
+    else:
+        kind, severity = "stalled", "warning"
+        msg = (f"the training loss stalled from {ctx.at(xb[a])} to {ctx.at(xb[b])} ({frac:.0%} of the run) "
+               f"near {fmt_loss(level)}, then improved {later_gain:.0%} further")
+        advice = ("A learning-rate schedule that reacts sooner (reduce-on-plateau with a shorter patience, "
+                  "step decay or cosine) would have cut this stall short.")
+    return [
+        Finding(
+            rule=SLUG,
+            severity=severity,
+            series=p.series.name,
+            start=float(xb[a]),
+            end=float(xb[b]),
+            message=msg,
+            advice=advice,
+            evidence={"kind": kind, "fraction": round(frac, 3), "level": level,
+                      "improvement_in_stretch": round(float(1 - np.exp(seg.min() - t[a])), 4)
+                      if p.log_space else None,
+                      "total_improvement": round(total_gain, 4)},
+        )
+    ]

@@ -1,0 +1,158 @@
+"""Smoothing and the scale-free views of a series every rule shares.
+
+* :func:`ema_debiased` — TensorBoard's scalar smoothing (an exponential moving average whose start-up
+  bias is divided out), vectorised in blocks so that a million points cost a few numpy calls.
+* :func:`rolling_median` — a robust smoother: one spike does not move it.
+* :class:`Prepared` — a series in the space the rules judge it in (log when the loss is positive,
+  which makes every ratio scale-free), bucketed to at most ``MAX_TREND_POINTS`` medians for trend
+  rules, with its robust trend and noise level computed once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from lossdoc.history import Series
+
+MAX_TREND_POINTS = 2000
+"""Trend rules see at most this many points: bucket medians of longer runs (spikes see every point)."""
+
+
+def ema_debiased(y: np.ndarray, weight: float) -> np.ndarray:
+    """TensorBoard's smoothing: ``s_t = w*s_{t-1} + (1-w)*y_t`` started at 0, divided by ``1 - w**t``.
+
+    Non-finite values are skipped (they keep the previous smoothed value), as TensorBoard does.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    out = np.full(y.shape, np.nan)
+    finite = np.isfinite(y)
+    v = y[finite]
+    if v.size == 0 or weight <= 0:
+        out[finite] = v
+        return _carry_forward(out)
+    w = float(min(weight, 0.999999))
+    # Closed form within a block: s_t = w^t s_0 + (1-w) sum_k w^(t-k) y_k. Blocks keep w^-k finite.
+    block = max(1, int(-100.0 / np.log10(w)) if w < 1 else v.size)
+    sm = np.empty(v.size)
+    level = 0.0
+    for start in range(0, v.size, block):
+        seg = v[start : start + block]
+        k = np.arange(seg.size)
+        pw = w ** (k + 1)
+        acc = np.cumsum(seg * w ** (-k)) * (1 - w) * (w**k)
+        sm[start : start + seg.size] = level * pw + acc
+        level = sm[start + seg.size - 1]
+    debias = 1.0 - w ** np.arange(1, v.size + 1)
+    out[finite] = sm / debias
+    return _carry_forward(out)
+
+
+def _carry_forward(a: np.ndarray) -> np.ndarray:
+    idx = np.where(np.isfinite(a), np.arange(a.size), 0)
+    np.maximum.accumulate(idx, out=idx)
+    return a[idx]
+
+
+def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Centered running median; the ends use the nearest full window (edge padding by reflection)."""
+    y = np.asarray(y, dtype=np.float64)
+    window = int(window) | 1
+    if window <= 1 or y.size < 3:
+        return y.copy()
+    window = min(window, (y.size // 2) * 2 - 1) if y.size % 2 == 0 else min(window, y.size)
+    half = window // 2
+    padded = np.concatenate([y[:half][::-1], y, y[-half:][::-1]]) if half else y
+    # Chunk to bound memory: each chunk's view is (chunk, window).
+    out = np.empty(y.size)
+    chunk = max(1, 4_000_000 // window)
+    view = sliding_window_view(padded, window)
+    for s in range(0, y.size, chunk):
+        out[s : s + chunk] = np.median(view[s : s + chunk], axis=1)
+    return out
+
+
+def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """At most ``max_points`` points: the median x and median y of equal-count buckets."""
+    n = y.size
+    if n <= max_points:
+        return x, y
+    size = int(np.ceil(n / max_points))
+    full = (n // size) * size
+    xb = np.median(x[:full].reshape(-1, size), axis=1)
+    yb = np.median(y[:full].reshape(-1, size), axis=1)
+    if full < n:
+        xb = np.append(xb, np.median(x[full:]))
+        yb = np.append(yb, np.median(y[full:]))
+    return xb, yb
+
+
+def robust_sigma(a: np.ndarray) -> float:
+    """Standard deviation estimated from the median absolute deviation (1.4826·MAD)."""
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(a - np.median(a))))
+
+
+@dataclass
+class Prepared:
+    """A series' finite points in judging space, with shared derived views computed on demand.
+
+    ``z`` is ``log(y)`` when every finite value is positive (ratios become differences, so all
+    thresholds are scale-free), else ``y`` divided by its robust spread.
+    """
+
+    series: Series
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    log_space: bool
+
+    @classmethod
+    def of(cls, series: Series) -> Prepared:
+        finite = np.isfinite(series.y)
+        x, y = series.x[finite], series.y[finite]
+        if y.size and bool(np.all(y > 0)):
+            return cls(series, x, y, np.log(y), True)
+        scale = float(np.subtract(*np.percentile(y, [75, 25]))) if y.size else 1.0
+        scale = scale or float(np.max(np.abs(y))) if y.size else 1.0
+        return cls(series, x, y, y / (scale or 1.0), False)
+
+    @property
+    def n(self) -> int:
+        return int(self.z.size)
+
+    @cached_property
+    def buckets(self) -> tuple[np.ndarray, np.ndarray]:
+        return bucket(self.x, self.z)
+
+    @cached_property
+    def noise(self) -> float:
+        """Point-to-point noise in judging space: robust spread of first differences / sqrt(2)."""
+        xb, zb = self.buckets
+        if zb.size < 4:
+            return 0.0
+        resid = zb - rolling_median(zb, trend_window(zb.size))
+        return robust_sigma(resid)
+
+    def trend(self, fraction: float = 0.05, minimum: int = 3) -> tuple[np.ndarray, np.ndarray]:
+        """A spike-proof trend: a running median over ``fraction`` of the run, then a light EMA."""
+        xb, zb = self.buckets
+        w = max(minimum, int(round(zb.size * fraction)) | 1)
+        med = rolling_median(zb, w)
+        return xb, med
+
+    def to_value(self, z: np.ndarray | float) -> np.ndarray | float:
+        """Back from judging space to the loss's own units (for messages)."""
+        if self.log_space:
+            return np.exp(z)
+        scale = float(np.subtract(*np.percentile(self.y, [75, 25]))) or float(np.max(np.abs(self.y))) or 1.0
+        return np.asarray(z) * scale
+
+
+def trend_window(n: int, fraction: float = 0.05, minimum: int = 3) -> int:
+    return max(minimum, int(round(n * fraction)) | 1)

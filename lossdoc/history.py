@@ -1,0 +1,81 @@
+"""LossHistory: one training run as an x axis and named series, each with a role.
+
+Every reader produces these; every rule reads them. A series keeps its own x values, so sparse
+validation rows (one per epoch among per-step training rows) need no alignment. Non-finite values
+are kept as NaN / ±Inf: they are a finding, never silently dropped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+Role = Literal["train", "val", "lr", "grad_norm", "other"]
+
+
+@dataclass(frozen=True)
+class Series:
+    """One logged quantity: its name exactly as in the input, its role, and its points."""
+
+    name: str
+    role: Role
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.y.size)
+
+    @property
+    def finite(self) -> np.ndarray:
+        return np.isfinite(self.y)
+
+
+@dataclass
+class LossHistory:
+    """A run: where it came from, what its x axis is called, and its series."""
+
+    source: str
+    format: str
+    name: str
+    x_name: str
+    series: list[Series]
+    notes: list[str] = field(default_factory=list)
+
+    def get(self, role: Role) -> Series | None:
+        return next((s for s in self.series if s.role == role), None)
+
+    @property
+    def train(self) -> Series | None:
+        return self.get("train")
+
+    @property
+    def val(self) -> Series | None:
+        return self.get("val")
+
+    @property
+    def lr(self) -> Series | None:
+        return self.get("lr")
+
+    @property
+    def x_range(self) -> tuple[float, float]:
+        xs = [s.x for s in self.series if s.role in ("train", "val") and s.x.size]
+        if not xs:
+            return (0.0, 0.0)
+        return (float(min(x.min() for x in xs)), float(max(x.max() for x in xs)))
+
+
+def resolve_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sort by x and keep the last write of each repeated x (a resumed run overwrites).
+
+    Returns the cleaned x, y and how many points were replaced or reordered (0 when x was already
+    strictly increasing, the common case, which costs one vectorised comparison).
+    """
+    if x.size < 2 or bool(np.all(np.diff(x) > 0)):
+        return x, y, 0
+    # np.unique on the reversed array keeps the first occurrence there, i.e. the last write here.
+    rev_x = x[::-1]
+    _, first_in_rev = np.unique(rev_x, return_index=True)
+    keep = x.size - 1 - first_in_rev  # ascending x order, last write of each value
+    return x[keep], y[keep], int(x.size - keep.size) or int(np.sum(np.diff(x) <= 0))

@@ -1,0 +1,140 @@
+"""JSON logs: dict of lists (Keras History), list of records, JSON Lines, HuggingFace
+``trainer_state.json`` and gradient-boosting ``evals_result`` dicts.
+
+Python's ``json`` accepts the bare ``NaN``/``Infinity`` tokens that ``json.dump`` writes, so a
+NaN loss survives as a NaN value.
+"""
+
+from __future__ import annotations
+
+import json
+
+from lossdoc.errors import LossdocError
+from lossdoc.history import LossHistory
+from lossdoc.ingest.frame import Column, Frame, column_from_objects, histories_from_frame
+from lossdoc.ingest.source import RawInput
+
+MAX_DEPTH = 64
+
+
+def _parse_error(source: str, exc: json.JSONDecodeError) -> LossdocError:
+    return LossdocError(source, f"malformed JSON at line {exc.lineno} column {exc.colno} ({exc.msg})")
+
+
+def load_json(raw: RawInput) -> object:
+    try:
+        return json.loads(raw.text())
+    except json.JSONDecodeError as exc:
+        raise _parse_error(raw.source, exc) from None
+    except RecursionError:
+        raise LossdocError(raw.source, "JSON nested too deeply") from None
+
+
+def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
+    """Columns from a list of flat records; a key missing from a record is an absent cell."""
+    keys: dict[str, None] = {}
+    flat = [_flatten(r, "/") for r in records]
+    for r in flat:
+        for k in r:
+            keys.setdefault(k, None)
+    columns: dict[str, Column] = {}
+    text_cells: dict[str, tuple[int, str]] = {}
+    for k in keys:
+        col, bad = column_from_objects([r.get(k) for r in flat])
+        columns[k] = col
+        if bad is not None:
+            text_cells[k] = bad
+    if not columns:
+        raise LossdocError(source, "JSON records hold no keys")
+    return Frame(columns, text_cells)
+
+
+def frame_from_lists(obj: dict[str, object], source: str) -> Frame:
+    """Columns from a dict of equal-or-unequal-length lists (shorter lists end early)."""
+    flat = _flatten(obj, ".")
+    lists = {k: v for k, v in flat.items() if isinstance(v, list)}
+    if not lists:
+        raise LossdocError(source, "JSON object holds no lists of values")
+    n = max(len(v) for v in lists.values())
+    columns: dict[str, Column] = {}
+    text_cells: dict[str, tuple[int, str]] = {}
+    for k, v in lists.items():
+        col, bad = column_from_objects(list(v) + [None] * (n - len(v)))
+        columns[k] = col
+        if bad is not None:
+            text_cells[k] = bad
+    return Frame(columns, text_cells)
+
+
+def _flatten(obj: dict[str, object], sep: str, prefix: str = "", depth: int = 0) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for k, v in obj.items():
+        key = f"{prefix}{sep}{k}" if prefix else str(k)
+        if isinstance(v, dict) and depth < MAX_DEPTH:
+            out.update(_flatten(v, sep, key, depth + 1))
+        else:
+            out[key] = v
+    return out
+
+
+def is_hf_trainer_state(obj: object) -> bool:
+    return isinstance(obj, dict) and isinstance(obj.get("log_history"), list)
+
+
+def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
+    obj = load_json(raw)
+    src = raw.source
+    if is_hf_trainer_state(obj):
+        assert isinstance(obj, dict)
+        entries = [e for e in obj["log_history"] if isinstance(e, dict) and not _is_hf_summary(e)]
+        if not entries:
+            raise LossdocError(src, "trainer_state.json has an empty log_history")
+        frame = frame_from_records(entries, src)
+        return histories_from_frame(frame, source=src, fmt="hf_trainer_state", overrides=overrides)
+    if isinstance(obj, list):
+        if obj and all(isinstance(v, (int, float)) or v is None for v in obj):
+            frame = frame_from_lists({"loss": obj}, src)
+            return histories_from_frame(frame, source=src, fmt="json_list", overrides=overrides,
+                                        default_x_name="epoch")
+        records = [r for r in obj if isinstance(r, dict)]
+        if not records:
+            raise LossdocError(src, "JSON list holds no records or numbers")
+        frame = frame_from_records(records, src)
+        return histories_from_frame(frame, source=src, fmt="json_records", overrides=overrides)
+    if isinstance(obj, dict):
+        nested = any(isinstance(v, dict) for v in obj.values())
+        frame = frame_from_lists(obj, src)
+        fmt = "xgboost_json" if nested else "json_history"
+        return histories_from_frame(frame, source=src, fmt=fmt, overrides=overrides,
+                                    default_x_name="iteration" if nested else "epoch")
+    raise LossdocError(src, f"JSON top level is a {type(obj).__name__}, not an object or list")
+
+
+def _is_hf_summary(entry: dict[str, object]) -> bool:
+    # The final summary entry's train_loss is a whole-run average, not a point on the curve.
+    return "train_runtime" in entry or ("train_loss" in entry and "loss" not in entry and "total_flos" in entry)
+
+
+def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
+    text = raw.text()
+    lines = text.splitlines()
+    records: list[dict[str, object]] = []
+    notes = []
+    for i, line in enumerate(lines):
+        s = line.strip()
+        if not s:
+            continue
+        try:
+            rec = json.loads(s)
+        except json.JSONDecodeError as exc:
+            if i == len(lines) - 1 and not text.endswith("\n"):
+                notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
+                continue
+            raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
+        if isinstance(rec, dict):
+            records.append(rec)
+    if not records:
+        raise LossdocError(raw.source, "no JSON records found")
+    frame = frame_from_records(records, raw.source)
+    frame.notes.extend(notes)
+    return histories_from_frame(frame, source=raw.source, fmt="jsonl", overrides=overrides)

@@ -1,0 +1,70 @@
+"""The decision layer: which rules run (--select/--ignore) and what fails the call (--fail-on).
+
+Kept apart from the rules (which only find) and the formatters (which only format), as flake8's
+style guide is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from lossdoc.analysis.types import SEVERITIES, Diagnosis, Finding, severity_rank
+from lossdoc.errors import LossdocError
+
+FAIL_NEVER = "never"
+
+
+def split_list(value: str | Iterable[str] | None) -> list[str]:
+    if value is None:
+        return []
+    items = value.split(",") if isinstance(value, str) else [p for v in value for p in str(v).split(",")]
+    return [i.strip() for i in items if i.strip()]
+
+
+def selected_rules(select: Iterable[str], ignore: Iterable[str], known: Iterable[str]) -> list[str]:
+    known = list(known)
+    sel, ign = list(select), list(ignore)
+    for slug in (*sel, *ign):
+        if slug not in known:
+            raise LossdocError("--select/--ignore", f"unknown rule '{slug}'; rules are: {', '.join(known)}")
+    chosen = sel or known
+    return [s for s in known if s in chosen and s not in ign]
+
+
+@dataclass(frozen=True)
+class FailPolicy:
+    """Fail on findings at or above a severity, or on findings of listed rules; or never."""
+
+    min_severity: str | None
+    rules: frozenset[str]
+
+    @classmethod
+    def parse(cls, value: str, known: Iterable[str]) -> FailPolicy:
+        items = split_list(value)
+        if not items:
+            raise LossdocError("--fail-on", "empty value; use never, info, warning, error or rule slugs")
+        if items == [FAIL_NEVER]:
+            return cls(None, frozenset())
+        known = set(known)
+        sev = [i for i in items if i in SEVERITIES]
+        rules = [i for i in items if i not in SEVERITIES]
+        bad = [r for r in rules if r not in known]
+        if bad or len(sev) > 1:
+            raise LossdocError(
+                "--fail-on",
+                f"'{value}' is not a severity (never, info, warning, error) or a list of rules "
+                f"({', '.join(sorted(known))})",
+            )
+        return cls(sev[0] if sev else None, frozenset(rules))
+
+    def fails(self, finding: Finding) -> bool:
+        if finding.rule in self.rules:
+            return True
+        return self.min_severity is not None and severity_rank(finding.severity) >= severity_rank(self.min_severity)
+
+
+def exit_code(diagnoses: Iterable[Diagnosis], errors: int, policy: FailPolicy) -> int:
+    if errors:
+        return 2
+    return 1 if any(policy.fails(f) for d in diagnoses for f in d.findings) else 0

@@ -1,0 +1,121 @@
+"""The command line end to end through typer's CliRunner and a real subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from curves import decay, u_shape
+from typer.testing import CliRunner
+
+from lossdoc.cli import app
+
+runner = CliRunner()
+
+
+def write_csv(path, cols):
+    names = list(cols)
+    rows = zip(*cols.values(), strict=True)
+    path.write_text(",".join(names) + "\n" + "\n".join(",".join(repr(float(v)) for v in r) for r in rows) + "\n")
+    return path
+
+
+def overfit_csv(tmp_path):
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    return write_csv(tmp_path / "overfit.csv", {"epoch": x, "loss": tr, "val_loss": va})
+
+
+def test_json_output_follows_the_contract(tmp_path):
+    f = overfit_csv(tmp_path)
+    res = runner.invoke(app, ["analyze", str(f), "--format", "json", "--fail-on", "never"])
+    assert res.exit_code == 0
+    doc = json.loads(res.stdout)
+    assert doc["schema_version"] == 1 and doc["tool"]["name"] == "lossdoc"
+    run = doc["runs"][0]
+    assert run["series"] == {"train": "loss", "val": "val_loss"}
+    assert run["x"] == "epoch" and run["format"] == "keras_csv"
+    assert set(run["summary"]) >= {"points", "x_min", "x_max", "best_val_x", "best_val", "final_train", "final_val"}
+    f0 = next(f for f in run["findings"] if f["rule"] == "overfitting")
+    assert set(f0) >= {"rule", "severity", "series", "start", "end", "message", "advice", "evidence"}
+    assert doc["errors"] == [] and doc["exit_code"] == 0
+
+
+def test_fail_on_rule_gates_the_exit_code(tmp_path):
+    f = overfit_csv(tmp_path)
+    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting"]).exit_code == 1
+    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "error"]).exit_code == 0
+    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "warning"]).exit_code == 1
+    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting", "--ignore", "overfitting"]).exit_code == 0
+
+
+def test_bad_file_is_one_error_line_and_others_still_analysed(tmp_path):
+    good = overfit_csv(tmp_path)
+    bad = tmp_path / "acc_only.csv"
+    bad.write_text("epoch,acc\n0,0.5\n1,0.6\n")
+    res = runner.invoke(app, ["analyze", str(good), str(bad), str(tmp_path / "missing.csv"), "--format", "json"])
+    assert res.exit_code == 2
+    doc = json.loads(res.stdout)
+    assert len(doc["runs"]) == 1
+    msgs = {e["source"]: e["message"] for e in doc["errors"]}
+    assert msgs[str(tmp_path / "missing.csv")] == "file not found"
+    assert "no column looks like a loss; columns are: epoch, acc" in msgs[str(bad)]
+    assert "Traceback" not in res.stderr
+    assert len([ln for ln in res.stderr.splitlines() if ln.strip()]) == 2
+
+
+def test_plot_writes_a_png(tmp_path):
+    f = overfit_csv(tmp_path)
+    out = tmp_path / "plot.png"
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(out)])
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_never_overwrites_an_input(tmp_path):
+    f = overfit_csv(tmp_path)
+    before = f.read_bytes()
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(f.with_suffix(".png"))])
+    assert res.exit_code == 0
+    x, y = decay(10)
+    g = write_csv(tmp_path / "g.png", {"epoch": x, "loss": y})
+    res = runner.invoke(app, ["analyze", str(g), "--plot", str(g)])
+    assert res.exit_code == 2 and "refusing to overwrite" in res.stderr
+    assert f.read_bytes() == before
+
+
+def test_overrides_pick_columns(tmp_path):
+    x, y = decay(30)
+    f = write_csv(tmp_path / "odd.csv", {"it": x, "objective_value": y, "holdout": y * 1.1})
+    res = runner.invoke(app, ["analyze", str(f), "--format", "json", "--x", "it", "--train", "objective_value",
+                              "--val", "holdout", "--fail-on", "never"])
+    run = json.loads(res.stdout)["runs"][0]
+    assert run["series"] == {"train": "objective_value", "val": "holdout"} and run["x"] == "it"
+    res = runner.invoke(app, ["analyze", str(f), "--train", "nope"])
+    assert res.exit_code == 2 and "no column named 'nope'" in res.stderr
+
+
+def test_explain_prints_rule_doc_and_parameters():
+    res = runner.invoke(app, ["explain", "overfitting"])
+    assert res.exit_code == 0
+    assert "validation loss bottoms out" in res.stdout and "min_rise = 0.05" in res.stdout
+    assert runner.invoke(app, ["explain", "nope"]).exit_code == 2
+
+
+def test_help_does_not_import_pandas_or_matplotlib():
+    code = ("import sys\nfrom lossdoc.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+            "print(sorted(m for m in ('pandas','matplotlib','numpy') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "pandas" not in out and "matplotlib" not in out
+
+
+def test_stdin_and_nan_text(tmp_path):
+    text = "step,loss\n0,1.0\n1,0.9\n2,nan\n3,NaN\n"
+    res = runner.invoke(app, ["analyze", "-", "--format", "json"], input=text)
+    doc = json.loads(res.stdout)
+    assert res.exit_code == 1
+    f = next(f for f in doc["runs"][0]["findings"] if f["rule"] == "non-finite")
+    assert f["start"] == 2 and f["evidence"]["nan_count"] == 2
+    assert np.isclose(doc["runs"][0]["summary"]["x_max"], 3)
