@@ -15,8 +15,15 @@ def rng(seed: int = 0) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
-def decay(n: int, start: float = 2.0, floor: float = 0.2, rate: float = 5.0, noise: float = 0.0,
-          seed: int = 0, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def decay(
+    n: int,
+    start: float = 2.0,
+    floor: float = 0.2,
+    rate: float = 5.0,
+    noise: float = 0.0,
+    seed: int = 0,
+    scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Exponential decay from ``start`` towards ``floor`` over ``n`` points, with log-normal noise."""
     x = np.arange(n, dtype=float)
     t = x / max(1, n - 1)
@@ -26,8 +33,16 @@ def decay(n: int, start: float = 2.0, floor: float = 0.2, rate: float = 5.0, noi
     return x, y * scale
 
 
-def u_shape(n: int, best: int, start: float = 2.0, bottom: float = 0.5, rise: float = 0.4,
-            noise: float = 0.0, seed: int = 1, scale: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def u_shape(
+    n: int,
+    best: int,
+    start: float = 2.0,
+    bottom: float = 0.5,
+    rise: float = 0.4,
+    noise: float = 0.0,
+    seed: int = 1,
+    scale: float = 1.0,
+) -> tuple[np.ndarray, np.ndarray]:
     """Validation loss that falls to ``bottom`` at index ``best`` then rises linearly by ``rise`` (ratio)."""
     x = np.arange(n, dtype=float)
     down = bottom + (start - bottom) * np.exp(-5.0 * x / max(1, best))
@@ -38,8 +53,12 @@ def u_shape(n: int, best: int, start: float = 2.0, bottom: float = 0.5, rise: fl
     return x, y * scale
 
 
-def history(train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None = None,
-            x_name: str = "epoch", name: str = "synthetic") -> LossHistory:
+def history(
+    train: tuple[np.ndarray, np.ndarray],
+    val: tuple[np.ndarray, np.ndarray] | None = None,
+    x_name: str = "epoch",
+    name: str = "synthetic",
+) -> LossHistory:
     series = [Series("loss", "train", *train)]
     if val is not None:
         series.append(Series("val_loss", "val", *val))

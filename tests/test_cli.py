@@ -89,8 +89,23 @@ def test_plot_never_overwrites_an_input(tmp_path):
 def test_overrides_pick_columns(tmp_path):
     x, y = decay(30)
     f = write_csv(tmp_path / "odd.csv", {"it": x, "objective_value": y, "holdout": y * 1.1})
-    res = runner.invoke(app, ["analyze", str(f), "--format", "json", "--x", "it", "--train", "objective_value",
-                              "--val", "holdout", "--fail-on", "never"])
+    res = runner.invoke(
+        app,
+        [
+            "analyze",
+            str(f),
+            "--format",
+            "json",
+            "--x",
+            "it",
+            "--train",
+            "objective_value",
+            "--val",
+            "holdout",
+            "--fail-on",
+            "never",
+        ],
+    )
     run = json.loads(res.stdout)["runs"][0]
     assert run["series"] == {"train": "objective_value", "val": "holdout"} and run["x"] == "it"
     res = runner.invoke(app, ["analyze", str(f), "--train", "nope"])
@@ -105,8 +120,10 @@ def test_explain_prints_rule_doc_and_parameters():
 
 
 def test_help_does_not_import_pandas_or_matplotlib():
-    code = ("import sys\nfrom lossdoc.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
-            "print(sorted(m for m in ('pandas','matplotlib','numpy') if m in sys.modules))")
+    code = (
+        "import sys\nfrom lossdoc.cli import app\ntry:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pandas','matplotlib','numpy') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "pandas" not in out and "matplotlib" not in out
 

@@ -18,8 +18,7 @@ SCALES = [1e-4, 1.0, 1e4]
 
 @pytest.mark.parametrize("scale", SCALES)
 def test_healthy_converging_run_has_no_warning_or_error(scale):
-    h = history(decay(200, noise=0.02, scale=scale), decay(200, start=2.1, floor=0.25, noise=0.02, seed=3,
-                                                         scale=scale))
+    h = history(decay(200, noise=0.02, scale=scale), decay(200, start=2.1, floor=0.25, noise=0.02, seed=3, scale=scale))
     bad = [f for f in analyze(h).findings if f.severity != "info"]
     assert bad == []
 

@@ -83,8 +83,15 @@ def analyze(
 def summarize(ctx: RunContext) -> dict[str, Any]:
     h = ctx.history
     lo, hi = h.x_range
-    out: dict[str, Any] = {"points": len(h.train) if h.train is not None else 0, "x_min": lo, "x_max": hi,
-                           "best_val_x": None, "best_val": None, "final_train": None, "final_val": None}
+    out: dict[str, Any] = {
+        "points": len(h.train) if h.train is not None else 0,
+        "x_min": lo,
+        "x_max": hi,
+        "best_val_x": None,
+        "best_val": None,
+        "final_train": None,
+        "final_val": None,
+    }
     if ctx.train is not None:
         out["final_train"] = float(ctx.train.y[-1])
     if ctx.val is not None:

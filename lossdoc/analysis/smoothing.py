@@ -133,7 +133,7 @@ class Prepared:
     @cached_property
     def noise(self) -> float:
         """Point-to-point noise in judging space: robust spread of first differences / sqrt(2)."""
-        xb, zb = self.buckets
+        _, zb = self.buckets
         if zb.size < 4:
             return 0.0
         resid = zb - rolling_median(zb, trend_window(zb.size))
@@ -142,7 +142,7 @@ class Prepared:
     def trend(self, fraction: float = 0.05, minimum: int = 3) -> tuple[np.ndarray, np.ndarray]:
         """A spike-proof trend: a running median over ``fraction`` of the run, then a light EMA."""
         xb, zb = self.buckets
-        w = max(minimum, int(round(zb.size * fraction)) | 1)
+        w = max(minimum, round(zb.size * fraction) | 1)
         med = rolling_median(zb, w)
         return xb, med
 
@@ -155,4 +155,4 @@ class Prepared:
 
 
 def trend_window(n: int, fraction: float = 0.05, minimum: int = 3) -> int:
-    return max(minimum, int(round(n * fraction)) | 1)
+    return max(minimum, round(n * fraction) | 1)

@@ -55,6 +55,8 @@ class Diagnosis:
     history: LossHistory
     findings: list[Finding]
     summary: dict[str, Any]
+    advice: dict[str, Any] | None = None
+    """Run-level advice (best point, callback replay, recommendation), set by lossdoc.advice."""
 
     @property
     def worst(self) -> Finding | None:

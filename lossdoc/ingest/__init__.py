@@ -28,10 +28,25 @@ class InputError:
 
 LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz")
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", "node_modules", ".ipynb_checkpoints", "wandb"})
-SKIP_NAMES = frozenset({"hparams.yaml", "config.json", "tokenizer.json", "tokenizer_config.json",
-                        "special_tokens_map.json", "generation_config.json", "vocab.json", "meta.yaml",
-                        "requirements.txt", "README.txt", "args.json", "training_args.json",
-                        "model.safetensors.index.json", "adapter_config.json", "preprocessor_config.json"})
+SKIP_NAMES = frozenset(
+    {
+        "hparams.yaml",
+        "config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "special_tokens_map.json",
+        "generation_config.json",
+        "vocab.json",
+        "meta.yaml",
+        "requirements.txt",
+        "README.txt",
+        "args.json",
+        "training_args.json",
+        "model.safetensors.index.json",
+        "adapter_config.json",
+        "preprocessor_config.json",
+    }
+)
 
 
 def read_one(spec: str, overrides: Overrides | None = None) -> list[LossHistory]:
@@ -87,9 +102,7 @@ def expand(specs: Iterable[str]) -> tuple[list[str], list[InputError]]:
     return out, errors
 
 
-def load_paths(
-    specs: Iterable[str], overrides: Overrides | None = None
-) -> tuple[list[LossHistory], list[InputError]]:
+def load_paths(specs: Iterable[str], overrides: Overrides | None = None) -> tuple[list[LossHistory], list[InputError]]:
     files, errors = expand(specs)
     runs: list[LossHistory] = []
     for f in files:

@@ -47,15 +47,13 @@ def name_format(names: list[str]) -> str:
         return "wandb_csv"
     if "_step" in s and ("_runtime" in s or "_timestamp" in s):
         return "wandb_csv"
-    if any(n.startswith("train/") for n in lower) and any(
-        n.startswith(("metrics/", "lr/pg", "x/lr")) for n in lower
-    ):
+    if any(n.startswith("train/") for n in lower) and any(n.startswith(("metrics/", "lr/pg", "x/lr")) for n in lower):
         return "yolo_csv"
     if lower[:2] == ["epoch", "train_loss"] and ("valid_loss" in s or "time" in s):
         return "fastai_csv"
     if "epoch" in s and "step" in s:
         return "lightning_csv"
-    if lower and lower[0] == "epoch" or any(n.startswith("val_") for n in lower):
+    if (lower and lower[0] == "epoch") or any(n.startswith("val_") for n in lower):
         return "keras_csv"
     return "csv"
 

@@ -150,8 +150,19 @@ def run_name(source: str) -> str:
     stem = p.name
     for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".json", ".txt", ".log"):
         stem = stem.removesuffix(suffix)
-    generic = {"metrics", "results", "trainer_state", "history", "training", "log", "scalars", "train",
-               "evals_result", "loss_curve", "progress"}
+    generic = {
+        "metrics",
+        "results",
+        "trainer_state",
+        "history",
+        "training",
+        "log",
+        "scalars",
+        "train",
+        "evals_result",
+        "loss_curve",
+        "progress",
+    }
     if stem.lower() in generic and p.parent.name not in ("", "."):
         return p.parent.name
     return stem
@@ -176,9 +187,7 @@ def histories_from_frame(
         if missing in frame.text_cells:
             row, text = frame.text_cells[missing]
             raise LossdocError(source, f"column '{missing}' holds text ('{text}' in data row {row + 1})") from None
-        raise LossdocError(
-            source, f"no column named '{missing}'; columns are: {', '.join(frame.names)}"
-        ) from None
+        raise LossdocError(source, f"no column named '{missing}'; columns are: {', '.join(frame.names)}") from None
     if not plans:
         text_loss = [n for n in frame.text_cells if plan_roles([n])]
         if text_loss:
@@ -192,8 +201,7 @@ def histories_from_frame(
     runs = []
     for plan in plans:
         label = base if len(plans) == 1 else f"{base} [{plan.train}]"
-        runs.append(_history_from_plan(frame, plan, source=source, fmt=fmt, name=label,
-                                       default_x_name=default_x_name))
+        runs.append(_history_from_plan(frame, plan, source=source, fmt=fmt, name=label, default_x_name=default_x_name))
     return runs
 
 

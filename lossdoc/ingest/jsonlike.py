@@ -94,8 +94,7 @@ def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHisto
     if isinstance(obj, list):
         if obj and all(isinstance(v, (int, float)) or v is None for v in obj):
             frame = frame_from_lists({"loss": obj}, src)
-            return histories_from_frame(frame, source=src, fmt="json_list", overrides=overrides,
-                                        default_x_name="epoch")
+            return histories_from_frame(frame, source=src, fmt="json_list", overrides=overrides, default_x_name="epoch")
         records = [r for r in obj if isinstance(r, dict)]
         if not records:
             raise LossdocError(src, "JSON list holds no records or numbers")
@@ -105,8 +104,9 @@ def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHisto
         nested = any(isinstance(v, dict) for v in obj.values())
         frame = frame_from_lists(obj, src)
         fmt = "xgboost_json" if nested else "json_history"
-        return histories_from_frame(frame, source=src, fmt=fmt, overrides=overrides,
-                                    default_x_name="iteration" if nested else "epoch")
+        return histories_from_frame(
+            frame, source=src, fmt=fmt, overrides=overrides, default_x_name="iteration" if nested else "epoch"
+        )
     raise LossdocError(src, f"JSON top level is a {type(obj).__name__}, not an object or list")
 
 

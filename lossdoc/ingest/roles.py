@@ -14,19 +14,80 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 X_NAMES = (
-    "step", "global_step", "trainer/global_step", "_step", "steps", "current_steps", "iteration",
-    "iter", "iterations", "it", "n_iter", "round", "boosting_round", "batch", "epoch", "epochs",
+    "step",
+    "global_step",
+    "trainer/global_step",
+    "_step",
+    "steps",
+    "current_steps",
+    "iteration",
+    "iter",
+    "iterations",
+    "it",
+    "n_iter",
+    "round",
+    "boosting_round",
+    "batch",
+    "epoch",
+    "epochs",
 )
-LOSS_TOKENS = frozenset({
-    "loss", "losses", "logloss", "nll", "mse", "rmse", "mae", "l1", "l2", "xent", "ce", "huber",
-    "perplexity", "ppl", "error", "err", "cross_entropy", "crossentropy", "mlogloss", "rmsle", "mape",
-    "objective", "cost", "bce", "kld", "kl",
-})
+LOSS_TOKENS = frozenset(
+    {
+        "loss",
+        "losses",
+        "logloss",
+        "nll",
+        "mse",
+        "rmse",
+        "mae",
+        "l1",
+        "l2",
+        "xent",
+        "ce",
+        "huber",
+        "perplexity",
+        "ppl",
+        "error",
+        "err",
+        "cross_entropy",
+        "crossentropy",
+        "mlogloss",
+        "rmsle",
+        "mape",
+        "objective",
+        "cost",
+        "bce",
+        "kld",
+        "kl",
+    }
+)
 # Higher-is-better metrics: never a loss, even if a loss token appears (e.g. "auc" next to "logloss").
-GAIN_TOKENS = frozenset({
-    "acc", "accuracy", "auc", "map", "map50", "precision", "recall", "f1", "score", "r2", "bleu", "rouge",
-    "iou", "miou", "ndcg", "top1", "top5", "fitness", "psnr", "ssim", "wer_gain", "dice_score",
-})
+GAIN_TOKENS = frozenset(
+    {
+        "acc",
+        "accuracy",
+        "auc",
+        "map",
+        "map50",
+        "precision",
+        "recall",
+        "f1",
+        "score",
+        "r2",
+        "bleu",
+        "rouge",
+        "iou",
+        "miou",
+        "ndcg",
+        "top1",
+        "top5",
+        "fitness",
+        "psnr",
+        "ssim",
+        "wer_gain",
+        "dice_score",
+    }
+)
 TRAIN_TOKENS = frozenset({"train", "training", "trn", "tr"})
 VAL_TOKENS = frozenset({"val", "valid", "validation", "eval", "evaluation", "dev", "valset"})
 TEST_TOKENS = frozenset({"test", "testing"})

@@ -48,13 +48,15 @@ def document(report: Report) -> dict[str, Any]:
         if i in report.plots:
             r["plot"] = report.plots[i]
         runs.append(r)
-    return _clean({
-        "schema_version": SCHEMA_VERSION,
-        "tool": {"name": "lossdoc", "version": __version__},
-        "runs": runs,
-        "errors": [{"source": e.source, "message": e.message} for e in report.errors],
-        "exit_code": report.exit_code,
-    })
+    return _clean(
+        {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "lossdoc", "version": __version__},
+            "runs": runs,
+            "errors": [{"source": e.source, "message": e.message} for e in report.errors],
+            "exit_code": report.exit_code,
+        }
+    )
 
 
 def render(report: Report) -> str:

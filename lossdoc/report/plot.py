@@ -65,8 +65,15 @@ def draw(d: Diagnosis, path: Path, smoothing: float = 0.6) -> Path:
         if bad.any():
             finite = s.y[np.isfinite(s.y)]
             top = float(finite.max()) if finite.size else 1.0
-            ax.scatter(s.x[bad][:500], np.full(min(int(bad.sum()), 500), top), marker="x", color=color,
-                       s=25, zorder=5, label=f"{s.role} NaN/Inf")
+            ax.scatter(
+                s.x[bad][:500],
+                np.full(min(int(bad.sum()), 500), top),
+                marker="x",
+                color=color,
+                s=25,
+                zorder=5,
+                label=f"{s.role} NaN/Inf",
+            )
     if _span_decades([s.y for s, _ in curves]):
         ax.set_yscale("log")
     _mark_findings(ax, d)
@@ -92,8 +99,13 @@ def _mark_findings(ax: object, d: Diagnosis) -> None:
         if f.rule == "plateau" and f.end is not None:
             ax.axvspan(f.start, f.end, color=color, alpha=0.10, label=f"plateau ({f.evidence.get('kind')})")
         elif f.rule == "overfitting":
-            ax.axvline(f.start, color=VAL_COLOR, linestyle="--", linewidth=1.2,
-                       label=f"best val at {d.history.x_name} {f.start:g}")
+            ax.axvline(
+                f.start,
+                color=VAL_COLOR,
+                linestyle="--",
+                linewidth=1.2,
+                label=f"best val at {d.history.x_name} {f.start:g}",
+            )
         elif f.rule == "divergence":
             ax.axvline(f.start, color=color, linewidth=1.5, label=f"divergence from {f.start:g}")
         elif f.rule == "loss-spike":

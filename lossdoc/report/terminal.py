@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -21,8 +23,14 @@ def sparkline(y: np.ndarray, width: int = 40) -> str:
     if y.size == 0:
         return ""
     idx = np.linspace(0, y.size, num=min(width, y.size) + 1).astype(int)
-    vals = np.array([np.nanmedian(np.where(np.isfinite(y[a:b]), y[a:b], np.nan)) if b > a and
-                     np.isfinite(y[a:b]).any() else np.nan for a, b in zip(idx[:-1], idx[1:], strict=True)])
+    vals = np.array(
+        [
+            np.nanmedian(np.where(np.isfinite(y[a:b]), y[a:b], np.nan))
+            if b > a and np.isfinite(y[a:b]).any()
+            else np.nan
+            for a, b in pairwise(idx)
+        ]
+    )
     finite = np.isfinite(vals)
     if not finite.any():
         return "×" * vals.size
@@ -95,5 +103,6 @@ def print_report(report: Report, console: Console, *, quiet: bool = False) -> No
     if not quiet:
         for i, d in enumerate(report.diagnoses):
             title = Text.assemble(("", ""), (d.history.name, "bold"), "  ", verdict(d))
-            console.print(Panel(Group(_header(d, report.plots.get(i)), Text(""), _findings(d)),
-                                title=title, title_align="left"))
+            console.print(
+                Panel(Group(_header(d, report.plots.get(i)), Text(""), _findings(d)), title=title, title_align="left")
+            )

@@ -50,15 +50,14 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < 5:
         return []
     xb, zb = p.buckets
-    w = max(3, int(round(zb.size * params.smooth_fraction)) | 1)
+    w = max(3, round(zb.size * params.smooth_fraction) | 1)
     t = rolling_median(zb, min(w, 2 * (zb.size // 4) + 1))
     run_min = np.minimum.accumulate(t)
     start_level = float(np.median(t[: max(1, min(3, t.size // 10))]))
     gap = t - run_min
     progress = np.maximum(start_level - run_min, 0.0)
-    unit = 1.0 if p.log_space else 1.0
-    blown = (gap >= np.log(params.min_ratio) * unit) | (
-        (gap >= params.return_fraction * progress) & (gap >= np.log(params.min_return_ratio) * unit)
+    blown = (gap >= np.log(params.min_ratio)) | (
+        (gap >= params.return_fraction * progress) & (gap >= np.log(params.min_return_ratio))
     )
     need = max(params.sustain_points, int(np.ceil(params.sustain_fraction * t.size)))
     runs = _true_runs(blown)
@@ -100,8 +99,13 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(xb[b - 1]),
             message=msg,
             advice=advice,
-            evidence={"min_loss": min_val, "min_x": best_x, "peak_ratio_to_min": round(peak_ratio, 3),
-                      "sustained_fraction": round((b - a) / t.size, 3), "recovered": recovered},
+            evidence={
+                "min_loss": min_val,
+                "min_x": best_x,
+                "peak_ratio_to_min": round(peak_ratio, 3),
+                "sustained_fraction": round((b - a) / t.size, 3),
+                "recovered": recovered,
+            },
         )
     ]
 

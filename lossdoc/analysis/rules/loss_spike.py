@@ -50,7 +50,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     z, x = p.z, p.x
     n = z.size
-    h = max(3, int(round(n * params.window_fraction)))
+    h = max(3, round(n * params.window_fraction))
     if n > 20_000:
         # Long runs: the surrounding level from bucket medians, interpolated back to every point.
         xb, zb = bucket(x, z, 4000)
@@ -108,9 +108,13 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(x[peaks[-1]]),
             message=msg,
             advice=advice,
-            evidence={"count": len(spikes), "spike_x": [float(x[i]) for i in peaks[:50]],
-                      "max_ratio": round(biggest[1], 3), "noise_sigma": round(sigma, 5),
-                      "threshold_sigmas": round(float(k), 2)},
+            evidence={
+                "count": len(spikes),
+                "spike_x": [float(x[i]) for i in peaks[:50]],
+                "max_ratio": round(biggest[1], 3),
+                "noise_sigma": round(sigma, 5),
+                "threshold_sigmas": round(float(k), 2),
+            },
         )
     ]
 

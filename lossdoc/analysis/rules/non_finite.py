@@ -55,13 +55,21 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 series=series.name,
                 start=float(series.x[first]),
                 end=float(series.x[last]),
-                message=(f"{series.role} loss '{series.name}' is {kinds} from {ctx.at(series.x[first])}, "
-                         f"{tail}{last_good}"),
-                advice=("Lower the learning rate or add warm-up, clip gradients, check inputs and labels "
-                        "for NaN/Inf, guard log(0) in the loss, and stop on NaN (Keras TerminateOnNaN, "
-                        "Lightning EarlyStopping(check_finite=True)) so the next failure costs nothing."),
-                evidence={"nan_count": n_nan, "inf_count": n_inf, "first_x": float(series.x[first]),
-                          "fraction": round(float(bad.mean()), 4), "stays_non_finite": stays},
+                message=(
+                    f"{series.role} loss '{series.name}' is {kinds} from {ctx.at(series.x[first])}, {tail}{last_good}"
+                ),
+                advice=(
+                    "Lower the learning rate or add warm-up, clip gradients, check inputs and labels "
+                    "for NaN/Inf, guard log(0) in the loss, and stop on NaN (Keras TerminateOnNaN, "
+                    "Lightning EarlyStopping(check_finite=True)) so the next failure costs nothing."
+                ),
+                evidence={
+                    "nan_count": n_nan,
+                    "inf_count": n_inf,
+                    "first_x": float(series.x[first]),
+                    "fraction": round(float(bad.mean()), 4),
+                    "stays_non_finite": stays,
+                },
             )
         )
     return findings

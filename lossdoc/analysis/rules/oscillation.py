@@ -40,7 +40,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < params.min_points or not p.log_space:
         return []
     z = p.z
-    w = max(5, int(round(z.size * 0.1)) | 1)
+    w = max(5, round(z.size * 0.1) | 1)
     trend = rolling_median(z, w)
     resid = z - trend
     swing = robust_sigma(resid)
@@ -57,11 +57,18 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             series=p.series.name,
             start=float(p.x[0]),
             end=float(p.x[-1]),
-            message=(f"the training loss swings ±{ratio - 1:.0%} around its trend, reversing direction at "
-                     f"{reversals:.0%} of steps — more than the trend itself moves"),
-            advice=("Lower the learning rate (by 3-10x), use a larger batch or momentum/Adam, and decay the "
-                    "rate over the run."),
-            evidence={"swing_ratio": round(ratio, 3), "reversal_fraction": round(reversals, 3),
-                      "trend_range_ratio": round(float(np.exp(progress)), 3)},
+            message=(
+                f"the training loss swings ±{ratio - 1:.0%} around its trend, reversing direction at "
+                f"{reversals:.0%} of steps — more than the trend itself moves"
+            ),
+            advice=(
+                "Lower the learning rate (by 3-10x), use a larger batch or momentum/Adam, and decay the "
+                "rate over the run."
+            ),
+            evidence={
+                "swing_ratio": round(ratio, 3),
+                "reversal_fraction": round(reversals, 3),
+                "trend_range_ratio": round(float(np.exp(progress)), 3),
+            },
         )
     ]

@@ -47,7 +47,7 @@ class Params:
 
 def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     xb, zb = v.buckets
-    w = max(3, int(round(zb.size * fraction)) | 1) if zb.size >= 7 else 1
+    w = max(3, round(zb.size * fraction) | 1) if zb.size >= 7 else 1
     return xb, rolling_median(zb, w) if w > 1 else zb
 
 
@@ -73,7 +73,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     if tr is not None:
         xt, zt = tr.buckets
-        tt = rolling_median(zt, max(3, int(round(zt.size * 0.05)) | 1)) if zt.size >= 7 else zt
+        tt = rolling_median(zt, max(3, round(zt.size * 0.05) | 1)) if zt.size >= 7 else zt
         at_best = float(np.interp(best_x, xt, tt))
         train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
         if train_end - at_best > np.log1p(params.train_tolerance):
@@ -84,7 +84,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     best_val = float(v.to_value(sv[k]))
     final_val = float(v.to_value(end_level))
     after_count = int(np.sum(v.x > best_x))
-    tr_text = (f" while training loss changed {train_change:+.0%}" if train_change is not None else "")
+    tr_text = f" while training loss changed {train_change:+.0%}" if train_change is not None else ""
     msg = (
         f"validation loss was lowest at {ctx.at(best_x)} ({fmt_loss(best_val)}); the {run_frac:.0%} of the "
         f"run after it raised it {(rise_ratio - 1):+.0%} to {fmt_loss(final_val)}{tr_text}"
@@ -103,9 +103,14 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(xv[-1]),
             message=msg,
             advice=advice,
-            evidence={"best_x": best_x, "best_val": best_val, "final_val": final_val,
-                      "val_rise_pct": round((rise_ratio - 1) * 100, 2), "after_best_fraction": round(run_frac, 3),
-                      "val_points_after_best": after_count,
-                      "train_change_pct": round(train_change * 100, 2) if train_change is not None else None},
+            evidence={
+                "best_x": best_x,
+                "best_val": best_val,
+                "final_val": final_val,
+                "val_rise_pct": round((rise_ratio - 1) * 100, 2),
+                "after_best_fraction": round(run_frac, 3),
+                "val_points_after_best": after_count,
+                "train_change_pct": round(train_change * 100, 2) if train_change is not None else None,
+            },
         )
     ]

@@ -68,7 +68,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < 5:
         return []
     xb, zb = p.buckets
-    w = max(3, int(round(zb.size * params.smooth_fraction)) | 1)
+    w = max(3, round(zb.size * params.smooth_fraction) | 1)
     t = rolling_median(zb, min(w, 2 * (zb.size // 3) + 1))
     tol = float(np.log1p(params.tolerance)) if p.log_space else params.tolerance
     ends = flat_stretches(t, tol)
@@ -92,24 +92,36 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     later_gain = float(1 - np.exp(t[b:].min() - t[b])) if p.log_space and not reaches_end else 0.0
     if starts_at_beginning and (reaches_end or total_gain < params.never_learned_gain):
         kind, severity = "never-learned", "warning"
-        msg = (f"the training loss never learned: it stays near {fmt_loss(level)} from the start "
-               f"to {ctx.at(xb[b])} ({frac:.0%} of the run)")
-        advice = ("The model is not learning. Check labels and preprocessing and the loss function, raise the "
-                  "learning rate (or lower it if it is far too high), try Adam/RMSprop, and look for dead "
-                  "activations (e.g. all-ReLU layers with a bad initialisation).")
+        msg = (
+            f"the training loss never learned: it stays near {fmt_loss(level)} from the start "
+            f"to {ctx.at(xb[b])} ({frac:.0%} of the run)"
+        )
+        advice = (
+            "The model is not learning. Check labels and preprocessing and the loss function, raise the "
+            "learning rate (or lower it if it is far too high), try Adam/RMSprop, and look for dead "
+            "activations (e.g. all-ReLU layers with a bad initialisation)."
+        )
     elif reaches_end:
         kind, severity = "converged", "info"
-        msg = (f"the training loss converged at {ctx.at(xb[a])}: the last {frac:.0%} of the run improved it "
-               f"by less than {params.tolerance:.0%} (level {fmt_loss(level)})")
-        advice = (f"Training after {ctx.at(xb[a])} bought almost nothing: stop earlier (early stopping) to "
-                  "save compute; if the loss is still too high, a bigger model or better features will help "
-                  "more than more steps.")
+        msg = (
+            f"the training loss converged at {ctx.at(xb[a])}: the last {frac:.0%} of the run improved it "
+            f"by less than {params.tolerance:.0%} (level {fmt_loss(level)})"
+        )
+        advice = (
+            f"Training after {ctx.at(xb[a])} bought almost nothing: stop earlier (early stopping) to "
+            "save compute; if the loss is still too high, a bigger model or better features will help "
+            "more than more steps."
+        )
     else:
         kind, severity = "stalled", "warning"
-        msg = (f"the training loss stalled from {ctx.at(xb[a])} to {ctx.at(xb[b])} ({frac:.0%} of the run) "
-               f"near {fmt_loss(level)}, then improved {later_gain:.0%} further")
-        advice = ("A learning-rate schedule that reacts sooner (reduce-on-plateau with a shorter patience, "
-                  "step decay or cosine) would have cut this stall short.")
+        msg = (
+            f"the training loss stalled from {ctx.at(xb[a])} to {ctx.at(xb[b])} ({frac:.0%} of the run) "
+            f"near {fmt_loss(level)}, then improved {later_gain:.0%} further"
+        )
+        advice = (
+            "A learning-rate schedule that reacts sooner (reduce-on-plateau with a shorter patience, "
+            "step decay or cosine) would have cut this stall short."
+        )
     return [
         Finding(
             rule=SLUG,
@@ -119,9 +131,12 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(xb[b]),
             message=msg,
             advice=advice,
-            evidence={"kind": kind, "fraction": round(frac, 3), "level": level,
-                      "improvement_in_stretch": round(float(1 - np.exp(seg.min() - t[a])), 4)
-                      if p.log_space else None,
-                      "total_improvement": round(total_gain, 4)},
+            evidence={
+                "kind": kind,
+                "fraction": round(frac, 3),
+                "level": level,
+                "improvement_in_stretch": round(float(1 - np.exp(seg.min() - t[a])), 4) if p.log_space else None,
+                "total_improvement": round(total_gain, 4),
+            },
         )
     ]

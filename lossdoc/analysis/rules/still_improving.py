@@ -47,7 +47,7 @@ def tail_drop(p: Prepared, tail_fraction: float) -> tuple[float, float, float] |
     span = xb[-1] - xb[0]
     if span <= 0:
         return None
-    w = max(3, int(round(zb.size * 0.05)) | 1)
+    w = max(3, round(zb.size * 0.05) | 1)
     t = rolling_median(zb, min(w, 2 * (zb.size // 4) + 1))
     x0 = xb[-1] - tail_fraction * span
     xm = xb[-1] - tail_fraction * span / 2
@@ -88,10 +88,14 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             val_text = f"; validation loss fell {vdrop:.1%} over the same stretch"
     lo, hi = ctx.x_span
     start = hi - params.tail_fraction * (hi - lo)
-    msg = (f"the training loss was still falling when the run ended: {drop_frac:.1%} lower over the last "
-           f"{params.tail_fraction:.0%} of the run{val_text}")
-    advice = ("Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
-              "ended the run, raise its patience.")
+    msg = (
+        f"the training loss was still falling when the run ended: {drop_frac:.1%} lower over the last "
+        f"{params.tail_fraction:.0%} of the run{val_text}"
+    )
+    advice = (
+        "Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
+        "ended the run, raise its patience."
+    )
     return [
         Finding(
             rule=SLUG,
