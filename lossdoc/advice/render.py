@@ -1,0 +1,113 @@
+"""The "next run" section as short plain-text lines, for every report format to place.
+
+Reports never compute advice; they call :func:`next_run_lines` on the run's ``advice`` dict (the
+JSON-safe dict :func:`lossdoc.advice.advise` returns) and render the lines as they like (a terminal
+panel, a markdown list, an html list). Lines carry no markup; a line starting with two spaces is a
+continuation (a callback in the replay list, or a line of the copy-paste snippet).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
+    """Plain-text lines: the best point, what the callbacks would have done, the setting to use."""
+    if not advice:
+        return []
+    x_name = str(advice.get("x_name") or "x")
+    monitor = str(advice.get("monitor") or "the loss")
+    lines: list[str] = []
+
+    best = advice.get("best")
+    if best:
+        lines.append(best_line(best, x_name, monitor))
+
+    replay = advice.get("replay") or []
+    if replay:
+        checks = advice.get("checks")
+        unit = f" ({checks} checks)" if checks else ""
+        lines.append(f"Replayed on {monitor}{unit}, with each callback's documented semantics:")
+        lines.extend(f"  {replay_line(r, x_name)}" for r in replay)
+
+    rec = advice.get("recommendation")
+    if rec:
+        lines.append(recommendation_line(rec, x_name))
+        lines.extend(f"  {s}" for s in str(rec.get("snippet") or "").splitlines() if s.strip())
+
+    lines.extend(str(n) for n in advice.get("notes") or [])
+    return lines
+
+
+def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
+    at = f"{x_name} {fmt_x(best['x'])}"
+    head = f"Best point: {at} ({monitor} {fmt_value(best['value'])})"
+    frac = best.get("saved_fraction") or 0.0
+    if frac <= 0:
+        return f"{head}, at the end of the run: nothing to save by stopping earlier."
+    tail = f"; the rest of the run after it, {frac * 100:.0f}% of it"
+    after = best.get("after")
+    if after:
+        tail = f"; the {fmt_x(after)} {plural(x_name, after)} after it, {frac * 100:.0f}% of the run"
+    final = best.get("final_value")
+    rise = best.get("rise_pct")
+    if final is None:
+        return f"{head}{tail}, ended with a non-finite value."
+    if rise is not None and rise > 0:
+        return f"{head}{tail}, raised it to {fmt_value(final)} (+{rise:.0f}%)."
+    return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."
+
+
+def replay_line(r: dict[str, Any], x_name: str) -> str:
+    params = ", ".join(f"{k}={fmt_param(v)}" for k, v in (r.get("params") or {}).items())
+    head = f"{r['callback']}({params})"
+    if "lr_cut_x" in r:
+        cuts = r.get("lr_cut_x") or []
+        if not cuts:
+            return f"{head}: would not have cut the learning rate"
+        shown = ", ".join(fmt_x(c) for c in cuts[:6]) + (f" … ({len(cuts)} cuts)" if len(cuts) > 6 else "")
+        return f"{head}: would have cut the learning rate at {x_name} {shown}"
+    stop = r.get("stop_x")
+    if stop is None:
+        return f"{head}: would not have stopped"
+    why = f" ({r['reason']})" if r.get("reason") else ""
+    return f"{head}: would have stopped at {x_name} {fmt_x(stop)}{why}"
+
+
+def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
+    setting = f"patience {rec['patience']}, min_delta {fmt_value(rec['min_delta'])}"
+    framework = rec.get("framework") or "generic"
+    where = "" if framework == "generic" else f" ({framework})"
+    stop = rec.get("stop_x")
+    if stop is None:
+        effect = "this run ended before it would have stopped"
+    else:
+        effect = f"on this log it stops at {x_name} {fmt_x(stop)}"
+    return f"Next run{where}: early stopping with {setting}; {effect}:"
+
+
+def fmt_x(x: float | int) -> str:
+    x = float(x)
+    return f"{int(x):,}" if x.is_integer() else f"{x:.4g}"
+
+
+def fmt_value(v: float | int | None) -> str:
+    if v is None:
+        return "n/a"
+    v = float(v)
+    a = abs(v)
+    if a != 0 and (a < 1e-3 or a >= 1e5):
+        return f"{v:.3e}"
+    return f"{v:.4g}"
+
+
+def fmt_param(v: Any) -> str:
+    if isinstance(v, str):
+        return repr(v)
+    if isinstance(v, float):
+        return fmt_value(v)
+    return str(v)
+
+
+def plural(x_name: str, n: float | int) -> str:
+    return x_name if float(n) == 1 or x_name.endswith("s") else f"{x_name}s"

@@ -1,0 +1,67 @@
+"""The "next run" lines the reports print: plain text built from the advice dict alone."""
+
+from __future__ import annotations
+
+from lossdoc.advice.render import next_run_lines
+
+ADVICE = {
+    "x_name": "epoch",
+    "monitor": "val_loss",
+    "checks": 30,
+    "best": {"x": 12, "value": 0.31, "saved_fraction": 0.6, "final_value": 0.45, "rise_pct": 45.2, "after": 18},
+    "replay": [
+        {"callback": "keras.EarlyStopping", "params": {"patience": 0, "min_delta": 0.0}, "stop_x": 13},
+        {
+            "callback": "keras.ReduceLROnPlateau",
+            "params": {"factor": 0.1, "patience": 10},
+            "stop_x": None,
+            "lr_cut_x": [22, 33],
+        },
+        {"callback": "lightning.EarlyStopping", "params": {"patience": 3}, "stop_x": None},
+    ],
+    "recommendation": {
+        "framework": "keras",
+        "patience": 4,
+        "min_delta": 0.002,
+        "stop_x": 16,
+        "snippet": "from keras.callbacks import EarlyStopping\nEarlyStopping(patience=4)",
+    },
+    "notes": ["Learning rate: constant at 0.001 through the plateau: add a schedule."],
+}
+
+
+def test_best_line_states_saving_and_rise():
+    lines = next_run_lines(ADVICE)
+    assert lines[0] == (
+        "Best point: epoch 12 (val_loss 0.31); the 18 epochs after it, 60% of the run, raised it to 0.45 (+45%)."
+    )
+
+
+def test_replay_lines_name_stop_and_cuts():
+    text = "\n".join(next_run_lines(ADVICE))
+    assert "keras.EarlyStopping(patience=0, min_delta=0): would have stopped at epoch 13" in text
+    assert "would have cut the learning rate at epoch 22, 33" in text
+    assert "lightning.EarlyStopping(patience=3): would not have stopped" in text
+
+
+def test_recommendation_and_snippet_lines_are_indented_plain_text():
+    lines = next_run_lines(ADVICE)
+    i = next(k for k, s in enumerate(lines) if s.startswith("Next run (keras)"))
+    assert "patience 4, min_delta 0.002" in lines[i] and "stops at epoch 16" in lines[i]
+    assert lines[i + 1] == "  from keras.callbacks import EarlyStopping"
+    assert lines[i + 2] == "  EarlyStopping(patience=4)"
+    assert lines[-1].startswith("Learning rate:")
+    assert not any("[" in s and "]" in s and "/" in s for s in lines)  # no rich markup like [bold]...[/]
+
+
+def test_empty_or_missing_advice_gives_no_lines():
+    assert next_run_lines(None) == []
+    assert next_run_lines({}) == []
+    assert next_run_lines({"best": None, "replay": [], "recommendation": None, "notes": []}) == []
+
+
+def test_best_at_end_says_nothing_to_save():
+    lines = next_run_lines(
+        {"x_name": "step", "best": {"x": 900, "value": 0.2, "saved_fraction": 0.0, "final_value": 0.2, "rise_pct": 0.0}}
+    )
+    assert lines == ["Best point: step 900 (the loss 0.2), at the end of the run: nothing to save by stopping earlier."]
