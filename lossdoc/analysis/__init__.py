@@ -70,12 +70,12 @@ def analyze(
     rules: Iterable[str] | None = None,
     rule_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Diagnosis:
-    ctx = RunContext(history)
+    params = {slug: params_for(slug, (rule_params or {}).get(slug)) for slug in RULES}
+    ctx = RunContext(history, params)
     findings: list[Finding] = []
     with np.errstate(all="ignore"):
         for slug in rules if rules is not None else RULES:
-            rule = RULES[slug]
-            findings.extend(rule.module.check(ctx, params_for(slug, (rule_params or {}).get(slug))))
+            findings.extend(RULES[slug].module.check(ctx, params[slug]))
     findings.sort(key=lambda f: (-severity_rank(f.severity), f.start if f.start is not None else 0.0))
     return Diagnosis(history=history, findings=findings, summary=summarize(ctx))
 

@@ -2,23 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
 from lossdoc.analysis.smoothing import Prepared
-from lossdoc.history import LossHistory
+from lossdoc.history import LossHistory, Series
 
 
 @dataclass
 class RunContext:
     history: LossHistory
+    rule_params: Mapping[str, Any] = field(default_factory=dict)
+    """Each rule's Params for this call, so a rule can consult another's judgement (e.g. still-improving
+    ignores validation loss that is overfitting) with the same thresholds the user set."""
+
+    def params(self, slug: str) -> Any:
+        from lossdoc.analysis import params_for
+
+        return self.rule_params.get(slug) or params_for(slug, None)
 
     @cached_property
     def train(self) -> Prepared | None:
         s = self.history.train
-        return Prepared.of(s) if s is not None and np.isfinite(s.y).sum() > 0 else None
+        if s is None:
+            return None
+        hidden = hidden_nan(s, self.history.get("grad_norm"))
+        if hidden.any():
+            s = replace(s, y=np.where(hidden, np.nan, s.y))
+        return Prepared.of(s) if np.isfinite(s.y).sum() > 0 else None
 
     @cached_property
     def val(self) -> Prepared | None:
@@ -40,6 +55,18 @@ class RunContext:
     def at(self, x: float) -> str:
         """``epoch 12`` / ``step 4,200``: an x value in the run's own words."""
         return f"{self.x_name} {fmt_x(x)}"
+
+
+def hidden_nan(loss: Series, grad_norm: Series | None) -> np.ndarray:
+    """Points where a logger wrote 0.0 for a NaN loss: the loss is exactly 0 and the gradient norm logged at
+    the same x is NaN/Inf (HuggingFace Trainer's ``logging_nan_inf_filter`` does this)."""
+    hidden = np.zeros(loss.y.size, dtype=bool)
+    if grad_norm is None or grad_norm.y.size == 0 or loss.y.size == 0:
+        return hidden
+    bad_x = grad_norm.x[~np.isfinite(grad_norm.y)]
+    if bad_x.size:
+        hidden = np.isin(loss.x, bad_x) & (loss.y == 0.0)
+    return hidden
 
 
 def fmt_x(x: float) -> str:

@@ -98,6 +98,30 @@ def robust_sigma(a: np.ndarray) -> float:
     return float(1.4826 * np.median(np.abs(a - np.median(a))))
 
 
+def diff_noise(z: np.ndarray) -> float:
+    """Point-to-point noise from first differences: a robust spread, divided by sqrt(2).
+
+    Uses the larger of the MAD and the 75th-percentile deviation (scaled to a normal sigma), so a
+    series that repeats values (most differences exactly zero) still shows the noise it has.
+    """
+    d = np.diff(z[np.isfinite(z)])
+    if d.size < 3:
+        return 0.0
+    dev = np.abs(d - np.median(d))
+    mad, q75 = np.percentile(dev, [50, 75])
+    return float(max(1.4826 * mad, q75 / 1.1503) / np.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class Trend:
+    """A smoothed series on bucketed x, the standard error of a smoothed value, and the window used."""
+
+    x: np.ndarray
+    t: np.ndarray
+    se: float
+    window: int
+
+
 @dataclass
 class Prepared:
     """A series' finite points in judging space, with shared derived views computed on demand.
@@ -139,12 +163,24 @@ class Prepared:
         resid = zb - rolling_median(zb, trend_window(zb.size))
         return robust_sigma(resid)
 
-    def trend(self, fraction: float = 0.05, minimum: int = 3) -> tuple[np.ndarray, np.ndarray]:
-        """A spike-proof trend: a running median over ``fraction`` of the run, then a light EMA."""
+    @cached_property
+    def step_noise(self) -> float:
+        """The normal step-to-step noise of the (bucketed) points, in judging space.
+
+        From first differences, not residuals from a running median (which pass through every point
+        of a smooth monotone curve), via :func:`diff_noise`, robust to spikes and to repeated values.
+        """
+        _, zb = self.buckets
+        return diff_noise(zb)
+
+    def trend(self, fraction: float, minimum: int = 3) -> Trend:
+        """A spike-proof trend: the running median over ``fraction`` of the (bucketed) run."""
         xb, zb = self.buckets
-        w = max(minimum, round(zb.size * fraction) | 1)
-        med = rolling_median(zb, w)
-        return xb, med
+        w = min(trend_window(zb.size, fraction, minimum), max(1, (zb.size // 2) * 2 - 1))
+        t = rolling_median(zb, w) if w > 1 else zb.copy()
+        # A median of w points scatters like 1.25 sigma / sqrt(w) around the true level.
+        se = 1.2533 * self.step_noise / np.sqrt(max(1, w))
+        return Trend(xb, t, float(se), w)
 
     def to_value(self, z: np.ndarray | float) -> np.ndarray | float:
         """Back from judging space to the loss's own units (for messages)."""

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.smoothing import rolling_median
+from lossdoc.analysis.smoothing import diff_noise
 from lossdoc.analysis.types import Finding
 
 SLUG = "divergence"
@@ -41,70 +41,104 @@ class Params:
     """...and at least this many points (the smoothed trend, so a lone spike never counts)."""
     smooth_fraction: float = 0.03
     """Width of the running median that makes the trend spike-proof, as a fraction of the run."""
-    onset_fraction: float = 0.15
+    noise_sigmas: float = 4.0
+    """The rise must also exceed this many standard errors of the smoothed trend (noisy floors wander)."""
+    onset_fraction: float = 0.35
     """The onset is the last point before the blow-up within this fraction of the rise from the minimum."""
 
 
-def check(ctx: RunContext, params: Params) -> list[Finding]:
+@dataclass(frozen=True)
+class Blowup:
+    """Where the blow-up starts (x), the best point before it, and how far it went (loss units)."""
+
+    onset_x: float
+    end_x: float
+    best_x: float
+    min_loss: float
+    end_loss: float
+    peak_ratio: float
+    sustained_fraction: float
+    recovered: bool
+
+
+def detect(ctx: RunContext, params: Params) -> Blowup | None:
+    """The first sustained blow-up of the training loss, or None. Other rules consult it."""
     p = ctx.train
     if p is None or p.n < 5:
-        return []
-    xb, zb = p.buckets
-    w = max(3, round(zb.size * params.smooth_fraction) | 1)
-    t = rolling_median(zb, min(w, 2 * (zb.size // 4) + 1))
+        return None
+    tr = p.trend(params.smooth_fraction)
+    xb, t = tr.x, tr.t
     run_min = np.minimum.accumulate(t)
     start_level = float(np.median(t[: max(1, min(3, t.size // 10))]))
     gap = t - run_min
     progress = np.maximum(start_level - run_min, 0.0)
-    blown = (gap >= np.log(params.min_ratio)) | (
+    far = (gap >= np.log(params.min_ratio)) | (
         (gap >= params.return_fraction * progress) & (gap >= np.log(params.min_return_ratio))
     )
     need = max(params.sustain_points, int(np.ceil(params.sustain_fraction * t.size)))
-    runs = _true_runs(blown)
-    sustained = [(a, b) for a, b in runs if b - a >= need]
-    if not sustained:
-        return []
-    a, b = sustained[0]
+    first = None
+    for a, b in _true_runs(far):
+        # Beyond what the trend's own scatter could produce, judged by the noise *before* the rise
+        # (a noisy floor wanders; a blow-up's own chaos must not hide it).
+        se = tr.se if a < 6 else 1.2533 * diff_noise(p.buckets[1][:a]) / np.sqrt(tr.window)
+        ok = gap[a:b] >= params.noise_sigmas * se
+        runs = [(a + i, a + j) for i, j in _true_runs(ok) if j - i >= need]
+        if runs:
+            first = runs[0]
+            break
+    if first is None:
+        return None
+    a, b = first
     peak_ratio = float(np.exp(gap[a:b].max())) if p.log_space else float(gap[a:b].max())
     base = run_min[a]
     rise = t[a] - base
-    # Onset: walk back from the first blown-up point to where the climb left the minimum.
-    before = np.flatnonzero(t[: a + 1] - base <= params.onset_fraction * rise)
-    j = int(before[-1]) if before.size else 0
-    onset_idx = min(j + 1, a) if j < a else a
-    # Refine on the raw points: the first raw point past the onset threshold in [x_j, x_a].
-    lo, hi = xb[j], xb[a]
-    raw_sel = (p.x >= lo) & (p.x <= hi) & (p.z - base > params.onset_fraction * rise)
-    onset_x = float(p.x[np.argmax(raw_sel)]) if raw_sel.any() else float(xb[onset_idx])
-    best_x = float(xb[int(np.argmin(t[: a + 1]))])
-    min_val = float(p.to_value(base))
-    end_val = float(p.to_value(t[b - 1]))
-    recovered = b < t.size
-    shape = "and stays there" if not recovered else "for a sustained stretch before partly recovering"
+    # Onset: walk back from the first blown-up point to where the climb left the minimum,
+    # then refine on the raw points: the first one past the onset threshold in that stretch.
+    near_min = np.flatnonzero(t[: a + 1] - base <= params.onset_fraction * rise)
+    j = int(near_min[-1]) if near_min.size else 0
+    raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > params.onset_fraction * rise)
+    onset_x = float(p.x[np.argmax(raw_sel)]) if raw_sel.any() else float(xb[min(j + 1, a)])
+    return Blowup(
+        onset_x=onset_x,
+        end_x=float(xb[b - 1]),
+        best_x=float(xb[int(np.argmin(t[: a + 1]))]),
+        min_loss=float(p.to_value(base)),
+        end_loss=float(p.to_value(t[b - 1])),
+        peak_ratio=peak_ratio,
+        sustained_fraction=(b - a) / t.size,
+        recovered=b < t.size,
+    )
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    d = detect(ctx, params)
+    if d is None or ctx.train is None:
+        return []
+    shape = "for a sustained stretch before partly recovering" if d.recovered else "and stays there"
     msg = (
-        f"training loss blows up from {ctx.at(onset_x)}: the smoothed loss climbs from its minimum "
-        f"{fmt_loss(min_val)} to {fmt_loss(end_val)} ({peak_ratio:.1f}x at its peak) {shape}"
+        f"training loss blows up from {ctx.at(d.onset_x)}: the smoothed loss climbs from its minimum "
+        f"{fmt_loss(d.min_loss)} to {fmt_loss(d.end_loss)} ({d.peak_ratio:.1f}x at its peak) {shape}"
     )
     advice = (
         f"Lower the learning rate (by 3-10x), add or lengthen warm-up, and clip gradients; check the "
-        f"data around {ctx.at(onset_x)} for bad batches. Resume from a checkpoint at or before "
-        f"{ctx.at(best_x)} (the best point before the blow-up) instead of restarting."
+        f"data around {ctx.at(d.onset_x)} for bad batches. Resume from a checkpoint at or before "
+        f"{ctx.at(d.best_x)} (the best point before the blow-up) instead of restarting."
     )
     return [
         Finding(
             rule=SLUG,
             severity=SEVERITY,
-            series=p.series.name,
-            start=onset_x,
-            end=float(xb[b - 1]),
+            series=ctx.train.series.name,
+            start=d.onset_x,
+            end=d.end_x,
             message=msg,
             advice=advice,
             evidence={
-                "min_loss": min_val,
-                "min_x": best_x,
-                "peak_ratio_to_min": round(peak_ratio, 3),
-                "sustained_fraction": round((b - a) / t.size, 3),
-                "recovered": recovered,
+                "min_loss": d.min_loss,
+                "min_x": d.best_x,
+                "peak_ratio_to_min": round(d.peak_ratio, 3),
+                "sustained_fraction": round(d.sustained_fraction, 3),
+                "recovered": d.recovered,
             },
         )
     ]

@@ -1,8 +1,8 @@
 """loss-spike — sudden, transient jumps far above the normal noise, which then recover.
 
-What it means: at a few points the training loss jumps well above both the level just before and
-just after it — by many times the run's own step-to-step noise (a robust MAD estimate) and by a
-sizeable ratio — and comes back down within a short window. A jump that does not come back is
+What it means: the training loss jumps well above the level it had just before — by many times
+the run's own point-to-point noise (a robust MAD estimate in log space) and by a clear ratio — and
+then comes back down to about that level within a short window. A jump that does not come back is
 not a spike: see ``divergence``.
 
 Why it matters: isolated spikes point at bad batches (corrupt samples, extreme labels), a learning
@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import RunContext, fmt_x
 from lossdoc.analysis.smoothing import bucket, robust_sigma, rolling_median
@@ -26,22 +27,62 @@ from lossdoc.analysis.types import Finding
 
 SLUG = "loss-spike"
 SEVERITY = "warning"
+LONG_RUN = 20_000
+"""Runs longer than this judge each point against a bucket-median trend instead of running medians."""
 
 
 @dataclass(frozen=True)
 class Params:
-    min_sigmas: float = 6.0
-    """A spike rises at least this many robust noise-sigmas above the surrounding level (more on long runs)."""
-    min_ratio: float = 1.25
-    """...and at least this factor above it (log space), so smooth curves' wiggles never count."""
+    min_sigmas: float = 5.0
+    """A spike rises at least this many robust noise-sigmas above the level before it (more on long runs:
+    the threshold grows like sqrt(2 ln n) so that noise alone almost never crosses it)."""
+    min_ratio: float = 1.2
+    """...and at least this factor above that level, so smooth curves' small wiggles never count."""
     window_fraction: float = 0.02
-    """The surrounding level is the median of this fraction of the run on each side (3 points at least)."""
+    """The level before a point is the median of this fraction of the run (3 points at least)."""
     recover_fraction: float = 0.5
-    """Recovered: the level right after falls back below this fraction of the jump (in log space)."""
+    """Recovered: within the recovery window the level falls back below this fraction of the jump."""
+    recover_window_fraction: float = 0.10
+    """How long the loss has to recover, as a fraction of the run."""
     max_width_fraction: float = 0.05
     """A spike lasts at most this fraction of the run; longer is a regime, not a spike."""
     skip_start_fraction: float = 0.02
     """Ignore the first points of the run, where the loss legitimately moves fastest."""
+    noise_window_fraction: float = 0.10
+    """The step-to-step noise around a point is measured over this fraction of the run (5 points at least)."""
+
+
+def local_noise(z: np.ndarray, window: int) -> np.ndarray:
+    """The normal step-to-step noise around each point: a running robust spread (MAD) of first differences.
+
+    Differences, not residuals from a running median: on a smooth monotone curve the running median
+    passes through every point and would call the noise zero. Local, because noise changes over a run
+    (a chaotic start, a noisy floor near zero loss).
+    """
+    d = np.diff(z)
+    dev = np.abs(d - rolling_median(d, window))
+    spread = 1.4826 * rolling_median(dev, window) / np.sqrt(2.0)
+    return np.concatenate([[spread[0]], np.maximum(spread[:-1], spread[1:]), [spread[-1]]])
+
+
+def _window_medians(z: np.ndarray, h: int) -> np.ndarray:
+    """m[j] = median of z[j : j + h] (shorter at the end)."""
+    n = z.size
+    if n < h:
+        return np.array([np.median(z[j:]) for j in range(n)])
+    full = np.median(sliding_window_view(z, h), axis=1)
+    tail = np.array([np.median(z[j:]) for j in range(n - h + 1, n)])
+    return np.concatenate([full, tail])
+
+
+def _levels(z: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(level before each point, level of the window starting at each point)."""
+    fwd = _window_medians(z, h)
+    before = np.full(z.size, np.nan)
+    before[h:] = fwd[: z.size - h]
+    if h > 1:
+        before[1:h] = [np.median(z[:i]) for i in range(1, min(h, z.size))]
+    return before, fwd
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
@@ -51,41 +92,35 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     z, x = p.z, p.x
     n = z.size
     h = max(3, round(n * params.window_fraction))
-    if n > 20_000:
-        # Long runs: the surrounding level from bucket medians, interpolated back to every point.
+    if n > LONG_RUN:
         xb, zb = bucket(x, z, 4000)
-        level = np.interp(x, xb, rolling_median(zb, 5))
-        left = right = level
+        trend = np.interp(x, xb, rolling_median(zb, 5))
+        before = after = trend
+        sigma = robust_sigma(z - trend)
     else:
-        med = rolling_median(z, 2 * h + 1)
-        left = np.concatenate([[np.inf], _trailing_median(z, h)[:-1]])
-        right = np.concatenate([_trailing_median(z[::-1], h)[::-1][1:], [np.inf]])
-        left = np.where(np.isfinite(left), left, med)
-        right = np.where(np.isfinite(right), right, med)
-    surround = np.maximum(left, right)
-    resid = z - surround
-    sigma = robust_sigma(z - rolling_median(z, 2 * h + 1)) if n <= 20_000 else robust_sigma(z - left)
-    sigma = max(sigma, 1e-12)
-    k = max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 2.5)
-    thr = np.maximum(k * sigma, np.log(params.min_ratio) if p.log_space else 0.25)
-    cand = resid > thr
+        before, after = _levels(z, h)
+        sigma = local_noise(z, max(5, round(n * params.noise_window_fraction)))
+    sigma = np.maximum(sigma, 1e-12)
+    k = max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 1.0)
+    floor = np.log(params.min_ratio) if p.log_space else 0.25
+    jump = z - before
+    cand = np.nan_to_num(jump, nan=-np.inf) > np.maximum(k * sigma, floor)
     cand[: max(1, int(n * params.skip_start_fraction))] = False
     if not cand.any():
         return []
     events = _group(np.flatnonzero(cand), gap=max(1, h // 2))
     max_width = max(1, int(n * params.max_width_fraction))
+    reach = max(h, int(n * params.recover_window_fraction))
     spikes = []
     for a, b in events:
         if b - a + 1 > max_width:
             continue
-        peak = a + int(np.argmax(resid[a : b + 1]))
-        after = z[b + 1 : b + 1 + h]
-        if after.size == 0:
-            continue  # at the very end: cannot tell whether it recovers
-        jump = z[peak] - surround[peak]
-        if np.median(after) - surround[peak] > params.recover_fraction * jump:
-            continue
-        spikes.append((peak, float(np.exp(jump)) if p.log_space else float(jump)))
+        peak = a + int(np.argmax(jump[a : b + 1]))
+        base, size = before[a], jump[peak]
+        later = after[b + 1 : b + 1 + reach]
+        if later.size == 0 or later.min() - base > params.recover_fraction * size:
+            continue  # never came back down: a level shift or a blow-up, not a spike
+        spikes.append((peak, float(np.exp(size)) if p.log_space else float(size)))
     if not spikes:
         return []
     peaks = [s[0] for s in spikes]
@@ -93,7 +128,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     where = ", ".join(fmt_x(x[i]) for i in peaks[:8]) + (" …" if len(peaks) > 8 else "")
     msg = (
         f"{len(spikes)} loss spike(s) that recovered, at {ctx.x_name} {where}; the largest is "
-        f"{biggest[1]:.2f}x the surrounding level at {ctx.at(x[biggest[0]])}"
+        f"{biggest[1]:.2f}x the level before it, at {ctx.at(x[biggest[0]])}"
     )
     advice = (
         "Clip gradients (e.g. max norm 1.0), lower the peak learning rate or lengthen warm-up, and "
@@ -112,21 +147,11 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "count": len(spikes),
                 "spike_x": [float(x[i]) for i in peaks[:50]],
                 "max_ratio": round(biggest[1], 3),
-                "noise_sigma": round(sigma, 5),
+                "noise_sigma": round(float(np.median(sigma)), 5),
                 "threshold_sigmas": round(float(k), 2),
             },
         )
     ]
-
-
-def _trailing_median(z: np.ndarray, h: int) -> np.ndarray:
-    """Median of the ``h`` points ending at each index (fewer at the start)."""
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    if z.size < h:
-        return np.array([np.median(z[: i + 1]) for i in range(z.size)])
-    head = np.array([np.median(z[: i + 1]) for i in range(h - 1)])
-    return np.concatenate([head, np.median(sliding_window_view(z, h), axis=1)])
 
 
 def _group(idx: np.ndarray, gap: int) -> list[tuple[int, int]]:

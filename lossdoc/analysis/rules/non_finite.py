@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.context import RunContext, fmt_loss, hidden_nan
 from lossdoc.analysis.types import Finding
 
 SLUG = "non-finite"
@@ -31,7 +31,66 @@ class Params:
     """non-finite has nothing to tune: one NaN or Inf is a finding."""
 
 
+ADVICE = (
+    "Lower the learning rate or add warm-up, clip gradients, check inputs and labels "
+    "for NaN/Inf, guard log(0) in the loss, and stop on NaN (Keras TerminateOnNaN, "
+    "Lightning EarlyStopping(check_finite=True)) so the next failure costs nothing."
+)
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
+    findings = _loss_findings(ctx)
+    if not any(f.series == (ctx.history.train.name if ctx.history.train else None) for f in findings):
+        findings.extend(_gradient_findings(ctx))
+    return findings
+
+
+def _gradient_findings(ctx: RunContext) -> list[Finding]:
+    """A non-finite gradient norm; when the loss logged at those steps is exactly 0.0, the logger hid a NaN
+    loss (HuggingFace Trainer's ``logging_nan_inf_filter`` does this) and the loss itself is reported."""
+    g, tr = ctx.history.get("grad_norm"), ctx.history.train
+    if g is None or g.y.size == 0:
+        return []
+    bad = ~np.isfinite(g.y)
+    if not bad.any():
+        return []
+    xs = g.x[bad]
+    first_x = float(xs[0])
+    if tr is not None and tr.y.size:
+        hidden = hidden_nan(tr, g)
+        if hidden.any():
+            zx = tr.x[hidden]
+            return [
+                Finding(
+                    rule=SLUG,
+                    severity=SEVERITY,
+                    series=tr.name,
+                    start=float(zx[0]),
+                    end=float(zx[-1]),
+                    message=(
+                        f"train loss '{tr.name}' is logged as exactly 0.0 at {int(hidden.sum())} point(s) where the "
+                        f"gradient norm '{g.name}' is NaN/Inf, from {ctx.at(zx[0])}: the logger hid NaN losses "
+                        "(e.g. HuggingFace Trainer's logging_nan_inf_filter)"
+                    ),
+                    advice=ADVICE,
+                    evidence={"masked_points": int(hidden.sum()), "first_x": float(zx[0]), "grad_norm_series": g.name},
+                )
+            ]
+    return [
+        Finding(
+            rule=SLUG,
+            severity=SEVERITY,
+            series=g.name,
+            start=first_x,
+            end=float(xs[-1]),
+            message=f"gradient norm '{g.name}' is NaN/Inf at {int(bad.sum())} point(s), first at {ctx.at(first_x)}",
+            advice=ADVICE,
+            evidence={"count": int(bad.sum()), "first_x": first_x},
+        )
+    ]
+
+
+def _loss_findings(ctx: RunContext) -> list[Finding]:
     findings = []
     for series in (ctx.history.train, ctx.history.val):
         if series is None or series.y.size == 0:
@@ -58,11 +117,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 message=(
                     f"{series.role} loss '{series.name}' is {kinds} from {ctx.at(series.x[first])}, {tail}{last_good}"
                 ),
-                advice=(
-                    "Lower the learning rate or add warm-up, clip gradients, check inputs and labels "
-                    "for NaN/Inf, guard log(0) in the loss, and stop on NaN (Keras TerminateOnNaN, "
-                    "Lightning EarlyStopping(check_finite=True)) so the next failure costs nothing."
-                ),
+                advice=ADVICE,
                 evidence={
                     "nan_count": n_nan,
                     "inf_count": n_inf,

@@ -51,10 +51,24 @@ def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     return xb, rolling_median(zb, w) if w > 1 else zb
 
 
-def check(ctx: RunContext, params: Params) -> list[Finding]:
+@dataclass(frozen=True)
+class Overfit:
+    """The numbers behind an overfitting verdict (in the loss's own units)."""
+
+    best_x: float
+    best_val: float
+    final_val: float
+    end_x: float
+    rise_ratio: float
+    after_fraction: float
+    train_change: float | None
+
+
+def detect(ctx: RunContext, params: Params) -> Overfit | None:
+    """The overfitting verdict for a run, or None. Other rules consult it (see still-improving)."""
     v, tr = ctx.val, ctx.train
     if v is None or v.n < params.min_points:
-        return []
+        return None
     xv, sv = smoothed_val(v, params.smooth_fraction)
     k = int(np.argmin(sv))
     best_x = float(xv[k])
@@ -62,7 +76,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     rise = end_level - sv[k]
     after = sv[k + 1 :]
     if after.size < 2:
-        return []
+        return None
     run_frac = ctx.span_fraction(best_x, float(xv[-1]))
     noise = v.noise
     above = float(np.mean(after > sv[k] + max(noise, 1e-12)))
@@ -70,47 +84,59 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     big = rise_ratio - 1 >= params.min_rise
     long = run_frac >= params.long_rise_fraction and rise_ratio - 1 >= params.long_rise_min and above >= 0.7
     if not (big or long) or rise < params.noise_sigmas * noise / np.sqrt(max(1, after.size / 3)):
-        return []
+        return None
+    train_change = None
     if tr is not None:
         xt, zt = tr.buckets
         tt = rolling_median(zt, max(3, round(zt.size * 0.05) | 1)) if zt.size >= 7 else zt
         at_best = float(np.interp(best_x, xt, tt))
         train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
         if train_end - at_best > np.log1p(params.train_tolerance):
-            return []  # training loss rises too: divergence or instability, not overfitting
+            return None  # training loss rises too: divergence or instability, not overfitting
         train_change = float(np.exp(train_end - at_best) - 1)
-    else:
-        train_change = None
-    best_val = float(v.to_value(sv[k]))
-    final_val = float(v.to_value(end_level))
-    after_count = int(np.sum(v.x > best_x))
-    tr_text = f" while training loss changed {train_change:+.0%}" if train_change is not None else ""
+    return Overfit(
+        best_x,
+        float(v.to_value(sv[k])),
+        float(v.to_value(end_level)),
+        float(xv[-1]),
+        rise_ratio,
+        run_frac,
+        train_change,
+    )
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    o = detect(ctx, params)
+    if o is None or ctx.val is None:
+        return []
+    after_count = int(np.sum(ctx.val.x > o.best_x))
+    tr_text = f" while training loss changed {o.train_change:+.0%}" if o.train_change is not None else ""
     msg = (
-        f"validation loss was lowest at {ctx.at(best_x)} ({fmt_loss(best_val)}); the {run_frac:.0%} of the "
-        f"run after it raised it {(rise_ratio - 1):+.0%} to {fmt_loss(final_val)}{tr_text}"
+        f"validation loss was lowest at {ctx.at(o.best_x)} ({fmt_loss(o.best_val)}); the {o.after_fraction:.0%} "
+        f"of the run after it raised it {(o.rise_ratio - 1):+.0%} to {fmt_loss(o.final_val)}{tr_text}"
     )
     advice = (
-        f"Stop at {ctx.at(best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "
-        f"the best model and saves {run_frac:.0%} of the run. Then reduce overfitting: more or augmented "
-        "data, a smaller model, weight decay (L2), dropout, or mixup."
+        f"Stop at {ctx.at(o.best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "
+        f"the best model and saves {o.after_fraction:.0%} of the run. Then reduce overfitting: more or "
+        "augmented data, a smaller model, weight decay (L2), dropout, or mixup."
     )
     return [
         Finding(
             rule=SLUG,
             severity=SEVERITY,
-            series=v.series.name,
-            start=best_x,
-            end=float(xv[-1]),
+            series=ctx.val.series.name,
+            start=o.best_x,
+            end=o.end_x,
             message=msg,
             advice=advice,
             evidence={
-                "best_x": best_x,
-                "best_val": best_val,
-                "final_val": final_val,
-                "val_rise_pct": round((rise_ratio - 1) * 100, 2),
-                "after_best_fraction": round(run_frac, 3),
+                "best_x": o.best_x,
+                "best_val": o.best_val,
+                "final_val": o.final_val,
+                "val_rise_pct": round((o.rise_ratio - 1) * 100, 2),
+                "after_best_fraction": round(o.after_fraction, 3),
                 "val_points_after_best": after_count,
-                "train_change_pct": round(train_change * 100, 2) if train_change is not None else None,
+                "train_change_pct": round(o.train_change * 100, 2) if o.train_change is not None else None,
             },
         )
     ]

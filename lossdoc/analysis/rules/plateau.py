@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.smoothing import rolling_median
+from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise
 from lossdoc.analysis.types import Finding
 
 SLUG = "plateau"
@@ -39,6 +39,16 @@ class Params:
     """A plateau covers at least this fraction of the run's x range."""
     smooth_fraction: float = 0.08
     """Width of the running median that smooths the loss, as a fraction of the run (3 points at least)."""
+    noise_sigmas: float = 1.0
+    """On noisy curves the tolerance widens to this many standard errors of the smoothed trend."""
+    fit_sigmas: float = 1.0
+    """The fitted-line test allows the fall to exceed the tolerance by this many standard errors."""
+    max_rise: float = 1.25
+    """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
+    band_fraction: float = 0.5
+    """...and falls by less than this fraction of the point-to-point noise (or the tolerance, if larger)."""
+    fit_points: int = 300
+    """The fitted-line test runs on at most this many bucket medians (all pairs are tested)."""
     never_learned_gain: float = 0.10
     """The whole run improves by less than this fraction: the model never learned."""
 
@@ -63,25 +73,82 @@ def flat_stretches_block(t: np.ndarray, a0: int, a1: int, tol: float) -> np.ndar
     return first
 
 
+def fitted_flat(
+    x: np.ndarray, z: np.ndarray, tol: float, sigmas: float, max_rise: float, max_fall: float
+) -> np.ndarray:
+    """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
+    allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
+    rises by less than ``max_rise``.
+
+    All pairs at once from cumulative sums (O(n^2) memory: callers pass a few hundred points).
+    """
+    n = z.size
+    xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
+    c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xs, z, xs * xs, xs * z, z * z)]
+    a = np.arange(n)[:, None]
+    b = np.arange(n)[None, :]
+    valid = b - a >= 3
+
+    def seg(k: int) -> np.ndarray:
+        return c[k][np.minimum(b + 1, n)] - c[k][a]
+
+    with np.errstate(all="ignore"):
+        m, sx, sz, sxx, sxz, szz = (seg(k) for k in range(6))
+        vxx = sxx - sx * sx / m
+        vxz = sxz - sx * sz / m
+        vzz = szz - sz * sz / m
+        slope = vxz / vxx
+        rss = np.maximum(vzz - slope * vxz, 0.0)
+        se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
+        length = xs[np.minimum(b, n - 1)] - xs[a]
+        fall = -slope * length
+        flat = valid & (fall - sigmas * se * length < tol) & (fall < max_fall) & (-fall < max_rise)
+    return np.where(np.isfinite(fall), flat, False)
+
+
+def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
+    """The x range of the longest stretch that is flat by either test:
+
+    * the smoothed trend never gets ``tolerance`` below where the stretch began (widened to the trend's
+      own scatter on noisy curves), or
+    * a line fitted to the points falls by less than ``tolerance`` over the stretch, within
+      ``fit_sigmas`` standard errors — what the eye does with a noisy floor on a log scale.
+    """
+    base_tol = float(np.log1p(params.tolerance)) if p.log_space else params.tolerance
+    tol = max(base_tol, params.noise_sigmas * tr.se)
+    ends = flat_stretches(tr.t, tol)
+    lengths = tr.x[np.minimum(ends, tr.t.size) - 1] - tr.x
+    a = int(np.argmax(lengths))
+    best = (float(tr.x[a]), float(tr.x[min(int(ends[a]), tr.t.size) - 1]))
+    xf, zf = bucket(p.x, p.z, params.fit_points)
+    if zf.size >= 8:
+        # A fall smaller than the noise band itself is what the eye calls flat on a noisy floor.
+        tol_fit = max(base_tol, params.band_fraction * diff_noise(zf))
+        flat = fitted_flat(xf, zf, base_tol, params.fit_sigmas, float(np.log(params.max_rise)), tol_fit)
+        span = np.where(flat, xf[None, :] - xf[:, None], -np.inf)
+        k = int(np.argmax(span))
+        i, j = divmod(k, zf.size)
+        if flat[i, j] and xf[j] - xf[i] > best[1] - best[0]:
+            best = (float(xf[i]), float(xf[j]))
+    return best
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
     p = ctx.train
     if p is None or p.n < 5:
         return []
-    xb, zb = p.buckets
-    w = max(3, round(zb.size * params.smooth_fraction) | 1)
-    t = rolling_median(zb, min(w, 2 * (zb.size // 3) + 1))
-    tol = float(np.log1p(params.tolerance)) if p.log_space else params.tolerance
-    ends = flat_stretches(t, tol)
-    # A stretch must also not *rise* far above its start (that is divergence, not a plateau).
-    span = xb[-1] - xb[0]
+    lo, hi = ctx.x_span
+    span = hi - lo
     if span <= 0:
         return []
-    lengths = xb[np.minimum(ends, t.size) - 1] - xb
-    a = int(np.argmax(lengths))
-    frac = float(lengths[a] / span)
+    tr = p.trend(params.smooth_fraction)
+    xb, t = tr.x, tr.t
+    x0, x1 = longest_flat(p, tr, params)
+    frac = float((x1 - x0) / span)
     if frac < params.min_fraction:
         return []
-    b = int(ends[a]) - 1
+    a = int(np.searchsorted(xb, x0))
+    b = min(int(np.searchsorted(xb, x1, side="right")) - 1, t.size - 1)
     seg = t[a : b + 1]
     if seg.max() - t[a] > np.log(2.0):
         return []  # it blew up inside the stretch: divergence, not a plateau

@@ -1,8 +1,9 @@
 """still-improving — the loss was still clearly falling when the run ended.
 
-What it means: over the last part of the run the smoothed training loss kept dropping at a rate
-well above its noise (and the validation loss, when logged, was falling too, not rising). The run
-was stopped before it converged.
+What it means: over the last part of the run a straight line fitted to the training loss (in log
+space) falls by a clear amount and by several standard errors, the run ends at its best level (not
+while recovering from a blow-up), and the validation loss — when logged and not overfitting — is
+falling clearly too. When validation loss is overfitting, only the training loss is judged.
 
 Why it matters: more training would likely give a better model for little extra cost; comparing
 this run against others that trained longer is not a fair comparison.
@@ -18,7 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext
-from lossdoc.analysis.smoothing import Prepared, rolling_median
+from lossdoc.analysis.rules import overfitting
+from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
 from lossdoc.analysis.types import Finding
 
 SLUG = "still-improving"
@@ -28,68 +30,73 @@ SEVERITY = "info"
 @dataclass(frozen=True)
 class Params:
     tail_fraction: float = 0.2
-    """The end of the run that is judged, as a fraction of its x range."""
-    min_drop: float = 0.03
-    """The smoothed training loss falls at least this fraction over that tail..."""
-    last_drop: float = 0.005
-    """...and is still falling over the final half of the tail by at least this fraction."""
-    noise_sigmas: float = 3.0
-    """The drop exceeds this many noise sigmas of the tail's level estimate."""
-    val_max_rise: float = 0.0
-    """Validation loss (when logged) must not rise over the tail by more than this fraction."""
+    """The end of the run that is judged, as a fraction of its x range (4 points at least)."""
+    min_drop: float = 0.022
+    """The fitted training loss falls at least this fraction over that tail..."""
+    min_t: float = 2.0
+    """...by at least this many standard errors of the fitted slope."""
+    val_min_drop: float = 0.025
+    """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
+    val_min_t: float = 1.5
+    """...by at least this many standard errors."""
+    max_above_best: float = 0.25
+    """The run must end within this fraction of its best smoothed level (not recovering from a blow-up)."""
 
 
-def tail_drop(p: Prepared, tail_fraction: float) -> tuple[float, float, float] | None:
-    """(drop over the tail, drop over its last half, noise of a level estimate) in judging space."""
+@dataclass(frozen=True)
+class TailFit:
+    drop: float  # fractional fall of the fitted line over the tail (0.05 = 5% lower at the end)
+    t: float  # slope / standard error (positive = falling)
+    end_above_best: float  # fitted end level relative to the best smoothed level (0.1 = 10% above)
+
+
+def tail_fit(p: Prepared, tail_fraction: float) -> TailFit | None:
+    """A least-squares line through the last ``tail_fraction`` of the run, in judging space."""
     xb, zb = p.buckets
-    if zb.size < 5:
+    if zb.size < 5 or xb[-1] <= xb[0]:
         return None
-    span = xb[-1] - xb[0]
-    if span <= 0:
+    sel = xb >= xb[-1] - tail_fraction * (xb[-1] - xb[0])
+    if sel.sum() < 4:
+        sel[-4:] = True
+    x, z = xb[sel], zb[sel]
+    xc = x - x.mean()
+    sxx = float(xc @ xc)
+    if sxx <= 0:
         return None
-    w = max(3, round(zb.size * 0.05) | 1)
-    t = rolling_median(zb, min(w, 2 * (zb.size // 4) + 1))
-    x0 = xb[-1] - tail_fraction * span
-    xm = xb[-1] - tail_fraction * span / 2
-    tail = xb >= x0
-    if tail.sum() < 3:
-        tail = np.zeros(zb.size, dtype=bool)
-        tail[-3:] = True
-    # Level at the start and end of the tail from robust local medians (not single points).
-    m = max(1, int(tail.sum()) // 4)
-    idx = np.flatnonzero(tail)
-    start_level = float(np.median(t[idx[:m]]))
-    end_level = float(np.median(t[idx[-m:]]))
-    mid = np.flatnonzero(xb >= xm)
-    mid_level = float(np.median(t[mid[: max(1, mid.size // 2)]])) if mid.size else start_level
-    noise = p.noise / np.sqrt(max(1.0, m * max(1, p.n // max(1, zb.size))))
-    return start_level - end_level, mid_level - end_level, noise
+    slope = float(xc @ (z - z.mean())) / sxx
+    resid = z - z.mean() - slope * xc
+    se = float(np.sqrt((resid @ resid) / max(1, z.size - 2) / sxx))
+    fall = -slope * (x[-1] - x[0])
+    end = z.mean() + slope * (x[-1] - x.mean())
+    best = float(rolling_median(zb, trend_window(zb.size)).min())
+    if p.log_space:
+        drop, above = float(1 - np.exp(-fall)), float(np.exp(end - best) - 1)
+    else:
+        drop, above = fall, end - best
+    t = -slope / se if se > 0 else (np.inf if slope < 0 else 0.0)
+    return TailFit(drop, float(t), above)
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
     p = ctx.train
-    if p is None or p.n < 5:
+    h = ctx.history.train
+    if p is None or p.n < 5 or h is None or not np.isfinite(h.y[-1]):
         return []
-    got = tail_drop(p, params.tail_fraction)
-    if got is None:
-        return []
-    drop, last, noise = got
-    drop_frac = float(1 - np.exp(-drop)) if p.log_space else drop
-    last_frac = float(1 - np.exp(-last)) if p.log_space else last
-    if drop_frac < params.min_drop or last_frac < params.last_drop or drop < params.noise_sigmas * noise:
+    fit = tail_fit(p, params.tail_fraction)
+    if fit is None or fit.drop < params.min_drop or fit.t < params.min_t or fit.end_above_best > params.max_above_best:
         return []
     val_text = ""
-    if ctx.val is not None and ctx.val.n >= 5:
-        vgot = tail_drop(ctx.val, params.tail_fraction)
-        if vgot is not None:
-            vdrop = float(1 - np.exp(-vgot[0])) if ctx.val.log_space else vgot[0]
-            if vdrop < -params.val_max_rise:
-                return []
-            val_text = f"; validation loss fell {vdrop:.1%} over the same stretch"
+    v = ctx.val
+    if v is not None and v.n >= 5 and overfitting.detect(ctx, ctx.params("overfitting")) is None:
+        vfit = tail_fit(v, params.tail_fraction)
+        if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
+            return []
+        if vfit is not None:
+            val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
     start = hi - params.tail_fraction * (hi - lo)
     msg = (
-        f"the training loss was still falling when the run ended: {drop_frac:.1%} lower over the last "
+        f"the training loss was still falling when the run ended: {fit.drop:.1%} lower over the last "
         f"{params.tail_fraction:.0%} of the run{val_text}"
     )
     advice = (
@@ -105,6 +112,6 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(hi),
             message=msg,
             advice=advice,
-            evidence={"tail_drop_pct": round(drop_frac * 100, 2), "last_half_drop_pct": round(last_frac * 100, 2)},
+            evidence={"tail_drop_pct": round(fit.drop * 100, 2), "slope_t": round(fit.t, 2)},
         )
     ]
