@@ -84,6 +84,7 @@ def analyze(
 
 
 def run_analysis(paths: list[str], rules: list[str], overrides: dict[str, str | None], policy: object) -> object:
+    from lossdoc.advice import advise
     from lossdoc.analysis import analyze as analyze_run
     from lossdoc.ingest import InputError, load_paths
     from lossdoc.policy import exit_code
@@ -93,7 +94,9 @@ def run_analysis(paths: list[str], rules: list[str], overrides: dict[str, str | 
     diagnoses = []
     for h in histories:
         try:
-            diagnoses.append(analyze_run(h, rules))
+            diagnosis = analyze_run(h, rules)
+            diagnosis.advice = advise(diagnosis)
+            diagnoses.append(diagnosis)
         except Exception as exc:  # a bug must cost one run, never the whole call
             errors.append(InputError(h.source, f"internal error while analysing run '{h.name}': {exc!r}"))
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))

@@ -53,6 +53,8 @@ def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
     rise = best.get("rise_pct")
     if final is None:
         return f"{head}{tail}, ended with a non-finite value."
+    if rise is not None and rise >= 900:
+        return f"{head}{tail}, raised it to {fmt_value(final)} ({fmt_value(1 + rise / 100)}x the best)."
     if rise is not None and rise > 0:
         return f"{head}{tail}, raised it to {fmt_value(final)} (+{rise:.0f}%)."
     return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."

@@ -1,0 +1,191 @@
+"""Advice that pays for itself: the best stopping point, what the user's own callbacks would have
+done on this log, the early-stopping setting to use next time, and what the logged learning rate
+and gradient norm say.
+
+:func:`advise` turns a :class:`~lossdoc.analysis.types.Diagnosis` into a JSON-safe dict (plain
+floats, ints, strings and None; no NaN) that the JSON report emits as the run's ``advice`` and
+:func:`lossdoc.advice.render.next_run_lines` turns into the "next run" section of every report::
+
+    {"x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
+     "best": {"x", "value", "saved_fraction", "final_value", "rise_pct", "after"} | None,
+     "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
+     "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
+     "notes": [str, ...]}
+
+The callbacks are replayed on the validation loss when one is logged, else on the training loss
+(``monitor`` says which), one check per logged point — bucket means when the series is longer than
+:data:`lossdoc.advice.replay.MAX_CHECKS` (``bucket`` is then the points per check).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from lossdoc.analysis.types import Diagnosis
+from lossdoc.history import LossHistory
+
+
+def advise(diagnosis: Diagnosis) -> dict[str, Any]:
+    from lossdoc.advice import lr as lr_notes
+    from lossdoc.advice import recommend, replay
+    from lossdoc.advice.best import best_point
+
+    h = diagnosis.history
+    framework = recommend.framework_of(h.format)
+    notes: list[str] = []
+    monitored = h.val if h.val is not None and np.isfinite(h.val.y).sum() >= 2 else h.train
+    out: dict[str, Any] = {
+        "x_name": h.x_name,
+        "monitor": monitored.name if monitored is not None else None,
+        "checks": 0,
+        "bucket": 1,
+        "best": _clean(best_point(h)),
+        "replay": [],
+        "recommendation": None,
+        "notes": notes,
+    }
+    if monitored is not None and monitored.y.size:
+        xs, ys, k = replay.checks_of(monitored.x, monitored.y)
+        out["checks"], out["bucket"] = int(ys.size), k
+        if monitored is h.train and h.val is None:
+            notes.append(
+                f"No validation loss logged: the callbacks were replayed on the training loss ({monitored.name})."
+            )
+        if k > 1:
+            notes.append(
+                f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k} points per check."
+            )
+        out["replay"] = _clean(replays(xs, ys, framework, initial_lr(h)))
+        found = recommend.search(ys, framework)
+        if found is not None:
+            patience, min_delta, stop = found
+            context = {"x_name": h.x_name, "eval_every": _spacing(xs), "check_unit": _check_unit(h, k, xs)}
+            out["recommendation"] = _clean(
+                {
+                    "framework": framework,
+                    "patience": patience,
+                    "min_delta": min_delta,
+                    "stop_x": None if stop is None else float(xs[stop]),
+                    "snippet": recommend.snippet(framework, monitored.name, patience, min_delta, context),
+                }
+            )
+    span = h.x_range
+    if h.lr is not None:
+        notes.extend(lr_notes.warmup_notes(h.lr, diagnosis.findings, span, h.x_name))
+        notes.extend(lr_notes.cut_notes(h.lr, h.train, h.x_name))
+        notes.extend(lr_notes.constant_lr_notes(h.lr, diagnosis.findings, h.x_name))
+    grad = h.get("grad_norm")
+    if grad is not None:
+        hint = lr_notes.CLIP_HINTS[framework]
+        notes.extend(lr_notes.grad_norm_notes(grad, diagnosis.findings, span, h.x_name, hint))
+    return out
+
+
+def replays(xs: np.ndarray, ys: np.ndarray, framework: str, lr0: float | None) -> list[dict[str, Any]]:
+    """Every built-in callback with its documented defaults, the log's own framework first."""
+    from lossdoc.advice import replay
+
+    def at(i: int | None) -> float | None:
+        return None if i is None else float(xs[i])
+
+    ks = replay.keras_early_stopping(ys)
+    ls = replay.lightning_early_stopping(ys)
+    hs = replay.hf_early_stopping(ys)
+    keras_cuts = replay.keras_reduce_lr_on_plateau(ys, initial_lr=lr0 if lr0 else 1.0)
+    torch_cuts = replay.torch_reduce_lr_on_plateau(ys, initial_lr=lr0 if lr0 else 1e-3)
+    rows = [
+        (
+            "keras",
+            {
+                "callback": "keras.EarlyStopping",
+                "params": {"patience": 0, "min_delta": 0.0},
+                "stop_x": at(ks.index),
+                "reason": ks.reason,
+            },
+        ),
+        (
+            "keras",
+            {
+                "callback": "keras.ReduceLROnPlateau",
+                "params": {"factor": 0.1, "patience": 10, "min_delta": 1e-4, "cooldown": 0},
+                "stop_x": None,
+                "lr_cut_x": [float(xs[i]) for i in keras_cuts],
+            },
+        ),
+        (
+            "pytorch",
+            {
+                "callback": "torch.optim.lr_scheduler.ReduceLROnPlateau",
+                "params": {"factor": 0.1, "patience": 10, "threshold": 1e-4, "threshold_mode": "rel", "cooldown": 0},
+                "stop_x": None,
+                "lr_cut_x": [float(xs[i]) for i in torch_cuts],
+            },
+        ),
+        (
+            "lightning",
+            {
+                "callback": "lightning.EarlyStopping",
+                "params": {"patience": 3, "min_delta": 0.0, "check_finite": True},
+                "stop_x": at(ls.index),
+                "reason": ls.reason,
+            },
+        ),
+        (
+            "huggingface",
+            {
+                "callback": "transformers.EarlyStoppingCallback",
+                "params": {"early_stopping_patience": 1, "early_stopping_threshold": 0.0},
+                "stop_x": at(hs.index),
+                "reason": hs.reason,
+            },
+        ),
+    ]
+    mine = framework if framework != "generic" else None
+    rows.sort(key=lambda r: r[0] != mine)
+    return [r for _, r in rows]
+
+
+def initial_lr(h: LossHistory) -> float | None:
+    if h.lr is None:
+        return None
+    y = h.lr.y[np.isfinite(h.lr.y) & (h.lr.y > 0)]
+    return float(y[0]) if y.size else None
+
+
+def _spacing(xs: np.ndarray) -> float | None:
+    if xs.size < 2:
+        return None
+    d = np.diff(xs)
+    d = d[d > 0]
+    return float(np.median(d)) if d.size else None
+
+
+def _check_unit(h: LossHistory, k: int, xs: np.ndarray) -> str:
+    """How the generic statement names the checks, plural: ``epochs``, ``checks (every 500 steps)``."""
+    if k > 1:
+        return f"checks (means of {k} logged points)"
+    every = _spacing(xs)
+    if h.x_name in ("epoch", "step", "iteration") and every == 1:
+        return f"{h.x_name}s"
+    if every and h.x_name:
+        return f"checks (every {every:g} {h.x_name}s)"
+    return "checks"
+
+
+def _clean(v: Any) -> Any:
+    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
+    if isinstance(v, dict):
+        return {k: _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating)):
+        f = float(v)
+        return f if math.isfinite(f) else None
+    return v

@@ -1,0 +1,186 @@
+"""The early-stopping setting to use next time, as a copy-paste snippet in the log's framework.
+
+The search replays the framework's own early-stopping semantics (:mod:`lossdoc.advice.replay`) on
+the monitored checks for a few ``min_delta`` values and every patience up to ``MAX_PATIENCE``. A
+setting is *safe* when it would not have stopped before the best check (so no earlier noisy dip or
+stall ends the run); the smallest safe patience plus a margin (:func:`margin`) is recommended,
+keeping the margin only while the setting still stops on this log. Among the ``min_delta`` values
+the one that stops soonest wins, ties going to the smaller ``min_delta``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from lossdoc.advice import replay
+
+MAX_PATIENCE = 100
+"""Longest patience searched, in checks."""
+
+DELTA_FRACTIONS = (0.0, 0.5, 1.0)
+"""``min_delta`` candidates as multiples of the check-to-check noise (median |Δ| of the later checks)."""
+
+FRAMEWORKS = {
+    "keras_csv": "keras",
+    "json_history": "keras",
+    "lightning_csv": "lightning",
+    "hf_trainer_state": "huggingface",
+    "jsonl": "pytorch",
+}
+"""Log format → the framework whose API the snippet uses; anything else gets a neutral statement."""
+
+Stopper = Callable[[np.ndarray, int, float], "int | None"]
+
+
+def framework_of(fmt: str) -> str:
+    return FRAMEWORKS.get(fmt, "generic")
+
+
+def stopper_for(framework: str) -> Stopper:
+    """The early-stopping rule the snippet for ``framework`` configures, as ``(values, p, d) -> stop``.
+
+    Keras: ``keras.callbacks.EarlyStopping``; Lightning: its ``EarlyStopping`` with ``check_finite``
+    off (a NaN would stop every setting at once, so it says nothing about patience);
+    HuggingFace: ``EarlyStoppingCallback``; PyTorch and generic: the snippet's plain loop, which is
+    Lightning's rule (improvement iff ``value + min_delta < best``; stop after ``patience`` checks
+    without one).
+    """
+    if framework == "keras":
+        return lambda v, p, d: replay.keras_early_stopping(v, patience=p, min_delta=d).index
+    if framework == "huggingface":
+        return lambda v, p, d: replay.hf_early_stopping(v, early_stopping_patience=p, early_stopping_threshold=d).index
+    return lambda v, p, d: replay.lightning_early_stopping(v, patience=p, min_delta=d, check_finite=False).index
+
+
+def margin(patience: int) -> int:
+    """Extra checks beyond the smallest safe patience: one, or a quarter of it for long stalls."""
+    return max(1, math.ceil(patience / 4))
+
+
+def delta_candidates(values: np.ndarray, best: int) -> list[float]:
+    """``min_delta`` values to try, scale-free: 0 and fractions of the check-to-check noise near the best.
+
+    The noise is the median |Δ| over the checks just before the best one (after it when the best
+    comes early). A candidate is kept only if it is smaller than the best check's gain over every
+    check before it, so the best check itself always counts as an improvement: the counter restarts
+    there and the weights kept (``restore_best_weights``, ``load_best_model_at_end``) are the best.
+    """
+    v = values[np.isfinite(values)]
+    b = int(np.flatnonzero(np.isfinite(values))[: best + 1].size) - 1  # best's index among finite values
+    h = max(3, v.size // 6)
+    window = v[max(0, b - h) : b + 1] if b >= 3 else v[b : b + h + 1]
+    steps = np.abs(np.diff(window))
+    noise = float(np.median(steps)) if steps.size else 0.0
+    gain = float(np.min(v[:b]) - v[b]) if b > 0 else math.inf
+    out: list[float] = []
+    for f in DELTA_FRACTIONS:
+        d = round_sig(f * noise)
+        if d not in out and (d == 0 or d < gain):
+            out.append(d)
+    return out
+
+
+def search(
+    values: np.ndarray, framework: str, max_patience: int = MAX_PATIENCE
+) -> tuple[int, float, int | None] | None:
+    """``(patience, min_delta, stop_index)`` for this log, or None when no patience is safe."""
+    finite = np.isfinite(values)
+    if int(finite.sum()) < 3:
+        return None
+    best = int(np.nanargmin(np.where(finite, values, np.nan)))
+    stop = stopper_for(framework)
+    top = max(1, min(max_patience, values.size))
+    choices: list[tuple[float, float, int, int | None]] = []
+    for d in delta_candidates(values, best):
+        safe = next((p for p in range(1, top + 1) if _safe(stop(values, p, d), best)), None)
+        if safe is None:
+            continue
+        chosen, at = safe, stop(values, safe, d)
+        for p in range(safe + margin(safe), safe, -1):
+            s = stop(values, p, d)
+            if s is not None or at is None:
+                chosen, at = p, s
+                break
+        choices.append((math.inf if at is None else at, d, chosen, at))
+    if not choices:
+        return None
+    _, d, p, at = min(choices, key=lambda c: (c[0], c[1]))
+    return p, d, at
+
+
+def _safe(stop_index: int | None, best: int) -> bool:
+    return stop_index is None or stop_index >= best
+
+
+def snippet(framework: str, monitor: str, patience: int, min_delta: float, context: dict[str, Any]) -> str:
+    """Copy-paste code (or, for ``generic``, one sentence) configuring this early stopping."""
+    d = fmt_num(min_delta)
+    if framework == "keras":
+        return (
+            "from keras.callbacks import EarlyStopping\n"
+            f'early_stop = EarlyStopping(monitor="{monitor}", mode="min", patience={patience}, min_delta={d}, '
+            "restore_best_weights=True)\n"
+            "model.fit(..., callbacks=[early_stop])"
+        )
+    if framework == "lightning":
+        return (
+            "from lightning.pytorch import Trainer\n"
+            "from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint\n"
+            f"# patience counts validation checks, not epochs\n"
+            f'early_stop = EarlyStopping(monitor="{monitor}", mode="min", patience={patience}, min_delta={d})\n'
+            f'best = ModelCheckpoint(monitor="{monitor}", mode="min")\n'
+            "trainer = Trainer(..., callbacks=[early_stop, best])"
+        )
+    if framework == "huggingface":
+        metric = monitor if monitor.startswith("eval_") else "eval_loss"
+        eval_every = context.get("eval_every")
+        if context.get("x_name") == "step" and eval_every:
+            every = int(eval_every)
+            strategy = f'eval_strategy="steps", eval_steps={every}, save_strategy="steps", save_steps={every},'
+        else:
+            strategy = 'eval_strategy="epoch", save_strategy="epoch",'
+        return (
+            "from transformers import EarlyStoppingCallback, Trainer, TrainingArguments\n"
+            f"args = TrainingArguments(..., {strategy}\n"
+            f'    load_best_model_at_end=True, metric_for_best_model="{metric}", greater_is_better=False)\n'
+            f"trainer = Trainer(..., args=args, callbacks=[EarlyStoppingCallback(early_stopping_patience={patience}, "
+            f"early_stopping_threshold={d})])"
+        )
+    if framework == "pytorch":
+        return (
+            f"best, bad = float('inf'), 0  # early stopping: patience {patience}, min_delta {d}\n"
+            "for epoch in range(max_epochs):\n"
+            "    train_one_epoch(model)\n"
+            f"    {_ident(monitor)} = evaluate(model)\n"
+            f"    if {_ident(monitor)}{f' + {d}' if min_delta else ''} < best:\n"
+            f"        best, bad = {_ident(monitor)}, 0\n"
+            '        torch.save(model.state_dict(), "best.pt")\n'
+            "    else:\n"
+            "        bad += 1\n"
+            f"        if bad >= {patience}:\n"
+            "            break"
+        )
+    unit = context.get("check_unit") or "checks"
+    return (
+        f"Stop when {monitor} has not improved by more than {d} for {patience} consecutive {unit}, "
+        "and keep the weights from the best one."
+    )
+
+
+def _ident(name: str) -> str:
+    out = "".join(c if c.isalnum() else "_" for c in name).strip("_") or "val_loss"
+    return out if not out[0].isdigit() else f"v_{out}"
+
+
+def round_sig(v: float, digits: int = 2) -> float:
+    if v == 0 or not math.isfinite(v):
+        return 0.0
+    return float(f"{v:.{digits}g}")
+
+
+def fmt_num(v: float) -> str:
+    return repr(float(v)) if v else "0.0"

@@ -1,0 +1,186 @@
+"""advise(): the best point, the recommendation in the log's framework, LR/grad-norm notes, JSON safety."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from lossdoc.advice import advise
+from lossdoc.advice.recommend import search
+from lossdoc.analysis import analyze
+from lossdoc.analysis.types import Diagnosis, Finding
+from lossdoc.history import LossHistory, Series
+
+# A validation curve with a two-check stall (indices 3, 4) before its best (index 10), then a rise.
+STALL_THEN_BEST = [1.0, 0.8, 0.7, 0.72, 0.71, 0.6, 0.55, 0.5, 0.48, 0.47, 0.46, 0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8]
+
+
+def run(val, fmt="csv", x=None, x_name="epoch", train=None, extra=()):
+    x = np.arange(len(val), dtype=float) if x is None else np.asarray(x, dtype=float)
+    train_y = np.linspace(1.0, 0.1, x.size) if train is None else np.asarray(train, dtype=float)
+    series = [
+        Series("loss", "train", x, train_y),
+        Series("val_loss" if fmt != "hf_trainer_state" else "eval_loss", "val", x, np.asarray(val, dtype=float)),
+    ]
+    series.extend(extra)
+    return LossHistory(source="r", format=fmt, name="r", x_name=x_name, series=series)
+
+
+def test_best_point_saving_and_rise():
+    # epochs 1..30, lowest 0.31 at epoch 12, last 0.45: 18 of 30 epochs after it = 60%, +45.16%
+    val = np.concatenate([np.linspace(1.0, 0.32, 11), [0.31], np.linspace(0.32, 0.45, 18)])
+    a = advise(analyze(run(val, x=np.arange(1, 31))))
+    assert a["best"] == {
+        "x": 12.0,
+        "value": pytest.approx(0.31),
+        "saved_fraction": 0.6,
+        "final_value": pytest.approx(0.45),
+        "rise_pct": pytest.approx(45.16, abs=0.01),
+        "after": 18.0,
+    }
+
+
+def test_best_at_the_end_saves_nothing_and_no_val_means_no_best():
+    a = advise(analyze(run(np.linspace(1.0, 0.2, 20))))
+    assert a["best"]["saved_fraction"] == 0.0 and a["best"]["rise_pct"] == 0.0
+    h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", np.arange(50.0), np.linspace(2, 1, 50))])
+    a = advise(analyze(h))
+    assert a["best"] is None
+    assert a["monitor"] == "loss" and any("No validation loss" in n for n in a["notes"])
+
+
+@pytest.mark.parametrize("framework", ["keras", "lightning", "huggingface", "pytorch"])
+def test_search_skips_the_early_stall_and_stops_soon_after_the_best(framework):
+    # Each framework's rule counts indices 3 and 4 as two checks without improvement, so patience
+    # 1 stops at 3 and 2 at 4 (before the best at 10); 3 is the smallest safe patience, plus a margin
+    # of 1 = 4, which stops 4 checks after the best: index 14. min_delta 0.005 gives the same stop
+    # (0.01 is not tried: it exceeds the best check's gain of 0.47 - 0.46), so the tie goes to 0.
+    assert search(np.array(STALL_THEN_BEST), framework) == (4, 0.0, 14)
+
+
+def test_keras_log_gets_a_keras_callback():
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="keras_csv")))["recommendation"]
+    assert rec["framework"] == "keras" and rec["patience"] == 4 and rec["stop_x"] == 14.0
+    assert "from keras.callbacks import EarlyStopping" in rec["snippet"]
+    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4, min_delta=0.0' in rec["snippet"]
+    assert "restore_best_weights=True" in rec["snippet"]
+
+
+def test_lightning_log_gets_a_lightning_callback():
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="lightning_csv", x_name="step")))["recommendation"]
+    assert rec["framework"] == "lightning"
+    assert "from lightning.pytorch.callbacks import EarlyStopping" in rec["snippet"]
+    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4' in rec["snippet"]
+
+
+def test_hf_log_gets_training_arguments_and_the_callback():
+    x = np.arange(1, len(STALL_THEN_BEST) + 1) * 500.0
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="hf_trainer_state", x=x, x_name="step")))["recommendation"]
+    assert rec["framework"] == "huggingface" and rec["stop_x"] == 7500.0
+    s = rec["snippet"]
+    assert "TrainingArguments(" in s and "load_best_model_at_end=True" in s
+    assert 'metric_for_best_model="eval_loss"' in s and "greater_is_better=False" in s
+    assert 'eval_strategy="steps", eval_steps=500' in s
+    assert "EarlyStoppingCallback(early_stopping_patience=4, early_stopping_threshold=0.0)" in s
+
+
+def test_plain_csv_gets_a_framework_neutral_statement():
+    rec = advise(analyze(run(STALL_THEN_BEST)))["recommendation"]
+    assert rec["framework"] == "generic"
+    assert rec["snippet"].startswith("Stop when val_loss has not improved by more than 0.0 for 4 consecutive epochs")
+    assert "import" not in rec["snippet"]
+
+
+def test_replay_lists_every_callback_with_the_logs_framework_first():
+    a = advise(analyze(run(STALL_THEN_BEST, fmt="lightning_csv")))
+    names = [r["callback"] for r in a["replay"]]
+    assert names[0] == "lightning.EarlyStopping"
+    assert set(names) == {
+        "keras.EarlyStopping",
+        "keras.ReduceLROnPlateau",
+        "torch.optim.lr_scheduler.ReduceLROnPlateau",
+        "lightning.EarlyStopping",
+        "transformers.EarlyStoppingCallback",
+    }
+    by = {r["callback"]: r for r in a["replay"]}
+    # defaults: Keras patience 0 stops at the first non-improvement (3); Lightning patience 3 at 13;
+    # HF patience 1 at 3; neither plateau scheduler (patience 10) sees 10 bad checks in a row (only 7).
+    assert by["keras.EarlyStopping"]["stop_x"] == 3.0
+    assert by["lightning.EarlyStopping"]["stop_x"] == 13.0
+    assert by["transformers.EarlyStoppingCallback"]["stop_x"] == 3.0
+    assert by["keras.ReduceLROnPlateau"]["lr_cut_x"] == []
+
+
+def test_advice_is_json_safe_with_nan_in_the_log():
+    val = [1.0, 0.8, float("nan"), 0.7, float("inf"), 0.9]
+    a = advise(analyze(run(val, fmt="lightning_csv")))
+    json.dumps(a, allow_nan=False)
+    lightning = next(r for r in a["replay"] if r["callback"] == "lightning.EarlyStopping")
+    assert lightning["stop_x"] == 2.0 and lightning["reason"] == "not finite"
+
+
+# --- learning rate and gradient norm
+
+
+def diag(history: LossHistory, findings: list[Finding]) -> Diagnosis:
+    return Diagnosis(history=history, findings=findings, summary={})
+
+
+def finding(rule: str, start: float, end: float | None = None, **evidence) -> Finding:
+    return Finding(rule, "warning", "loss", start, end, "", "", evidence)
+
+
+def test_divergence_right_after_warmup_ends():
+    n = 1000
+    x = np.arange(n, dtype=float)
+    lr = np.minimum(x / 100.0, 1.0) * 1e-3  # linear warm-up to 1e-3 at step 100
+    h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("lr", "lr", x, lr)])
+    notes = advise(diag(h, [finding("divergence", 130.0)]))["notes"]
+    assert any("right after warm-up ended (step 100" in s and "lengthen warm-up" in s for s in notes)
+    # a divergence long after the peak is not blamed on warm-up
+    notes = advise(diag(h, [finding("divergence", 700.0)]))["notes"]
+    assert not any("warm-up" in s for s in notes)
+
+
+def test_plateau_that_ends_when_the_rate_is_cut():
+    n = 400
+    x = np.arange(n, dtype=float)
+    lr = np.where(x < 300, 0.1, 0.01)
+    loss = np.where(x < 300, 0.5, 0.5 * np.exp(-(x - 300) / 30.0)) * (1 + 0.001 * np.sin(x))
+    h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", x, loss), Series("lr", "lr", x, lr)])
+    notes = advise(diag(h, []))["notes"]
+    assert any("flat before the rate was cut at step 300" in s and "cut sooner" in s for s in notes)
+    # the same cut on a loss that was still falling before it is not late
+    falling = 0.5 * np.exp(-x / 100.0)
+    h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", x, falling), Series("lr", "lr", x, lr)])
+    assert not any("cut sooner" in s for s in advise(diag(h, []))["notes"])
+
+
+def test_plateau_with_a_constant_rate_asks_for_a_schedule():
+    n = 200
+    x = np.arange(n, dtype=float)
+    h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("lr", "lr", x, np.full(n, 3e-4))])
+    notes = advise(diag(h, [finding("plateau", 80.0, 199.0)]))["notes"]
+    assert any("constant at 0.0003 through the plateau from step 80" in s and "schedule" in s for s in notes)
+    decaying = Series("lr", "lr", x, np.geomspace(1e-3, 1e-5, n))
+    h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[decaying])
+    assert not any("constant" in s for s in advise(diag(h, [finding("plateau", 80.0, 199.0)]))["notes"])
+
+
+def test_grad_norm_spike_before_the_loss_spike_suggests_clipping_in_the_frameworks_terms():
+    n = 500
+    x = np.arange(n, dtype=float)
+    g = 1.0 + 0.05 * np.random.default_rng(0).standard_normal(n)
+    g[298] = 40.0  # the gradient norm jumps two steps before the loss spike at 300
+    grad = Series("grad_norm", "grad_norm", x, g)
+    h = run(np.linspace(1, 0.5, n), fmt="hf_trainer_state", x=x, x_name="step", extra=[grad])
+    notes = advise(diag(h, [finding("loss-spike", 300.0, spike_x=[300.0])]))["notes"]
+    assert any("spiked at step 298" in s and "before the loss spiked at step 300" in s for s in notes)
+    assert any("TrainingArguments(max_grad_norm=" in s for s in notes)
+    # a gradient spike only after the loss spike is not a cause
+    g2 = g.copy()
+    g2[298], g2[320] = 1.0, 40.0
+    h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("grad_norm", "grad_norm", x, g2)])
+    assert not any("Gradient norm" in s for s in advise(diag(h, [finding("loss-spike", 300.0)]))["notes"])
