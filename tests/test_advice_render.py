@@ -65,3 +65,9 @@ def test_best_at_end_says_nothing_to_save():
         {"x_name": "step", "best": {"x": 900, "value": 0.2, "saved_fraction": 0.0, "final_value": 0.2, "rise_pct": 0.0}}
     )
     assert lines == ["Best point: step 900 (the loss 0.2), at the end of the run: nothing to save by stopping earlier."]
+
+
+def test_a_stop_before_the_best_point_is_called_out():
+    advice = dict(ADVICE, replay=[{"callback": "keras.EarlyStopping", "params": {"patience": 0}, "stop_x": 5}])
+    line = next(s for s in next_run_lines(advice) if "keras.EarlyStopping" in s)
+    assert line.endswith("would have stopped at epoch 5, before the best at epoch 12")

@@ -95,7 +95,8 @@ def replays(xs: np.ndarray, ys: np.ndarray, framework: str, lr0: float | None) -
     ls = replay.lightning_early_stopping(ys)
     hs = replay.hf_early_stopping(ys)
     keras_cuts = replay.keras_reduce_lr_on_plateau(ys, initial_lr=lr0 if lr0 else 1.0)
-    torch_cuts = replay.torch_reduce_lr_on_plateau(ys, initial_lr=lr0 if lr0 else 1e-3)
+    torch_lr0 = lr0 if lr0 else 1e-3  # the logged first rate, else Adam's default (matters only via eps)
+    torch_cuts = replay.torch_reduce_lr_on_plateau(ys, initial_lr=torch_lr0)
     rows = [
         (
             "keras",
@@ -119,7 +120,15 @@ def replays(xs: np.ndarray, ys: np.ndarray, framework: str, lr0: float | None) -
             "pytorch",
             {
                 "callback": "torch.optim.lr_scheduler.ReduceLROnPlateau",
-                "params": {"factor": 0.1, "patience": 10, "threshold": 1e-4, "threshold_mode": "rel", "cooldown": 0},
+                "params": {
+                    "factor": 0.1,
+                    "patience": 10,
+                    "threshold": 1e-4,
+                    "threshold_mode": "rel",
+                    "cooldown": 0,
+                    "eps": 1e-8,
+                    "initial_lr": torch_lr0,
+                },
                 "stop_x": None,
                 "lr_cut_x": [float(xs[i]) for i in torch_cuts],
             },

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+SHOWN_PARAMS = 2
+"""Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
+
 
 def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
     """Plain-text lines: the best point, what the callbacks would have done, the setting to use."""
@@ -27,8 +30,9 @@ def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
     if replay:
         checks = advice.get("checks")
         unit = f" ({checks} checks)" if checks else ""
-        lines.append(f"Replayed on {monitor}{unit}, with each callback's documented semantics:")
-        lines.extend(f"  {replay_line(r, x_name)}" for r in replay)
+        lines.append(f"Built-in callbacks with their defaults, replayed on {monitor}{unit}:")
+        best_x = best["x"] if best else None
+        lines.extend(f"  {replay_line(r, x_name, best_x)}" for r in replay)
 
     rec = advice.get("recommendation")
     if rec:
@@ -60,8 +64,9 @@ def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
     return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."
 
 
-def replay_line(r: dict[str, Any], x_name: str) -> str:
-    params = ", ".join(f"{k}={fmt_param(v)}" for k, v in (r.get("params") or {}).items())
+def replay_line(r: dict[str, Any], x_name: str, best_x: float | None = None) -> str:
+    shown = list((r.get("params") or {}).items())[:SHOWN_PARAMS]
+    params = ", ".join(f"{k}={fmt_param(v)}" for k, v in shown)
     head = f"{r['callback']}({params})"
     if "lr_cut_x" in r:
         cuts = r.get("lr_cut_x") or []
@@ -73,7 +78,8 @@ def replay_line(r: dict[str, Any], x_name: str) -> str:
     if stop is None:
         return f"{head}: would not have stopped"
     why = f" ({r['reason']})" if r.get("reason") else ""
-    return f"{head}: would have stopped at {x_name} {fmt_x(stop)}{why}"
+    early = f", before the best at {x_name} {fmt_x(best_x)}" if best_x is not None and stop < best_x else ""
+    return f"{head}: would have stopped at {x_name} {fmt_x(stop)}{why}{early}"
 
 
 def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
