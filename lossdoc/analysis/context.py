@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any
@@ -19,6 +19,14 @@ class RunContext:
     rule_params: Mapping[str, Any] = field(default_factory=dict)
     """Each rule's Params for this call, so a rule can consult another's judgement (e.g. still-improving
     ignores validation loss that is overfitting) with the same thresholds the user set."""
+
+    _memo: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def memo(self, key: str, compute: Callable[[], Any]) -> Any:
+        """Compute once per run (e.g. a verdict several rules consult)."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def params(self, slug: str) -> Any:
         from lossdoc.analysis import params_for

@@ -59,6 +59,11 @@ def _carry_forward(a: np.ndarray) -> np.ndarray:
 
 def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
     """Centered running median; the ends use the nearest full window (edge padding by reflection)."""
+    return rolling_quantile(y, window, 50.0)
+
+
+def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
+    """Centered running percentile ``q`` (0-100) over an odd ``window``, ends padded by reflection."""
     y = np.asarray(y, dtype=np.float64)
     window = int(window) | 1
     if window <= 1 or y.size < 3:
@@ -71,27 +76,37 @@ def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
     chunk = max(1, 4_000_000 // window)
     view = sliding_window_view(padded, window)
     for s in range(0, y.size, chunk):
-        out[s : s + chunk] = np.median(view[s : s + chunk], axis=1)
+        part = view[s : s + chunk]
+        out[s : s + chunk] = np.median(part, axis=1) if q == 50.0 else np.percentile(part, q, axis=1)
     return out
 
 
 def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:
-    """At most ``max_points`` points: the median x and median y of equal-count buckets."""
+    """At most ``max_points`` points: the middle x and the median y of equal-count buckets (x is sorted)."""
     n = y.size
     if n <= max_points:
         return x, y
     size = int(np.ceil(n / max_points))
     full = (n // size) * size
-    xb = np.median(x[:full].reshape(-1, size), axis=1)
+    xb = x[size // 2 : full : size]
     yb = np.median(y[:full].reshape(-1, size), axis=1)
     if full < n:
-        xb = np.append(xb, np.median(x[full:]))
+        xb = np.append(xb, x[(full + n) // 2])
         yb = np.append(yb, np.median(y[full:]))
     return xb, yb
 
 
+SPREAD_SAMPLE = 200_000
+"""Robust spreads of longer arrays are estimated from this many evenly strided elements."""
+
+
+def _sample(a: np.ndarray) -> np.ndarray:
+    return a[:: int(np.ceil(a.size / SPREAD_SAMPLE))] if a.size > SPREAD_SAMPLE else a
+
+
 def robust_sigma(a: np.ndarray) -> float:
     """Standard deviation estimated from the median absolute deviation (1.4826·MAD)."""
+    a = _sample(a)
     a = a[np.isfinite(a)]
     if a.size == 0:
         return 0.0
@@ -104,7 +119,7 @@ def diff_noise(z: np.ndarray) -> float:
     Uses the larger of the MAD and the 75th-percentile deviation (scaled to a normal sigma), so a
     series that repeats values (most differences exactly zero) still shows the noise it has.
     """
-    d = np.diff(z[np.isfinite(z)])
+    d = _sample(np.diff(z[np.isfinite(z)]))
     if d.size < 3:
         return 0.0
     dev = np.abs(d - np.median(d))

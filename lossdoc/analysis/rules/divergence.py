@@ -111,7 +111,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    d = detect(ctx, params)
+    d = ctx.memo(SLUG, lambda: detect(ctx, params))
     if d is None or ctx.train is None:
         return []
     shape = "for a sustained stretch before partly recovering" if d.recovered else "and stays there"

@@ -22,7 +22,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import RunContext, fmt_x
-from lossdoc.analysis.smoothing import bucket, robust_sigma, rolling_median
+from lossdoc.analysis.rules import divergence
+from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, rolling_median, rolling_quantile
 from lossdoc.analysis.types import Finding
 
 SLUG = "loss-spike"
@@ -33,7 +34,7 @@ LONG_RUN = 20_000
 
 @dataclass(frozen=True)
 class Params:
-    min_sigmas: float = 5.0
+    min_sigmas: float = 5.5
     """A spike rises at least this many robust noise-sigmas above the level before it (more on long runs:
     the threshold grows like sqrt(2 ln n) so that noise alone almost never crosses it)."""
     min_ratio: float = 1.2
@@ -49,19 +50,27 @@ class Params:
     skip_start_fraction: float = 0.02
     """Ignore the first points of the run, where the loss legitimately moves fastest."""
     noise_window_fraction: float = 0.10
-    """The step-to-step noise around a point is measured over this fraction of the run (5 points at least)."""
+    """The step-to-step noise around a point is measured over this fraction of the run..."""
+    noise_window_min: int = 21
+    """...and over at least this many differences, so one spike cannot inflate its own noise estimate."""
+    global_noise_floor: float = 1.0
+    """The local noise is taken as at least this fraction of the whole run's step-to-step noise."""
+    max_rate: float = 0.01
+    """More spike events than this fraction of the points (and more than 5) are the noise itself."""
 
 
 def local_noise(z: np.ndarray, window: int) -> np.ndarray:
-    """The normal step-to-step noise around each point: a running robust spread (MAD) of first differences.
+    """The normal step-to-step noise around each point, from a running robust spread of first differences.
 
     Differences, not residuals from a running median: on a smooth monotone curve the running median
     passes through every point and would call the noise zero. Local, because noise changes over a run
-    (a chaotic start, a noisy floor near zero loss).
+    (a chaotic start, a noisy floor near zero loss). The larger of the running MAD and the running
+    75th-percentile deviation, so a loss that repeats values (most differences zero) keeps its noise.
     """
     d = np.diff(z)
     dev = np.abs(d - rolling_median(d, window))
-    spread = 1.4826 * rolling_median(dev, window) / np.sqrt(2.0)
+    spread = np.maximum(1.4826 * rolling_median(dev, window), rolling_quantile(dev, window, 75.0) / 1.1503)
+    spread /= np.sqrt(2.0)
     return np.concatenate([[spread[0]], np.maximum(spread[:-1], spread[1:]), [spread[-1]]])
 
 
@@ -99,13 +108,20 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         sigma = robust_sigma(z - trend)
     else:
         before, after = _levels(z, h)
-        sigma = local_noise(z, max(5, round(n * params.noise_window_fraction)))
+        sigma = local_noise(z, max(params.noise_window_min, round(n * params.noise_window_fraction)))
+        # A local estimate from a few dozen differences is itself noisy: never trust it far below the run's.
+        sigma = np.maximum(sigma, params.global_noise_floor * diff_noise(z))
     sigma = np.maximum(sigma, 1e-12)
     k = max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 1.0)
     floor = np.log(params.min_ratio) if p.log_space else 0.25
     jump = z - before
     cand = np.nan_to_num(jump, nan=-np.inf) > np.maximum(k * sigma, floor)
     cand[: max(1, int(n * params.skip_start_fraction))] = False
+    if not cand.any():
+        return []
+    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    if blowup is not None:
+        cand &= x < blowup.onset_x  # jumps inside a blow-up are the divergence, not spikes
     if not cand.any():
         return []
     events = _group(np.flatnonzero(cand), gap=max(1, h // 2))
@@ -121,7 +137,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         if later.size == 0 or later.min() - base > params.recover_fraction * size:
             continue  # never came back down: a level shift or a blow-up, not a spike
         spikes.append((peak, float(np.exp(size)) if p.log_space else float(size)))
-    if not spikes:
+    if not spikes or len(spikes) > max(5, params.max_rate * n):
         return []
     peaks = [s[0] for s in spikes]
     biggest = max(spikes, key=lambda s: s[1])

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext
-from lossdoc.analysis.smoothing import robust_sigma, rolling_median
+from lossdoc.analysis.smoothing import robust_sigma
 from lossdoc.analysis.types import Finding
 
 SLUG = "oscillation"
@@ -31,6 +31,8 @@ class Params:
     """Robust spread of the loss around its trend, as a ratio (0.30 = ±30%)."""
     min_sign_changes: float = 0.5
     """At least this fraction of steps reverse direction (up-down-up), not a slow drift."""
+    trend_fraction: float = 0.1
+    """The trend the swings are measured around: a running median over this fraction of the run."""
     min_points: int = 20
     """Points needed to judge at all."""
 
@@ -40,13 +42,12 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < params.min_points or not p.log_space:
         return []
     z = p.z
-    w = max(5, round(z.size * 0.1) | 1)
-    trend = rolling_median(z, w)
-    resid = z - trend
+    tr = p.trend(params.trend_fraction, minimum=5)
+    resid = z - np.interp(p.x, tr.x, tr.t)
     swing = robust_sigma(resid)
     d = np.diff(z)
     reversals = float(np.mean(np.sign(d[1:]) * np.sign(d[:-1]) < 0)) if d.size > 1 else 0.0
-    progress = float(np.max(trend) - np.min(trend))
+    progress = float(np.max(tr.t) - np.min(tr.t))
     if swing < np.log1p(params.min_swing) or reversals < params.min_sign_changes or swing < 0.5 * progress:
         return []
     ratio = float(np.exp(swing))

@@ -106,7 +106,7 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    o = detect(ctx, params)
+    o = ctx.memo(SLUG, lambda: detect(ctx, params))
     if o is None or ctx.val is None:
         return []
     after_count = int(np.sum(ctx.val.x > o.best_x))

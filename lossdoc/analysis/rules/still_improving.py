@@ -87,11 +87,15 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     val_text = ""
     v = ctx.val
-    if v is not None and v.n >= 5 and overfitting.detect(ctx, ctx.params("overfitting")) is None:
+    overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
+    if v is not None and v.n >= 5 and overfit is None:
         vfit = tail_fit(v, params.tail_fraction)
-        if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
+        # Validation rising clearly at the end while training falls is overfitting too (even below the
+        # overfitting rule's thresholds): then only the training loss is judged. Flat validation blocks.
+        rising = vfit is not None and vfit.drop <= -params.val_min_drop and vfit.t <= -params.val_min_t
+        if vfit is not None and not rising and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
             return []
-        if vfit is not None:
+        if vfit is not None and not rising:
             val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
     start = hi - params.tail_fraction * (hi - lo)
