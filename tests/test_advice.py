@@ -184,3 +184,18 @@ def test_grad_norm_spike_before_the_loss_spike_suggests_clipping_in_the_framewor
     g2[298], g2[320] = 1.0, 40.0
     h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("grad_norm", "grad_norm", x, g2)])
     assert not any("Gradient norm" in s for s in advise(diag(h, [finding("loss-spike", 300.0)]))["notes"])
+
+
+def test_best_at_the_last_validation_check_saves_nothing_even_if_training_went_on():
+    h = LossHistory(
+        "r",
+        "csv",
+        "r",
+        "epoch",
+        [
+            Series("loss", "train", np.arange(5.0), np.ones(5)),
+            Series("val_loss", "val", np.array([0.0, 1.0]), np.array([1.0, 0.5])),
+        ],
+    )
+    best = advise(analyze(h))["best"]
+    assert best["x"] == 1.0 and best["saved_fraction"] == 0.0 and best["after"] == 0.0

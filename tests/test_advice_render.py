@@ -71,3 +71,8 @@ def test_a_stop_before_the_best_point_is_called_out():
     advice = dict(ADVICE, replay=[{"callback": "keras.EarlyStopping", "params": {"patience": 0}, "stop_x": 5}])
     line = next(s for s in next_run_lines(advice) if "keras.EarlyStopping" in s)
     assert line.endswith("would have stopped at epoch 5, before the best at epoch 12")
+
+
+def test_rise_without_a_ratio_still_says_the_loss_went_up():
+    best = {"x": 0, "value": -2.0, "saved_fraction": 0.9, "final_value": -1.0, "rise_pct": None, "after": 29}
+    assert next_run_lines({"x_name": "epoch", "best": best})[0].endswith("raised it to -1.")

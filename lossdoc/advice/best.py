@@ -32,7 +32,8 @@ def best_point(history: LossHistory) -> dict[str, Any] | None:
     x_end = max(float(x_end), float(val.x[-1]))
     origin = run_origin(history)
     span = x_end - origin
-    after = max(0.0, x_end - x_best)
+    # Best at the last validation check: nothing measured after it, so nothing known to be saved.
+    after = 0.0 if k == yv.size - 1 else max(0.0, x_end - x_best)
     final = float(yv[-1])
     return {
         "x": x_best,

@@ -13,9 +13,11 @@ detected twice) and returns short notes, each ending in the change to make:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.types import Finding
 from lossdoc.history import Series
@@ -167,23 +169,32 @@ def grad_norm_notes(
     return []
 
 
+MAX_REFERENCE_POINTS = 20_000
+"""Longer gradient-norm series get their running reference from bucket medians (a million points cost
+one reshape instead of a million window medians)."""
+
+
 def grad_spikes(y: np.ndarray, sigmas: float) -> np.ndarray:
     """Indices where the log gradient norm jumps above its running median by ``sigmas`` robust sigmas.
 
-    The reference is the median of the preceding points (a causal window), so a spike is judged
-    against what came before it, and the spread is the MAD of the log norm's step-to-step changes.
+    The reference is causal: the median of the preceding window (of points, or of bucket medians
+    for a series longer than ``MAX_REFERENCE_POINTS``), so a spike is judged against what came
+    before it. The spread is the MAD of the log norm's step-to-step changes.
     """
     z = np.log(y)
-    w = int(min(50, max(5, z.size // 20)))
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    med = np.full(z.size, np.nan)
-    if z.size > w:
-        med[w:] = np.median(sliding_window_view(z[:-1], w), axis=1)
+    n = z.size
+    size = max(1, math.ceil(n / MAX_REFERENCE_POINTS))
+    nb = math.ceil(n / size)
+    buckets = np.pad(z, (0, nb * size - n), mode="edge").reshape(nb, size)
+    level = np.median(buckets, axis=1) if size > 1 else z
+    w = int(min(50, max(5, nb // 20)))
+    ref = np.full(nb, np.nan)
+    if nb > w:
+        ref[w:] = np.median(sliding_window_view(level[:-1], w), axis=1)
+    ref_points = np.repeat(ref, size)[:n]
     d = np.diff(z)
-    sigma = 1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0)
-    sigma = max(sigma, 1e-6)
-    return np.flatnonzero(np.nan_to_num(z - med, nan=-np.inf) > sigmas * sigma)
+    sigma = max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
+    return np.flatnonzero(np.nan_to_num(z - ref_points, nan=-np.inf) > sigmas * sigma)
 
 
 CLIP_HINTS = {

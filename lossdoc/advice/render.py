@@ -61,6 +61,8 @@ def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
         return f"{head}{tail}, raised it to {fmt_value(final)} ({fmt_value(1 + rise / 100)}x the best)."
     if rise is not None and rise > 0:
         return f"{head}{tail}, raised it to {fmt_value(final)} (+{rise:.0f}%)."
+    if rise is None and final > best["value"]:
+        return f"{head}{tail}, raised it to {fmt_value(final)}."
     return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."
 
 
