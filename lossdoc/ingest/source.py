@@ -6,18 +6,25 @@ guesses silently. Decompression is bounded so that a gzip bomb is an error, not 
 
 from __future__ import annotations
 
-import gzip
-import io
+import dataclasses
+import errno
+import os
+import stat
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lossdoc.errors import LossdocError
 
 GZIP_MAGIC = b"\x1f\x8b"
-MAX_DECOMPRESSED_BYTES = 4 * 1024**3  # a log that expands beyond this is refused, not read
+# An input (a file, standard input, or what a gzip file expands to) larger than this is refused, not
+# read: memory stays bounded whatever a crashed job or a gzip bomb left behind.
+MAX_DECOMPRESSED_BYTES = 4 * 1024**3
 SNIFF_BYTES = 64 * 1024
+# A TensorBoard event file's first record (8-byte length, 4-byte CRC, Event) names its file version.
+TFEVENTS_MARK = b"brain.Event:"
+TFEVENTS_SNIFF = 64
 
 
 @dataclass
@@ -32,6 +39,8 @@ class RawInput:
     path: Path | None
     _data: bytes | None = None
     compressed: bool = False
+    run_name: str | None = None  # set when the file was found by searching a folder: its relative path
+    notes: list[str] = field(default_factory=list)  # what was repaired on the way in (becomes run notes)
 
     @property
     def data(self) -> bytes:
@@ -45,6 +54,17 @@ class RawInput:
             return self.data[:size]
         try:
             with self.path.open("rb") as fh:
+                return fh.read(size)
+        except OSError as exc:
+            raise LossdocError(self.source, _os_message(exc)) from None
+
+    def tail(self, size: int = 4096) -> bytes:
+        """The last ``size`` bytes, without reading the whole file: is the last line complete?"""
+        if self._data is not None or self.path is None:
+            return self.data[-size:]
+        try:
+            with self.path.open("rb") as fh:
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - size))
                 return fh.read(size)
         except OSError as exc:
             raise LossdocError(self.source, _os_message(exc)) from None
@@ -63,55 +83,152 @@ def _os_message(exc: OSError) -> str:
         return "permission denied"
     if isinstance(exc, IsADirectoryError):
         return "is a directory"
-    return exc.strerror or str(exc)
+    if exc.errno == errno.ELOOP:
+        return "symbolic link loop"
+    return (exc.strerror or str(exc)).lower()
+
+
+def size_text(n: int) -> str:
+    """``4 GiB``, ``512 KiB``, ``100 bytes``: a byte count the way a user thinks of it."""
+    for unit, size in (("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n} bytes"
+
+
+def _too_large(source: str, what: str) -> LossdocError:
+    return LossdocError(source, f"{what} larger than {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it")
 
 
 def _read_file(source: str, path: Path) -> bytes:
     try:
-        return path.read_bytes()
+        with path.open("rb") as fh:
+            data = fh.read(MAX_DECOMPRESSED_BYTES + 1)
     except OSError as exc:
         raise LossdocError(source, _os_message(exc)) from None
+    if len(data) > MAX_DECOMPRESSED_BYTES:
+        raise _too_large(source, "file is")
+    return data
 
 
-def gunzip(source: str, data: bytes) -> bytes:
-    """Decompress gzip data, refusing more than MAX_DECOMPRESSED_BYTES (a gzip bomb) or a corrupt stream."""
-    out = io.BytesIO()
+def gunzip(source: str, data: bytes) -> tuple[bytes, bool]:
+    """Decompress gzip data (all members) in bounded steps; returns the bytes and whether the stream was cut short.
+
+    More than MAX_DECOMPRESSED_BYTES (a gzip bomb) or a corrupt stream is an error. A stream that
+    simply stops (a job still writing it, or killed) gives back what it holds, so no work is lost.
+    """
+    out = bytearray()
+    rest = data
+    while rest:
+        d = zlib.decompressobj(wbits=31)  # gzip framing, header and CRC checked
+        buf = rest
+        try:
+            while True:
+                chunk = d.decompress(buf, 1 << 20)
+                out += chunk
+                if len(out) > MAX_DECOMPRESSED_BYTES:
+                    raise LossdocError(
+                        source, f"gzip data expands beyond {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it"
+                    )
+                buf = d.unconsumed_tail
+                if d.eof or (not chunk and not buf):
+                    break
+        except zlib.error as exc:
+            raise LossdocError(source, f"corrupt or truncated gzip data ({exc})") from None
+        if not d.eof:
+            if not out:
+                raise LossdocError(source, "corrupt or truncated gzip data (it ends before any data)")
+            return bytes(out), True
+        rest = d.unused_data
+        if not rest.strip(b"\x00"):
+            break  # zero padding after the last member, as gzip itself allows
+    return bytes(out), False
+
+
+def _looks_utf16(head: bytes) -> str | None:
+    """The UTF-16 codec of text with a BOM, or of BOM-less ASCII-range text (every other byte zero)."""
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    sample = head[: len(head) // 2 * 2]
+    if len(sample) < 4 or b"\x00" not in sample:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    if not odd.strip(b"\x00") and b"\x00" not in even:
+        return "utf-16-le"
+    if not even.strip(b"\x00") and b"\x00" not in odd:
+        return "utf-16-be"
+    return None
+
+
+def _stat(spec: str, path: Path) -> os.stat_result:
     try:
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as gz:
-            while chunk := gz.read(1 << 20):
-                out.write(chunk)
-                if out.tell() > MAX_DECOMPRESSED_BYTES:
-                    raise LossdocError(source, "gzip data expands beyond 4 GiB; refusing to read it")
-    except (OSError, EOFError, zlib.error) as exc:
-        raise LossdocError(source, f"corrupt or truncated gzip data ({exc})") from None
-    return out.getvalue()
+        return path.stat()
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError) and path.is_symlink():
+            raise LossdocError(spec, f"broken symbolic link (points to '{os.readlink(path)}')") from None
+        raise LossdocError(spec, _os_message(exc)) from None
 
 
 def open_input(spec: str) -> RawInput:
-    """The input named ``spec``: ``-`` is standard input; gzip content is decompressed."""
+    """The input named ``spec``: ``-`` is standard input; gzip content is decompressed; UTF-16 becomes
+    UTF-8; zero bytes that a crash left at the end are cut off (with a note).
+
+    Only regular files and standard input are read, never more than MAX_DECOMPRESSED_BYTES.
+    """
     if spec == "-":
-        data = sys.stdin.buffer.read()
+        data = sys.stdin.buffer.read(MAX_DECOMPRESSED_BYTES + 1)
+        if len(data) > MAX_DECOMPRESSED_BYTES:
+            raise _too_large("<stdin>", "standard input is")
         raw = RawInput(source="<stdin>", path=None, _data=data)
     else:
         path = Path(spec)
-        if not path.exists():
-            raise LossdocError(spec, "file not found")
-        if path.is_dir():
+        st = _stat(spec, path)
+        if stat.S_ISDIR(st.st_mode):
             raise LossdocError(spec, "is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            # A named pipe with no writer would block forever, a device may never end: pipe it to '-'.
+            raise LossdocError(spec, "not a regular file (a pipe, device or socket); to read it, pipe it to '-'")
+        if st.st_size > MAX_DECOMPRESSED_BYTES:
+            raise _too_large(spec, "file is")
         raw = RawInput(source=spec, path=path)
     if raw.head(2) == GZIP_MAGIC:
-        raw = RawInput(source=raw.source, path=None, _data=gunzip(raw.source, raw.data), compressed=True)
+        data, cut = gunzip(raw.source, raw.data)
+        raw = dataclasses.replace(raw, path=None, _data=data, compressed=True)
+        if cut:
+            raw.notes.append("the gzip data ends early (the file was cut off); read what it holds")
+    if TFEVENTS_MARK in raw.head(TFEVENTS_SNIFF):
+        return raw  # a TensorBoard event file: binary by design, read by its own reader
+    head = raw.head()
+    codec = _looks_utf16(head)
+    if codec is not None:
+        text = decode(raw.source, raw.data, codec=codec, partial=True)  # a cut-off last character is replaced
+        raw = dataclasses.replace(raw, path=None, _data=text.encode("utf-8"))
+    elif b"\x00" in head:
+        raw = _strip_trailing_zeros(raw)
     return raw
 
 
-def decode(source: str, data: bytes, *, partial: bool = False) -> str:
-    """Text from bytes: UTF-8 (with or without BOM) or UTF-16 with a BOM; NUL bytes mean binary."""
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+def _strip_trailing_zeros(raw: RawInput) -> RawInput:
+    """A crash can leave a run of zero bytes where the last writes should be: cut them off, with a note."""
+    data = raw.data
+    kept = data.rstrip(b"\x00")
+    if b"\x00" in kept:
+        raise LossdocError(raw.source, "binary file, not a text loss log")
+    if not kept.strip():
+        raise LossdocError(raw.source, "only zero bytes (the file was never written out, e.g. after a crash)")
+    notes = [*raw.notes, f"ignored {len(data) - len(kept)} zero bytes at the end (the file was not completely written)"]
+    return dataclasses.replace(raw, path=None, _data=kept, notes=notes)
+
+
+def decode(source: str, data: bytes, *, partial: bool = False, codec: str | None = None) -> str:
+    """Text from bytes: UTF-8 (with or without BOM) or UTF-16; NUL bytes otherwise mean binary."""
+    codec = codec or _looks_utf16(data[:SNIFF_BYTES])
+    if codec is not None:
         try:
-            text = data.decode("utf-16", errors="strict" if not partial else "ignore")
-        except UnicodeDecodeError:
-            raise LossdocError(source, "not valid UTF-16 text") from None
-        return text
+            text = data.decode(codec, errors="strict" if not partial else "replace")
+        except UnicodeDecodeError as exc:
+            raise LossdocError(source, f"not valid UTF-16 text (bad bytes at offset {exc.start})") from None
+        return text.lstrip("\ufeff")
     if b"\x00" in data[:SNIFF_BYTES]:
         raise LossdocError(source, "binary file, not a text loss log")
     try:
