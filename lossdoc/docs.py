@@ -7,20 +7,47 @@ import inspect
 from itertools import pairwise
 
 FORMATS_TEXT = """\
-format             recognised by
-csv                any delimited text with a header (delimiter sniffed: , ; tab |); gzip and '-' too
-keras_csv          Keras CSVLogger: first column 'epoch', val_* columns, NA cells
-lightning_csv      Lightning CSVLogger metrics.csv: 'epoch' and 'step' columns, sparse rows, *_step/*_epoch
-yolo_csv           Ultralytics results.csv: train/*_loss, val/*_loss with metrics/* or lr/pg*; one run per loss pair
-fastai_csv         fastai CSVLogger: epoch,train_loss,valid_loss[,...,time]; repeated headers skipped
-tb_csv             TensorBoard 'Download CSV': header Wall time,Step,Value
-wandb_csv          W&B exports: 'run - key' columns with __MIN/__MAX, or _step/_runtime columns
-json_history       a JSON object of lists, e.g. Keras History.history
+Formats are recognised from the content (the file name is only a hint). gzip-compressed files
+are read like the plain ones; '-' reads standard input; a folder is searched and every log found
+in it is a run named by its relative path. The 'format' of each run is reported.
+
+format             recognised by / quirks handled
+csv                any delimited text with a header (delimiter sniffed: , ; tab | or spaces), BOM,
+                   UTF-16; a pandas-dumped DataFrame (empty first header cell: that index is the x)
+keras_csv          Keras CSVLogger: first column 'epoch', val_* columns (appended at the end when they
+                   first appear later), NA cells, any separator; also no-epoch Keras-style tables
+lightning_csv      Lightning CSVLogger metrics.csv: 'epoch' and 'step' columns, sparse rows (each value
+                   on its own row), *_step/*_epoch forks (the step curve when it has >= 4 points per
+                   epoch point, else the epoch one), any column order; lightning_logs/version_N = runs
+yolo_csv           Ultralytics results.csv, old (space-padded headers) and new: train/*_loss with
+                   metrics/* or lr/pg*; each loss pair (box, cls, dfl, seg, pose, obj ...) is a run
+fastai_csv         fastai CSVLogger history.csv: epoch,train_loss,valid_loss[,...,time]; header lines
+                   repeated by append=True are skipped
+tb_csv             TensorBoard "Download CSV": header Wall time,Step,Value; run and tag from the file
+                   name run-<run>-tag-<tag>.csv
+wandb_csv          W&B exports: panel CSV ('Step', '<run> - <key>' with __MIN/__MAX; one run per W&B run)
+                   or run.history() CSV (_step, _runtime, _timestamp)
+json_history       a JSON object of lists, e.g. Keras History.history (x = list position = epoch)
 json_records       a JSON list of objects (one per logged point)
 json_list          a JSON list of numbers (e.g. scikit-learn loss_curve_)
 jsonl              JSON Lines: one object per line
-hf_trainer_state   HuggingFace trainer_state.json: log_history entries; the final summary entry is skipped
-xgboost_json       XGBoost evals_result / LightGBM record_evaluation: {dataset: {metric: [...]}}
+detectron2_json    detectron2 metrics.json: JSON Lines with 'iteration' and total_loss/eta_seconds
+mmengine_json      mmengine vis_data/scalars.json: JSON Lines with 'step', 'iter'/'epoch' and 'lr'
+hf_trainer_state   HuggingFace trainer_state.json: log_history train entries (loss) and eval entries
+                   (eval_loss); the final summary entry (a run-average train_loss) is skipped; in an
+                   output folder only the latest checkpoint-N/ (or the folder's own state) is read
+xgboost_json       XGBoost evals_result / LightGBM record_evaluation: {dataset: {metric: [...]}};
+                   train = 'train'/'training'/'validation_0' (XGBoost's sklearn wrapper, with more sets)
+mlflow             MLflow file store: a run folder with metrics/ and meta.yaml, or one metric file
+                   (lines 'timestamp value step')
+tensorboard        TensorBoard event files (events.out.tfevents.*: first record 'brain.Event:'), a file
+                   or a folder of them; every point (no sampling), simple_value and TF2 tensor scalars;
+                   Keras's train/ and validation/ folders are one run.
+                   Needs the extra: pip install 'lossdoc[tensorboard]'
+
+Everywhere: a column is a loss by its name (loss, logloss, rmse, mse, l2, error ...), never when it is a
+higher-is-better metric (accuracy, AUC, mAP, F1 ...); repeated or backwards x values (a resumed run)
+keep the last write, and the run's notes say so. Override the choice with --x, --train, --val.
 """
 
 

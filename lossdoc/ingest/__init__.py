@@ -1,14 +1,27 @@
 """Ingest: paths in, LossHistory runs out; every problem becomes an InputError value, never a crash.
 
-``load_paths`` expands globs and directories, recognises each file's format from its content
-(:mod:`lossdoc.ingest.detect`) and hands it to that format's reader. Readers raise
-:class:`LossdocError`; here it is caught per file, so one bad file never stops the others.
+``load_paths`` expands globs and directories into :class:`LogRef` items — a file, whose format is
+recognised from its content (:mod:`lossdoc.ingest.detect`), or a log *folder* (a TensorBoard run
+folder, an MLflow run) — and hands each to its reader. Readers raise :class:`LossdocError`; here it
+is caught per log, so one bad file never stops the others.
+
+A folder is searched like this: every file with a log suffix is a candidate; a folder holding
+``events.out.tfevents.*`` files is one TensorBoard run (Keras's ``train/`` and ``validation/``
+sub-folders are paired into one run); a folder with ``metrics/`` and ``meta.yaml`` is one MLflow
+run; of a HuggingFace output folder's ``checkpoint-N/`` folders only the latest is read (none when
+the output folder has its own ``trainer_state.json``); a byte-identical copy of a log in the same
+folder (mmengine writes ``scalars.json`` and ``<timestamp>.json``) is read once. Each run found is
+named by its path relative to the folder searched.
 """
 
 from __future__ import annotations
 
 import glob
+import hashlib
 import os
+import re
+import stat
+import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +39,22 @@ class InputError:
     message: str
 
 
+class NotALog(LossdocError):
+    """The input holds no series at all (e.g. a config JSON): an error when named, skipped when found."""
+
+
+@dataclass(frozen=True)
+class LogRef:
+    """One log to read: a file (format from its content) or a log folder (TensorBoard run, MLflow run)."""
+
+    path: str
+    kind: str = "file"  # "file" | "tensorboard" | "mlflow"
+    name: str | None = None  # the run name, when found by searching a folder
+    validation: str | None = None  # tensorboard: Keras's validation/ folder, paired with train/ in `path`
+    source: str | None = None  # what the run reports as its source (default: path)
+    found: bool = False  # found by searching a folder rather than named on the command line
+
+
 LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz")
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", "node_modules", ".ipynb_checkpoints", "wandb"})
 SKIP_NAMES = frozenset(
@@ -37,6 +66,9 @@ SKIP_NAMES = frozenset(
         "special_tokens_map.json",
         "generation_config.json",
         "vocab.json",
+        "vocab.txt",
+        "merges.txt",
+        "added_tokens.json",
         "meta.yaml",
         "requirements.txt",
         "README.txt",
@@ -45,19 +77,77 @@ SKIP_NAMES = frozenset(
         "model.safetensors.index.json",
         "adapter_config.json",
         "preprocessor_config.json",
+        "all_results.json",
+        "train_results.json",
+        "eval_results.json",
+        "test_results.json",
+        "predict_results.json",
+        "classes.txt",
     }
+)
+CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
+KERAS_TB_TRAIN = "train"
+KERAS_TB_VALIDATION = ("validation", "val", "eval")
+GENERIC_LOG_STEMS = frozenset(
+    {"metrics", "results", "trainer_state", "history", "training", "log", "scalars", "evals_result", "progress"}
 )
 
 
-def read_one(spec: str, overrides: Overrides | None = None) -> list[LossHistory]:
+def is_event_file(name: str) -> bool:
+    return "tfevents" in name
+
+
+def read_ref(ref: LogRef, overrides: Overrides | None = None) -> list[LossHistory]:
+    """Read one log (file, ``-``, TensorBoard folder or MLflow run) into its runs. Raises LossdocError."""
+    ov = dict(overrides or {})
+    try:
+        with warnings.catch_warnings():
+            # A library's warning (pandas' ParserWarning on a ragged row, ...) must not become a second
+            # stderr line: whatever matters about the input is an error or a run note.
+            warnings.simplefilter("ignore")
+            return _read_ref(ref, ov)
+    except LossdocError:
+        raise
+    except RecursionError:
+        raise LossdocError(ref.source or ref.path, "input nested too deeply") from None
+    except MemoryError:
+        raise LossdocError(ref.source or ref.path, "input too large to read into memory") from None
+    except Exception as exc:  # a reader's bug must cost one file, never the whole call
+        raise LossdocError(
+            ref.source or ref.path, f"internal error while reading this file ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _read_ref(ref: LogRef, ov: Overrides) -> list[LossHistory]:
+    if ref.kind == "tensorboard":
+        from lossdoc.ingest.tensorboard import read_tensorboard_folder
+
+        return read_tensorboard_folder(ref, ov)
+    if ref.kind == "mlflow":
+        from lossdoc.ingest.mlflow import read_mlflow_run
+
+        return read_mlflow_run(ref, ov)
+    return read_one(ref.path, ov, name=ref.name)
+
+
+def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None = None) -> list[LossHistory]:
     """Read one input (a file path or ``-``) into its runs. Raises LossdocError."""
     from lossdoc.ingest.detect import reader_for
     from lossdoc.ingest.source import open_input
 
+    if spec != "-" and Path(spec).is_dir():
+        runs: list[LossHistory] = []
+        for ref in discover(Path(spec)):
+            runs.extend(read_ref(ref, overrides))
+        return runs
     raw = open_input(spec)
+    raw.run_name = name
     reader = reader_for(raw)
     try:
-        return reader(raw, dict(overrides or {}))
+        runs = reader(raw, dict(overrides or {}))
+        for run in runs:
+            run.notes[:0] = raw.notes  # what was repaired on the way in (zero bytes cut, gzip cut short)
+        return runs
     except LossdocError:
         raise
     except RecursionError:
@@ -66,28 +156,175 @@ def read_one(spec: str, overrides: Overrides | None = None) -> list[LossHistory]
         raise LossdocError(raw.source, "input too large to read into memory") from None
 
 
-def discover(directory: Path) -> list[Path]:
-    """Loss logs under a folder, in a stable order; hidden and tool folders are skipped, links not followed."""
-    found: list[Path] = []
+def _relative_name(path: Path, top: Path) -> str | None:
+    """A run's name from its folder's path relative to the folder searched; None for that folder itself."""
+    rel = path.relative_to(top).as_posix()
+    return None if rel == "." else rel
+
+
+def _file_run_name(file: Path, top: Path) -> str | None:
+    """A found file's run name: its relative path, without the file name when that name is generic."""
+    parent = file.parent
+    in_checkpoint = CHECKPOINT_DIR.fullmatch(parent.name) is not None and parent != top
+    if in_checkpoint:
+        parent = parent.parent  # checkpoint-N/trainer_state.json belongs to the output folder
+    stem = file.name
+    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".log"):
+        stem = stem.removesuffix(suffix)
+    if in_checkpoint and parent == top:
+        return top.resolve().name
+    if in_checkpoint or stem.lower() in GENERIC_LOG_STEMS:
+        return _relative_name(parent, top)
+    return stem if parent == top else f"{parent.relative_to(top).as_posix()}/{stem}"
+
+
+def _has_events(folder: Path) -> bool:
+    try:
+        return any(is_event_file(e.name) and e.is_file() for e in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def _is_mlflow_run(folder: Path, dirs: list[str], files: list[str]) -> bool:
+    return "metrics" in dirs and "meta.yaml" in files
+
+
+def _checkpoint_number(name: str) -> int:
+    m = CHECKPOINT_DIR.fullmatch(name)
+    return int(m.group(1)) if m else -1
+
+
+class _Twins:
+    """Byte-identical files in one folder, in linear time: sizes first, a hash only when two sizes
+    match (comparing every pair took 14 s for 1,000 logs in one folder)."""
+
+    def __init__(self) -> None:
+        self.by_size: dict[int, list[Path]] = {}
+        self.digests: dict[Path, bytes | None] = {}
+
+    def seen(self, path: Path) -> bool:
+        """Whether a file with the same bytes was seen before; remembers ``path`` if not."""
+        try:
+            st = path.stat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(st.st_mode):
+            return False  # reading a named pipe would block forever
+        same_size = self.by_size.setdefault(st.st_size, [])
+        if same_size:
+            digest = self._digest(path)
+            if digest is not None and any(self._digest(k) == digest for k in same_size):
+                return True
+        same_size.append(path)
+        return False
+
+    def _digest(self, path: Path) -> bytes | None:
+        if path not in self.digests:
+            try:
+                self.digests[path] = hashlib.sha256(path.read_bytes()).digest()
+            except OSError:
+                self.digests[path] = None
+        return self.digests[path]
+
+
+def discover(directory: Path) -> list[LogRef]:
+    """Logs under a folder, in a stable order; hidden and tool folders are skipped, links not followed."""
+    found: list[LogRef] = []
+    paired: set[Path] = set()
     for root, dirs, files in os.walk(directory, followlinks=False):
+        here = Path(root)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-        for f in sorted(files):
-            if f in SKIP_NAMES or f.startswith("."):
+        if _is_mlflow_run(here, dirs, files):
+            found.append(LogRef(str(here), "mlflow", name=_relative_name(here, directory), found=True))
+            dirs[:] = []
+            continue
+        checkpoints = [d for d in dirs if CHECKPOINT_DIR.fullmatch(d)]
+        if checkpoints:
+            # Every checkpoint-N/ holds the whole trainer state up to N: read the latest one, once.
+            latest = [] if "trainer_state.json" in files else [max(checkpoints, key=_checkpoint_number)]
+            dirs[:] = [d for d in dirs if d not in checkpoints or d in latest]
+        if KERAS_TB_TRAIN in dirs and _has_events(here / KERAS_TB_TRAIN):
+            val = next((here / d for d in KERAS_TB_VALIDATION if d in dirs and _has_events(here / d)), None)
+            found.append(
+                LogRef(
+                    str(here / KERAS_TB_TRAIN),
+                    "tensorboard",
+                    name=_relative_name(here, directory),
+                    validation=str(val) if val else None,
+                    source=str(here),
+                    found=True,
+                )
+            )
+            paired.add(here / KERAS_TB_TRAIN)
+            if val is not None:
+                paired.add(val)
+        if here not in paired and any(is_event_file(f) for f in files):
+            found.append(LogRef(str(here), "tensorboard", name=_relative_name(here, directory), found=True))
+        twins = _Twins()
+        # A framework's own log name first, so that of two identical files that one is kept.
+        for f in sorted(files, key=lambda f: (f.split(".")[0].lower() not in GENERIC_LOG_STEMS, f)):
+            if f in SKIP_NAMES or f.startswith(".") or is_event_file(f) or not f.lower().endswith(LOG_SUFFIXES):
                 continue
-            if f.lower().endswith(LOG_SUFFIXES):
-                found.append(Path(root) / f)
+            path = here / f
+            if twins.seen(path):
+                continue
+            found.append(LogRef(str(path), name=_file_run_name(path, directory), found=True))
     return found
 
 
-def expand(specs: Iterable[str]) -> tuple[list[str], list[InputError]]:
-    """Paths to read from the command line's arguments: globs expanded, directories searched."""
-    out: list[str] = []
+def glob_paths(pattern: str) -> list[str]:
+    """The paths matching a glob pattern, sorted; ``**`` is any depth of folders.
+
+    Python's own recursive glob follows symbolic links to folders, so two links back up the tree
+    make it enumerate an exponential number of paths (it never ends); here ``**`` walks the tree
+    without following links, like a folder search does.
+    """
+    if "**" not in pattern:
+        return sorted(glob.glob(pattern))
+    parts = pattern.split("/")
+    first = next(i for i, part in enumerate(parts) if glob.has_magic(part))
+    root = "/".join(parts[:first]) or ("/" if pattern.startswith("/") else ".")
+    wanted = parts[first:]
+    found: list[str] = []
+    for here, dirs, files in os.walk(root, followlinks=False):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        rel = [] if here == root else os.path.relpath(here, root).split(os.sep)
+        for name in dirs + files:
+            if _glob_match(wanted, [*rel, name]):
+                path = os.path.join(here, name)
+                found.append(path[2:] if root == "." and not pattern.startswith("./") else path)
+    return sorted(found)
+
+
+def _glob_match(pattern: list[str], parts: list[str]) -> bool:
+    """Whether path ``parts`` match pattern components (``**`` = zero or more components)."""
+    import fnmatch
+    from functools import cache
+
+    @cache
+    def match(i: int, j: int) -> bool:
+        if i == len(pattern):
+            return j == len(parts)
+        if pattern[i] == "**":
+            return match(i + 1, j) or (j < len(parts) and not parts[j].startswith(".") and match(i, j + 1))
+        if j == len(parts) or (parts[j].startswith(".") and not pattern[i].startswith(".")):
+            return False
+        return fnmatch.fnmatchcase(parts[j], pattern[i]) and match(i + 1, j + 1)
+
+    return match(0, 0)
+
+
+def expand(specs: Iterable[str]) -> tuple[list[LogRef], list[InputError]]:
+    """Logs to read from the command line's arguments: globs expanded, directories searched."""
+    out: list[LogRef] = []
     errors: list[InputError] = []
     for spec in specs:
         if spec == "-":
-            out.append(spec)
+            out.append(LogRef(spec))
             continue
-        matches = sorted(glob.glob(spec, recursive=True)) if glob.has_magic(spec) else [spec]
+        # A name that exists is that file, even if it looks like a pattern ("run[1].csv").
+        literal = not glob.has_magic(spec) or os.path.lexists(spec)
+        matches = [spec] if literal else glob_paths(spec)
         if not matches:
             errors.append(InputError(spec, "no file matches this pattern"))
         for m in matches:
@@ -96,18 +333,27 @@ def expand(specs: Iterable[str]) -> tuple[list[str], list[InputError]]:
                 logs = discover(p)
                 if not logs:
                     errors.append(InputError(m, "no loss logs found in this folder"))
-                out.extend(str(f) for f in logs)
+                out.extend(logs)
             else:
-                out.append(m)
+                out.append(LogRef(m))
     return out, errors
 
 
 def load_paths(specs: Iterable[str], overrides: Overrides | None = None) -> tuple[list[LossHistory], list[InputError]]:
-    files, errors = expand(specs)
     runs: list[LossHistory] = []
-    for f in files:
-        try:
-            runs.extend(read_one(f, overrides))
-        except LossdocError as exc:
-            errors.append(InputError(exc.source, exc.message))
+    errors: list[InputError] = []
+    for spec in specs:
+        refs, spec_errors = expand([spec])
+        errors.extend(spec_errors)
+        before = (len(runs), len(errors))
+        for ref in refs:
+            try:
+                runs.extend(read_ref(ref, overrides))
+            except NotALog as exc:
+                if not ref.found:
+                    errors.append(InputError(exc.source, exc.message))
+            except LossdocError as exc:
+                errors.append(InputError(exc.source, exc.message))
+        if refs and all(r.found for r in refs) and (len(runs), len(errors)) == before:
+            errors.append(InputError(spec, "no loss logs found in this folder"))
     return runs, errors

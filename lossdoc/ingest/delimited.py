@@ -13,6 +13,7 @@ import re
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
+from lossdoc.ingest import NotALog
 from lossdoc.ingest.frame import MISSING_TOKENS, Frame, frame_from_pandas, histories_from_frame
 from lossdoc.ingest.source import RawInput
 
@@ -87,8 +88,48 @@ def read_frame(raw: RawInput) -> Frame:
         raise LossdocError(raw.source, "no columns found")
     if len(df) == 0:
         raise LossdocError(raw.source, "header only, no data rows")
+    partial = _incomplete_last_line(raw, delim, df.shape[1])
+    if partial is not None:
+        df = df.iloc[:-1]
+        if len(df) == 0:
+            raise LossdocError(raw.source, "no complete data row yet (only an incomplete last line)")
     df.columns = [_clean_name(c) for c in df.columns]
-    return frame_from_pandas(df)
+    frame = frame_from_pandas(df)
+    if partial is not None:
+        frame.notes.append(f"ignored an incomplete last line ('{partial}'); the log may still be written")
+    return frame
+
+
+def _is_number(cell: str) -> bool:
+    cell = cell.strip().strip('"')
+    if cell in MISSING_TOKENS:
+        return True
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def _incomplete_last_line(raw: RawInput, delim: str, n_columns: int) -> str | None:
+    """The last line, when a job was cut off while writing it: no newline after it, and fewer
+    fields than the header or a field that is no longer a number (``0.1`` cut to ``0.`` is
+    indistinguishable, ``1e-05`` cut to ``1e-`` is not)."""
+    tail = raw.tail()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return None
+    lines = [ln for ln in tail.decode("utf-8", errors="replace").splitlines() if ln.strip()]
+    if len(lines) < 2:
+        return None
+
+    def split(line: str) -> list[str]:
+        return line.split() if delim == r"\s+" else line.split(delim)
+
+    last, before = split(lines[-1]), split(lines[-2])
+    cut = len(last) < n_columns or any(
+        not _is_number(a) and _is_number(b) for a, b in zip(last, before, strict=False)
+    )
+    return lines[-1].strip()[:40] if cut else None
 
 
 def _needs_decoding(raw: RawInput) -> bool:
@@ -104,9 +145,68 @@ def _clean_name(name: object) -> str:
 def read_delimited(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
     frame = read_frame(raw)
     fmt = name_format(frame.names)
-    if fmt == "tb_csv" and not overrides.get("train"):
-        overrides = {**overrides, "train": overrides.get("train") or "Value", "x": overrides.get("x") or "Step"}
-    x_default = "row"
+    name = raw.run_name
+    if fmt == "tb_csv":
+        name = name or _tb_export_name(raw.source)
+        if not overrides.get("train"):
+            overrides = {**overrides, "train": "Value", "x": overrides.get("x") or "Step"}
+    if fmt == "wandb_csv" and _wandb_panel_runs(frame.names) and not overrides.get("train"):
+        return _read_wandb_panel(frame, raw.source, overrides, name)
     if "index" in frame.columns and not overrides.get("x"):
         overrides = {**overrides, "x": "index"}  # pandas-dumped History: the unnamed index is the epoch
-    return histories_from_frame(frame, source=raw.source, fmt=fmt, overrides=overrides, default_x_name=x_default)
+    return histories_from_frame(frame, source=raw.source, fmt=fmt, overrides=overrides, name=name)
+
+
+TB_EXPORT_NAME = re.compile(r"run[-_](?P<run>.*)[-_]tag[-_](?P<tag>.*)", re.IGNORECASE)
+
+
+def _tb_export_name(source: str) -> str | None:
+    """TensorBoard names a download ``run-<run>-tag-<tag>.csv``: the only place its run and tag are kept."""
+    stem = source.rsplit("/", 1)[-1]
+    for suffix in (".gz", ".csv"):
+        stem = stem.removesuffix(suffix)
+    m = TB_EXPORT_NAME.fullmatch(stem)
+    return f"{m.group('run')} {m.group('tag')}" if m else None
+
+
+WANDB_RUN_SEPARATOR = " - "
+WANDB_BAND_SUFFIXES = ("__MIN", "__MAX")
+
+
+def _wandb_panel_runs(names: list[str]) -> dict[str, dict[str, str]]:
+    """W&B panel export columns grouped by run: ``{run: {key: column}}``; the __MIN/__MAX bands dropped."""
+    runs: dict[str, dict[str, str]] = {}
+    for n in names:
+        if WANDB_RUN_SEPARATOR not in n or n.endswith(WANDB_BAND_SUFFIXES):
+            continue
+        run, _, key = n.rpartition(WANDB_RUN_SEPARATOR)
+        runs.setdefault(run.strip(), {})[key.strip()] = n
+    return runs
+
+
+def _read_wandb_panel(
+    frame: Frame, source: str, overrides: dict[str, str | None], name: str | None
+) -> list[LossHistory]:
+    """One run per W&B run in a panel export; series keep the export's column names."""
+    from lossdoc.ingest.frame import run_name
+
+    base = name or run_name(source)
+    shared = [n for n in frame.names if WANDB_RUN_SEPARATOR not in n]
+    out: list[LossHistory] = []
+    for run, keys in _wandb_panel_runs(frame.names).items():
+        cols = {k: frame.columns[k] for k in shared if k not in keys}
+        cols.update({key: frame.columns[col] for key, col in keys.items()})
+        text = {key: frame.text_cells[col] for key, col in keys.items() if col in frame.text_cells}
+        sub = Frame(cols, text, notes=list(frame.notes))
+        try:
+            out.extend(
+                histories_from_frame(
+                    sub, source=source, fmt="wandb_csv", overrides=overrides, name=f"{base} [{run}]", display=keys
+                )
+            )
+        except NotALog:
+            continue  # a run whose panel holds no loss (e.g. an accuracy panel)
+    if not out:
+        shown = ", ".join(frame.names[:30])
+        raise NotALog(source, f"no column looks like a loss; columns are: {shown} — use --train COL")
+    return out

@@ -1,16 +1,46 @@
-"""Recognise a log's format from its content (the file name is only a hint)."""
+"""Recognise a log's format from its content (the file name is only a hint).
+
+Order: TensorBoard event records (binary; the first record says ``brain.Event:``), then text:
+JSON / JSON Lines by their first characters, an MLflow metric file by its lines of
+``timestamp value step``, and everything else as delimited text, whose reader names the framework
+from the header.
+"""
 
 from __future__ import annotations
 
+import re
+
 from lossdoc.errors import LossdocError
-from lossdoc.ingest import Reader
-from lossdoc.ingest.source import RawInput
+from lossdoc.ingest import Reader, is_event_file
+from lossdoc.ingest.source import TFEVENTS_MARK, TFEVENTS_SNIFF, RawInput
+
+# MLflow's file store: "<unix ms> <value> [<step>]" per line.
+MLFLOW_LINE = re.compile(r"\d{9,}[ ]\S+(?:[ ]-?\d+)?")
+MLFLOW_SNIFF_LINES = 20
+
+
+def is_tfevents(raw: RawInput) -> bool:
+    head = raw.head(TFEVENTS_SNIFF)
+    named = raw.path is not None and is_event_file(raw.path.name)
+    return TFEVENTS_MARK in head or (named and b"\x00" in head)
+
+
+def is_mlflow_metric(head: str) -> bool:
+    lines = head.splitlines()
+    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sniff window may cut the last line
+    lines = [ln.strip() for ln in lines[:MLFLOW_SNIFF_LINES] if ln.strip()]
+    return bool(lines) and all(MLFLOW_LINE.fullmatch(ln) for ln in lines)
 
 
 def reader_for(raw: RawInput) -> Reader:
     from lossdoc.ingest.delimited import read_delimited
     from lossdoc.ingest.jsonlike import read_json, read_jsonl
 
+    if is_tfevents(raw):
+        from lossdoc.ingest.tensorboard import read_tfevents
+
+        return read_tfevents
     head = raw.head_text().lstrip("\ufeff")
     stripped = head.lstrip()
     if not stripped:
@@ -23,4 +53,8 @@ def reader_for(raw: RawInput) -> Reader:
             if second and second[0].strip().startswith("{"):
                 return read_jsonl
         return read_json
+    if is_mlflow_metric(stripped):
+        from lossdoc.ingest.mlflow import read_mlflow_metric_file
+
+        return read_mlflow_metric_file
     return read_delimited

@@ -7,6 +7,8 @@ row, a Keras ``NA``) is *absent* and dropped from that series, while a written `
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, Series, resolve_repeats
+from lossdoc.ingest import NotALog
 from lossdoc.ingest.roles import RolePlan, plan_roles
 
 MISSING_TOKENS = ("", "NA", "N/A", "na", "n/a", "null", "NULL", "None", "none", "-", "--")
@@ -176,12 +179,18 @@ def histories_from_frame(
     overrides: dict[str, str | None] | None = None,
     default_x_name: str = "row",
     name: str | None = None,
+    display: Mapping[str, str] | None = None,
 ) -> list[LossHistory]:
-    """Runs from a frame: roles from column names (or overrides), one run per loss pair."""
+    """Runs from a frame: roles from column names (or overrides), one run per loss pair.
+
+    ``display`` maps a column's name in the frame to the name its series carries, for readers that
+    must rename columns to infer roles (a Keras TensorBoard ``validation/`` folder's ``epoch_loss``).
+    """
     ov = overrides or {}
     names = frame.numeric_names
+    counts = {n: int(np.count_nonzero(frame.columns[n].present)) for n in names}
     try:
-        plans = plan_roles(names, x=ov.get("x"), train=ov.get("train"), val=ov.get("val"))
+        plans = plan_roles(names, x=ov.get("x"), train=ov.get("train"), val=ov.get("val"), counts=counts)
     except KeyError as exc:
         missing = exc.args[0]
         if missing in frame.text_cells:
@@ -196,12 +205,16 @@ def histories_from_frame(
                 source, f"column '{text_loss[0]}' holds text ('{text}' in data row {row + 1}), not numbers"
             )
         shown = ", ".join(frame.names[:30]) or "(none)"
-        raise LossdocError(source, f"no column looks like a loss; columns are: {shown} — use --train COL")
+        raise NotALog(source, f"no column looks like a loss; columns are: {shown} — use --train COL")
     base = name or run_name(source)
+    shown = dict(display or {})
     runs = []
     for plan in plans:
-        label = base if len(plans) == 1 else f"{base} [{plan.train}]"
-        runs.append(_history_from_plan(frame, plan, source=source, fmt=fmt, name=label, default_x_name=default_x_name))
+        label = base if len(plans) == 1 else f"{base} [{shown.get(plan.train, plan.train)}]"
+        run = _history_from_plan(frame, plan, source=source, fmt=fmt, name=label, default_x_name=default_x_name)
+        if shown:
+            run.series = [dataclasses.replace(s, name=shown.get(s.name, s.name)) for s in run.series]
+        runs.append(run)
     return runs
 
 
@@ -236,3 +249,45 @@ def _history_from_plan(
             raise LossdocError(source, f"loss column '{col_name}' has no values")
         series.append(Series(name=col_name, role=role, x=x, y=y))  # type: ignore[arg-type]
     return LossHistory(source=source, format=fmt, name=name, x_name=x_name, series=series, notes=notes)
+
+
+def histories_from_points(
+    points: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    source: str,
+    fmt: str,
+    name: str,
+    overrides: dict[str, str | None],
+    display: Mapping[str, str] | None = None,
+    notes: list[str] | None = None,
+) -> list[LossHistory]:
+    """Runs from per-key ``(x, y)`` points (TensorBoard tags, MLflow metrics), each key logged on its own x.
+
+    Roles are planned from the keys first, so only the columns a run uses are laid out: one sparse
+    row per point, as in a Lightning CSV (a hundred tags of a million points each stay cheap).
+    """
+    counts = {k: int(p[0].size) for k, p in points.items()}
+    try:
+        plans = plan_roles(list(points), train=overrides.get("train"), val=overrides.get("val"), counts=counts)
+    except KeyError:
+        plans = []  # an unknown --train/--val key: histories_from_frame names it and lists the keys
+    needed = {c for p in plans for c in (p.train, p.val, p.lr, p.grad_norm) if c is not None}
+    needed |= {c for c in (overrides.get("train"), overrides.get("val")) if c in points}
+    kept = [k for k in points if k in needed] or list(points)  # none: the error lists every key
+    x_name = next(n for n in ("step", "global_step", "points_x") if n not in points)
+    total = sum(points[k][0].size for k in kept)
+    columns: dict[str, Column] = {
+        x_name: Column(np.concatenate([np.asarray(points[k][0], dtype=np.float64) for k in kept]), np.ones(total, bool))
+    }
+    offset = 0
+    for k in kept:
+        x, y = points[k]
+        values = np.full(total, np.nan)
+        present = np.zeros(total, dtype=bool)
+        values[offset : offset + x.size] = y
+        present[offset : offset + x.size] = True
+        columns[k] = Column(values, present)
+        offset += x.size
+    frame = Frame(columns, notes=list(notes or []))
+    ov = {**overrides, "x": overrides.get("x") or x_name}
+    return histories_from_frame(frame, source=source, fmt=fmt, overrides=ov, name=name, display=display)

@@ -11,6 +11,7 @@ import json
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
+from lossdoc.ingest import NotALog
 from lossdoc.ingest.frame import Column, Frame, column_from_objects, histories_from_frame
 from lossdoc.ingest.source import RawInput
 
@@ -18,12 +19,22 @@ MAX_DEPTH = 64
 
 
 def _parse_error(source: str, exc: json.JSONDecodeError) -> LossdocError:
+    if exc.pos >= len(exc.doc.rstrip()) or exc.msg.startswith("Unterminated string"):
+        return LossdocError(
+            source, f"truncated JSON: it ends at line {exc.lineno} column {exc.colno} before the document is complete"
+        )
     return LossdocError(source, f"malformed JSON at line {exc.lineno} column {exc.colno} ({exc.msg})")
+
+
+def _parse_int(text: str) -> int | float:
+    # Python refuses to convert integers of more than 4300 digits (a ValueError); such a number is
+    # simply too large for a float, like 1e400, so it reads as inf, a value the rules report.
+    return int(text) if len(text) < 400 else float(text)
 
 
 def load_json(raw: RawInput) -> object:
     try:
-        return json.loads(raw.text())
+        return json.loads(raw.text(), parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise _parse_error(raw.source, exc) from None
     except RecursionError:
@@ -45,7 +56,7 @@ def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
         if bad is not None:
             text_cells[k] = bad
     if not columns:
-        raise LossdocError(source, "JSON records hold no keys")
+        raise NotALog(source, "JSON records hold no keys")
     return Frame(columns, text_cells)
 
 
@@ -54,7 +65,7 @@ def frame_from_lists(obj: dict[str, object], source: str) -> Frame:
     flat = _flatten(obj, ".")
     lists = {k: v for k, v in flat.items() if isinstance(v, list)}
     if not lists:
-        raise LossdocError(source, "JSON object holds no lists of values")
+        raise NotALog(source, "JSON object holds no lists of values")
     n = max(len(v) for v in lists.values())
     columns: dict[str, Column] = {}
     text_cells: dict[str, tuple[int, str]] = {}
@@ -84,30 +95,38 @@ def is_hf_trainer_state(obj: object) -> bool:
 def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
     obj = load_json(raw)
     src = raw.source
+    name = raw.run_name
     if is_hf_trainer_state(obj):
         assert isinstance(obj, dict)
         entries = [e for e in obj["log_history"] if isinstance(e, dict) and not _is_hf_summary(e)]
         if not entries:
             raise LossdocError(src, "trainer_state.json has an empty log_history")
         frame = frame_from_records(entries, src)
-        return histories_from_frame(frame, source=src, fmt="hf_trainer_state", overrides=overrides)
+        return histories_from_frame(frame, source=src, fmt="hf_trainer_state", overrides=overrides, name=name)
     if isinstance(obj, list):
         if obj and all(isinstance(v, (int, float)) or v is None for v in obj):
             frame = frame_from_lists({"loss": obj}, src)
-            return histories_from_frame(frame, source=src, fmt="json_list", overrides=overrides, default_x_name="epoch")
+            return histories_from_frame(
+                frame, source=src, fmt="json_list", overrides=overrides, default_x_name="epoch", name=name
+            )
         records = [r for r in obj if isinstance(r, dict)]
         if not records:
-            raise LossdocError(src, "JSON list holds no records or numbers")
+            raise NotALog(src, "JSON list holds no records or numbers")
         frame = frame_from_records(records, src)
-        return histories_from_frame(frame, source=src, fmt="json_records", overrides=overrides)
+        return histories_from_frame(frame, source=src, fmt="json_records", overrides=overrides, name=name)
     if isinstance(obj, dict):
         nested = any(isinstance(v, dict) for v in obj.values())
         frame = frame_from_lists(obj, src)
         fmt = "xgboost_json" if nested else "json_history"
         return histories_from_frame(
-            frame, source=src, fmt=fmt, overrides=overrides, default_x_name="iteration" if nested else "epoch"
+            frame,
+            source=src,
+            fmt=fmt,
+            overrides=overrides,
+            default_x_name="iteration" if nested else "epoch",
+            name=name,
         )
-    raise LossdocError(src, f"JSON top level is a {type(obj).__name__}, not an object or list")
+    raise NotALog(src, f"JSON top level is a {type(obj).__name__}, not an object or list")
 
 
 def _is_hf_summary(entry: dict[str, object]) -> bool:
@@ -125,7 +144,7 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
         if not s:
             continue
         try:
-            rec = json.loads(s)
+            rec = json.loads(s, parse_int=_parse_int)
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1 and not text.endswith("\n"):
                 notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
@@ -137,4 +156,17 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
         raise LossdocError(raw.source, "no JSON records found")
     frame = frame_from_records(records, raw.source)
     frame.notes.extend(notes)
-    return histories_from_frame(frame, source=raw.source, fmt="jsonl", overrides=overrides)
+    fmt = jsonl_format(frame.names)
+    return histories_from_frame(frame, source=raw.source, fmt=fmt, overrides=overrides, name=raw.run_name)
+
+
+def jsonl_format(keys: list[str]) -> str:
+    """Which framework wrote JSON Lines with these keys (the reader is the same; the name is reported)."""
+    k = set(keys)
+    if "iteration" in k and ({"total_loss", "eta_seconds", "data_time"} & k):
+        return "detectron2_json"  # detectron2 JSONWriter: metrics.json
+    if "step" in k and ({"iter", "epoch"} & k) and ({"lr", "data_time", "memory"} & k):
+        return "mmengine_json"  # mmengine LocalVisBackend: vis_data/scalars.json
+    if "current_steps" in k and "total_steps" in k:
+        return "llamafactory_jsonl"  # LLaMA-Factory trainer_log.jsonl
+    return "jsonl"

@@ -9,8 +9,9 @@ training loss with its validation loss (``train/box_loss`` ↔ ``val/box_loss``)
 
 from __future__ import annotations
 
+import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 X_NAMES = (
@@ -59,6 +60,12 @@ LOSS_TOKENS = frozenset(
         "bce",
         "kld",
         "kl",
+        "merror",
+        "nloglik",
+        "deviance",
+        "mphe",
+        "logcosh",
+        "smape",
     }
 )
 # Higher-is-better metrics: never a loss, even if a loss token appears (e.g. "auc" next to "logloss").
@@ -84,14 +91,24 @@ GAIN_TOKENS = frozenset(
         "fitness",
         "psnr",
         "ssim",
-        "wer_gain",
         "dice_score",
+        "ap",
+        "ap50",
+        "ap75",
+        "mrr",
+        "kappa",
+        "mcc",
+        "hit",
+        "hits",
+        "reward",
     }
 )
 TRAIN_TOKENS = frozenset({"train", "training", "trn", "tr"})
 VAL_TOKENS = frozenset({"val", "valid", "validation", "eval", "evaluation", "dev", "valset"})
 TEST_TOKENS = frozenset({"test", "testing"})
-LR_NAMES = re.compile(r"^(lr|learning_rate|learningrate|lr[-_/].*|.*[-_/]lr\d*|x/lr\d+|lr/pg\d+|learning_rate/.*)$")
+LR_NAMES = re.compile(
+    r"^(lr|learning_rate|learningrate|lr[-_/].*|.*[-_/]lr\d*|x/lr\d+|lr/pg\d+|learning_rate/.*|.*[-_/]learning_rate)$"
+)
 GRAD_NAMES = re.compile(r"^(grad_norm|gradient_norm|grad/norm|train/grad_norm|total_norm|grad_norm_.*)$")
 GENERIC_STEMS = ("loss", "total_loss", "mean_loss", "loss_total", "avg_loss", "objective")
 VARIANT_SUFFIXES = ("step", "epoch")  # Lightning forks "name" into "name_step" / "name_epoch"
@@ -109,6 +126,7 @@ class LossColumn:
     split: str  # "train" | "val" | "test"
     stem: str
     variant: str  # "" | "step" | "epoch"
+    eval_set: int | None = None  # XGBoost's sklearn wrapper: N of "validation_N", the eval_set position
 
 
 def classify_loss(name: str) -> LossColumn | None:
@@ -128,10 +146,11 @@ def classify_loss(name: str) -> LossColumn | None:
             break
         if t in TRAIN_TOKENS:
             break
+    eval_set = int(toks[1]) if len(toks) > 2 and toks[0] == "validation" and toks[1].isdigit() else None
     variant = toks[-1] if len(toks) > 1 and toks[-1] in VARIANT_SUFFIXES else ""
     core = toks[:-1] if variant else toks
     stem_toks = [t for t in core if t not in TRAIN_TOKENS | VAL_TOKENS | TEST_TOKENS and not t.isdigit()]
-    return LossColumn(name=name, split=split, stem="_".join(stem_toks) or "loss", variant=variant)
+    return LossColumn(name=name, split=split, stem="_".join(stem_toks) or "loss", variant=variant, eval_set=eval_set)
 
 
 def is_x_name(name: str) -> bool:
@@ -157,6 +176,15 @@ class RolePlan:
     grad_norm: str | None
 
 
+# Lightning forks a metric into name_step / name_epoch. With this many (or more) logged step points per
+# epoch point, the step curve shows what the epoch means hide (where a blow-up starts, spikes); with
+# fewer it is the same information, noisier and on a different x than the per-epoch validation loss.
+STEP_POINTS_PER_EPOCH_POINT = 4
+# XGBoost's sklearn wrapper names eval sets by position (validation_0, validation_1, ...); the training
+# set is conventionally passed first, so with several of them and no set named "train", the first is.
+XGB_EVAL_SET_PREFIX = "validation"
+
+
 def _stem_rank(stem: str) -> tuple[int, str]:
     return (GENERIC_STEMS.index(stem) if stem in GENERIC_STEMS else len(GENERIC_STEMS), stem)
 
@@ -175,6 +203,35 @@ def _pick_x(names: Sequence[str], train: LossColumn | None) -> str | None:
     return None
 
 
+def _pick_variant(candidates: list[LossColumn], counts: Mapping[str, int]) -> LossColumn:
+    """The column to use among one stem's train losses: the plain name, else the richer Lightning fork.
+
+    Ties go to the column with more points, so a one-point summary value (HuggingFace's run-average
+    ``train/train_loss`` in TensorBoard) never beats the curve it summarises.
+    """
+    plain = [c for c in candidates if c.variant == ""]
+    if plain:
+        return max(plain, key=lambda c: counts.get(c.name, 0))
+    step = next((c for c in candidates if c.variant == "step"), None)
+    epoch = next((c for c in candidates if c.variant == "epoch"), None)
+    if step is None or epoch is None:
+        return step or epoch or candidates[0]
+    if not counts:
+        return step
+    return step if counts.get(step.name, 0) >= STEP_POINTS_PER_EPOCH_POINT * counts.get(epoch.name, 0) else epoch
+
+
+def _positional_eval_sets(losses: list[LossColumn]) -> list[LossColumn]:
+    """``validation_0`` becomes the training loss when every loss is an XGBoost positional eval set."""
+    if any(c.split == "train" for c in losses):
+        return losses
+    indexed = [c for c in losses if c.eval_set is not None]
+    sets = sorted({c.eval_set for c in indexed if c.eval_set is not None})
+    if len(sets) < 2:
+        return losses
+    return [dataclasses.replace(c, split="train") if c.eval_set == sets[0] else c for c in losses]
+
+
 def plan_roles(
     names: Sequence[str],
     *,
@@ -182,21 +239,24 @@ def plan_roles(
     train: str | None = None,
     val: str | None = None,
     all_pairs: bool = True,
+    counts: Mapping[str, int] | None = None,
 ) -> list[RolePlan]:
     """One plan per run found among ``names`` (several when a file holds several train/val loss pairs).
 
     Explicit ``x``/``train``/``val`` (from the command line) win over inference; a name that is not a
-    column is a ``KeyError`` naming it. Returns an empty list when no column looks like a loss.
+    column is a ``KeyError`` naming it. ``counts`` (points per column, when known) decides between
+    Lightning's ``_step`` and ``_epoch`` forks. Returns an empty list when no column looks like a loss.
     """
     for given in (x, train, val):
         if given is not None and given not in names:
             raise KeyError(given)
-    losses = [c for c in map(classify_loss, names) if c is not None]
+    counts = counts or {}
+    losses = _positional_eval_sets([c for c in map(classify_loss, names) if c is not None])
     lr = next((n for n in names if is_lr_name(n)), None)
     grad = next((n for n in names if is_grad_norm_name(n)), None)
 
     if train is not None:
-        train_col = classify_loss(train) or LossColumn(train, "train", "loss", "")
+        train_col = next((c for c in losses if c.name == train), None) or LossColumn(train, "train", "loss", "")
         val_col = val if val is not None else _match_val(train_col, losses)
         return [RolePlan(x or _pick_x(names, train_col), train, val_col, lr, grad)]
 
@@ -226,7 +286,7 @@ def plan_roles(
 
     plans = []
     for stem in chosen_stems:
-        best = min(by_stem[stem], key=_variant_rank)
+        best = _pick_variant(by_stem[stem], counts)
         val_col = val if val is not None else _match_val(best, losses)
         plans.append(RolePlan(x or _pick_x(names, best), best.name, val_col, lr, grad))
     return plans
