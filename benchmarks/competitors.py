@@ -195,9 +195,11 @@ def main() -> int:
     ap.add_argument("--venvs", default="/work/compvenv", help="folder holding one venv per tool")
     ap.add_argument("--setup", action="store_true", help="create the venvs and pip install the tools, then exit")
     ap.add_argument("--lossdoc", default="lossdoc")
+    ap.add_argument("--lossdoc-preds", help="reuse lossdoc's findings saved by detection.py (DIR/lossdoc_preds.json)")
     ap.add_argument("--tools", default=",".join(TOOLS))
     ap.add_argument("--timeout", type=int, default=900, help="seconds per file and tool")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--max-rows", type=int, help="score only cases with at most this many rows (quick runs)")
     ap.add_argument("--json", help="write the per-tool results here")
     args = ap.parse_args()
     venvs = Path(args.venvs)
@@ -205,12 +207,18 @@ def main() -> int:
         setup(venvs)
         return 0
     folder, labels = ensure_corpus(args.out, regenerate=not args.reuse)
-    print(f"synthetic corpus: {folder} ({len(labels)} cases, seed {SEED})")
+    if args.max_rows:
+        labels = [lab for lab in labels if int(lab["rows"]) <= args.max_rows]
+    print(f"synthetic corpus: {folder} ({len(labels)} cases scored, seed {SEED})")
     results: dict[str, dict | None] = {}
     notes = []
-    preds, errors, secs = run_lossdoc(args.lossdoc, folder, labels)
+    if args.lossdoc_preds:
+        preds, errors, secs = json.loads(Path(args.lossdoc_preds).read_text())["preds"], [], 0.0
+    else:
+        preds, errors, secs = run_lossdoc(args.lossdoc, folder, labels)
     results["lossdoc"] = score(folder, labels, preds, SUPPORTED["lossdoc"])
-    notes.append(f"lossdoc: read {len(preds)}/{len(labels)} files in {secs:.0f} s, {len(errors)} errors")
+    how = f"reused {args.lossdoc_preds}" if args.lossdoc_preds else f"{secs:.0f} s, {len(errors)} errors"
+    notes.append(f"lossdoc: read {sum(lab['id'] in preds for lab in labels)}/{len(labels)} files ({how})")
     for tool in args.tools.split(","):
         exe = venvs / tool / "bin" / tool
         if not exe.exists():
