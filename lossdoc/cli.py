@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-FORMAT_CHOICES = ("table", "json")
+FORMAT_CHOICES = ("table", "json", "markdown", "html", "github", "junit")
 
 
 def _version(value: bool) -> None:
@@ -48,42 +48,88 @@ def _fail(message: str) -> typer.Exit:
 @app.command()
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Log files, folders or globs; '-' reads standard input.")],
-    format: Annotated[str, typer.Option("--format", "-f", help="table, json")] = "table",
-    plot: Annotated[Optional[Path], typer.Option(help="Write plots: a file for one run, a folder for many.")] = None,  # noqa: UP045
+    format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
+    ] = None,
+    plot: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
+    ] = None,
     fail_on: Annotated[
-        str, typer.Option("--fail-on", help="never, info, warning, error, or rule slugs (comma-separated).")
-    ] = "error",
+        Optional[str],  # noqa: UP045
+        typer.Option("--fail-on", help="never, info, warning, error (default), or rule slugs (comma-separated)."),
+    ] = None,
     select: Annotated[Optional[str], typer.Option(help="Only these rules (comma-separated slugs).")] = None,  # noqa: UP045
     ignore: Annotated[Optional[str], typer.Option(help="Skip these rules (comma-separated slugs).")] = None,  # noqa: UP045
     x: Annotated[Optional[str], typer.Option("--x", help="Column to use as the x axis.")] = None,  # noqa: UP045
     train: Annotated[Optional[str], typer.Option("--train", help="Column holding the training loss.")] = None,  # noqa: UP045
     val: Annotated[Optional[str], typer.Option("--val", help="Column holding the validation loss.")] = None,  # noqa: UP045
-    smoothing: Annotated[float, typer.Option(help="EMA weight for plotted curves (0-1).")] = 0.6,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary table and errors.")] = False,
+    smoothing: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."),
+    ] = None,
+    quiet: Annotated[
+        Optional[bool],  # noqa: UP045
+        typer.Option("--quiet/--no-quiet", "-q", help="Only the summary table and errors."),
+    ] = None,
+    param: Annotated[
+        Optional[list[str]],  # noqa: UP045
+        typer.Option("--param", help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable."),
+    ] = None,
+    config: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--config", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."),
+    ] = None,
 ) -> None:
-    """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error)."""
+    """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
+
+    Every option can also be set in [tool.lossdoc] of the nearest pyproject.toml (or --config FILE);
+    options given here win.
+    """
+    from lossdoc import config as cfg
     from lossdoc.analysis import RULES
     from lossdoc.errors import LossdocError
     from lossdoc.policy import FailPolicy, selected_rules, split_list
 
-    if format not in FORMAT_CHOICES:
-        raise _fail(f"--format: '{format}' is not one of {', '.join(FORMAT_CHOICES)}")
-    if not 0.0 <= smoothing < 1.0:
-        raise _fail("--smoothing: must be at least 0 and below 1")
     try:
-        policy = FailPolicy.parse(fail_on, RULES)
-        rules = selected_rules(split_list(select), split_list(ignore), RULES)
+        settings = cfg.load(config)
+        format = format if format is not None else settings.format
+        if format not in FORMAT_CHOICES:
+            raise LossdocError("--format", f"'{format}' is not one of {', '.join(FORMAT_CHOICES)}")
+        smooth = (
+            cfg.parse_smoothing(smoothing, lambda what: LossdocError("--smoothing", what))
+            if smoothing is not None
+            else settings.smoothing
+        )
+        policy = FailPolicy.parse(fail_on if fail_on is not None else settings.fail_on, RULES)
+        rules = selected_rules(
+            split_list(select) if select is not None else settings.select,
+            split_list(ignore) if ignore is not None else settings.ignore,
+            RULES,
+        )
+        rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
     except LossdocError as exc:
         raise _fail(f"{exc.source}: {exc.message}") from None
+    quiet = quiet if quiet is not None else settings.quiet
+    plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
+    overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
-    report = run_analysis(paths, rules, {"x": x, "train": train, "val": val}, policy)
+    report = run_analysis(paths, rules, overrides, policy, rule_params)
+    report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
     if plot is not None:
-        write_plots(report, plot, smoothing, set(paths))
+        write_plots(report, plot, smooth, set(paths))
     emit(report, format, quiet)
     raise typer.Exit(code=report.exit_code)
 
 
-def run_analysis(paths: list[str], rules: list[str], overrides: dict[str, str | None], policy: object) -> object:
+def run_analysis(
+    paths: list[str],
+    rules: list[str],
+    overrides: dict[str, str | None],
+    policy: object,
+    rule_params: dict[str, dict[str, object]] | None = None,
+) -> object:
     from lossdoc.advice import advise
     from lossdoc.analysis import analyze as analyze_run
     from lossdoc.ingest import InputError, load_paths
@@ -94,7 +140,7 @@ def run_analysis(paths: list[str], rules: list[str], overrides: dict[str, str | 
     diagnoses = []
     for h in histories:
         try:
-            diagnosis = analyze_run(h, rules)
+            diagnosis = analyze_run(h, rules, rule_params)
             diagnosis.advice = advise(diagnosis)
             diagnoses.append(diagnosis)
         except Exception as exc:  # a bug must cost one run, never the whole call
@@ -102,56 +148,37 @@ def run_analysis(paths: list[str], rules: list[str], overrides: dict[str, str | 
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))
 
 
-def write_plots(report: object, target: Path, smoothing: float, inputs: set[str]) -> None:
-    from lossdoc.ingest import InputError
-    from lossdoc.report import Report
-    from lossdoc.report.plot import draw, safe_name
+def write_plots(report: object, target: Path, smoothing: float | None, inputs: set[str]) -> None:
+    from lossdoc.report.plot import write_plots as write
 
-    assert isinstance(report, Report)
-    protected = {Path(p).resolve() for p in inputs if p != "-"}
-    protected |= {Path(d.history.source).resolve() for d in report.diagnoses if d.history.source != "<stdin>"}
-    suffixes = (".png", ".svg", ".pdf")
-    single_file = target.suffix.lower() in suffixes
-    used: set[str] = set()
-    for i, d in enumerate(report.diagnoses):
-        if single_file and len(report.diagnoses) == 1:
-            out = target
-        else:
-            folder = target.parent if single_file else target
-            stem = f"{target.stem}_" if single_file else ""
-            base = stem + safe_name(d.history.name)
-            name, k = base, 1
-            while name in used:
-                k += 1
-                name = f"{base}_{k}"
-            used.add(name)
-            out = folder / f"{name}{target.suffix.lower() if single_file else '.png'}"
-        if out.resolve() in protected:
-            report.errors.append(InputError(str(out), "refusing to overwrite an input file with a plot"))
-            report.exit_code = 2
-            continue
-        try:
-            draw(d, out, smoothing)
-            report.plots[i] = str(out)
-        except (OSError, ValueError) as exc:
-            report.errors.append(InputError(str(out), f"cannot write plot ({exc})"))
-            report.exit_code = 2
+    write(report, target, smoothing, inputs)
 
 
 def emit(report: object, format: str, quiet: bool) -> None:
+    import importlib
+    import os
+
     from lossdoc.report import Report
 
     assert isinstance(report, Report)
-    if format == "json":
-        from lossdoc.report.json import render
-
-        sys.stdout.write(render(report))
-    else:
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if format == "github" else None
+    report.options["step_summary"] = bool(summary_file)
+    if format == "table":
         from rich.console import Console
 
         from lossdoc.report.terminal import print_report
 
         print_report(report, Console(), quiet=quiet)
+    else:
+        sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+    if summary_file:
+        from lossdoc.report.markdown import render as markdown
+
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(markdown(report))
+        except OSError as exc:
+            typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     for e in report.errors:
         typer.echo(f"lossdoc: {e.source}: {e.message}", err=True)
 

@@ -1,7 +1,7 @@
 """Reports: formatters read Diagnosis records and write text; they never compute a diagnosis.
 
-Each format is one module with ``render(report: Report) -> str``; the registry below is what
-``--format`` accepts.
+Each format is one module with ``render(report: Report) -> str`` (the terminal one prints to a rich
+Console instead); :data:`FORMATS` is what ``--format`` accepts.
 """
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossdoc.analysis.types import Diagnosis
+from lossdoc.analysis.types import SEVERITIES, Diagnosis, Finding, severity_rank
 from lossdoc.ingest import InputError
+
+FORMATS = ("table", "json", "markdown", "html", "github", "junit")
 
 
 @dataclass
@@ -20,6 +22,73 @@ class Report:
     exit_code: int
     plots: dict[int, str] = field(default_factory=dict)  # diagnosis index -> written plot path
     options: dict[str, Any] = field(default_factory=dict)
+    """What the call was asked for: ``rules`` (slugs that ran), ``fail_on`` (a FailPolicy),
+    ``smoothing`` (plot EMA weight or None for auto)."""
+
+    @property
+    def rules(self) -> list[str]:
+        from lossdoc.analysis import RULES
+
+        return list(self.options.get("rules") or RULES)
+
+    def fails(self, finding: Finding) -> bool:
+        """Whether this finding meets the --fail-on policy (so it is what made the exit code 1)."""
+        policy = self.options.get("fail_on")
+        if policy is None:
+            return finding.severity == "error"
+        return bool(policy.fails(finding))
 
 
-FORMATS = ("table", "json")
+def by_severity(findings: list[Finding]) -> list[Finding]:
+    """Most severe first (error > warning > info), then in the order they happened."""
+    return sorted(findings, key=lambda f: (-severity_rank(f.severity), f.start if f.start is not None else 0.0))
+
+
+def verdict_text(d: Diagnosis) -> str:
+    """One word or two for a run: 'healthy', or the worst finding's severity and rule."""
+    worst = by_severity(d.findings)[0] if d.findings else None
+    return "healthy" if worst is None else f"{worst.severity}: {worst.rule}"
+
+
+def headline(message: str, limit: int = 80) -> str:
+    """A finding's message cut to its first clause, for one-line summaries."""
+    for sep in (": ", "; "):
+        message = message.split(sep, 1)[0]
+    return message if len(message) <= limit else message[: limit - 1].rstrip() + "…"
+
+
+def where_text(f: Finding) -> str:
+    """``12–40`` / ``12``: where a finding happened, in the run's x units."""
+    from lossdoc.analysis.context import fmt_x
+
+    if f.start is None:
+        return ""
+    text = fmt_x(f.start)
+    if f.end is not None and f.end != f.start:
+        text += f"–{fmt_x(f.end)}"
+    return text
+
+
+def next_run_lines(d: Diagnosis) -> list[str]:
+    """The run-level advice as lines ("Next run"), or none when no advice was attached."""
+    if d.advice is None:
+        return []
+    from lossdoc.advice.render import next_run_lines as render_lines
+
+    return [str(line) for line in render_lines(d.advice)]
+
+
+def next_run_blocks(d: Diagnosis) -> list[tuple[str, list[str]]]:
+    """The "Next run" lines as (line, its continuation lines): a continuation starts with two spaces
+    (a replayed callback, a line of a copy-paste snippet) and belongs to the line above it."""
+    blocks: list[tuple[str, list[str]]] = []
+    for line in next_run_lines(d):
+        if line.startswith("  ") and blocks:
+            blocks[-1][1].append(line[2:])
+        else:
+            blocks.append((line.strip(), []))
+    return blocks
+
+
+def counts(findings: list[Finding]) -> dict[str, int]:
+    return {s: sum(f.severity == s for f in findings) for s in reversed(SEVERITIES)}

@@ -1,18 +1,26 @@
-"""The terminal report (rich): per run a header, the findings by severity, and advice under each."""
+"""The terminal report (rich).
+
+Many runs: one summary table (run, verdict, worst finding) first, the details after. Each run: a
+header (source, format, points, x range, best validation point, final losses, sparklines), the
+findings most severe first with the advice under each, and the "Next run" advice when there is
+some. ``--quiet`` prints only the summary table. Width and colour follow the terminal (rich
+honours ``NO_COLOR`` and ``COLUMNS``); nothing here forces either.
+"""
 
 from __future__ import annotations
 
 from itertools import pairwise
 
 import numpy as np
-from rich.console import Console, Group
+from rich.console import Console, Group, RenderableType
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report
+from lossdoc.report import Report, by_severity, headline, next_run_lines, verdict_text, where_text
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SPARK = "▁▂▃▄▅▆▇█"
@@ -40,33 +48,35 @@ def sparkline(y: np.ndarray, width: int = 40) -> str:
     return "".join(SPARK[int(s)] if f else "×" for s, f in zip(np.nan_to_num(scaled), finite, strict=True))
 
 
-def _header(d: Diagnosis, plot: str | None) -> Table:
+def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
     h, s = d.history, d.summary
     t = Table.grid(padding=(0, 2))
-    t.add_column(style="dim")
+    t.add_column(style="dim", no_wrap=True)
     t.add_column()
-    t.add_row("source", f"{h.source}  [dim]({h.format})[/]")
-    t.add_row("series", ", ".join(f"{x.role}: {x.name}" for x in h.series))
-    t.add_row("points", f"{s['points']:,} over {h.x_name} {fmt_x(s['x_min'])} – {fmt_x(s['x_max'])}")
-    losses = []
-    if s.get("final_train") is not None:
-        losses.append(f"final train {fmt_loss(s['final_train'])}")
+    # Names, paths and messages come from the input: escape them, or "[/x]" in a column name is a crash.
+    t.add_row("source", f"{escape(h.source)}  [dim]({escape(h.format)})[/]")
+    t.add_row("series", escape(", ".join(f"{x.role}: {x.name}" for x in h.series)))
+    t.add_row("points", escape(f"{s['points']:,} over {h.x_name} {fmt_x(s['x_min'])} – {fmt_x(s['x_max'])}"))
     if s.get("best_val") is not None:
-        losses.append(f"best val {fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}")
-        losses.append(f"final val {fmt_loss(s['final_val'])}")
-    if losses:
-        t.add_row("loss", " · ".join(losses))
+        t.add_row("best val", escape(f"{fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}"))
+    finals = []
+    if s.get("final_train") is not None:
+        finals.append(f"train {fmt_loss(s['final_train'])}")
+    if s.get("final_val") is not None:
+        finals.append(f"val {fmt_loss(s['final_val'])}")
+    if finals:
+        t.add_row("final", " · ".join(finals))
     for x in (h.train, h.val):
         if x is not None and x.y.size:
-            t.add_row(f"{x.role}", Text(sparkline(x.y), style="green" if x.role == "train" else "magenta"))
+            t.add_row(x.role, Text(sparkline(x.y, spark_width), style="blue" if x.role == "train" else "red"))
     if plot:
-        t.add_row("plot", plot)
+        t.add_row("plot", escape(plot))
     for note in h.notes:
         t.add_row("note", Text(note, style="dim"))
     return t
 
 
-def _findings(d: Diagnosis) -> Table | Text:
+def _findings(d: Diagnosis) -> RenderableType:
     if not d.findings:
         return Text("✓ no problems found", style="green")
     t = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
@@ -74,35 +84,64 @@ def _findings(d: Diagnosis) -> Table | Text:
     t.add_column("rule", no_wrap=True)
     t.add_column("where", no_wrap=True)
     t.add_column("finding / advice", ratio=1)
-    for f in d.findings:
-        where = fmt_x(f.start) if f.start is not None else ""
-        if f.end is not None and f.start is not None and f.end != f.start:
-            where += f"–{fmt_x(f.end)}"
+    for f in by_severity(d.findings):
         body = Text(f.message)
         body.append("\n→ " + f.advice, style="dim")
-        t.add_row(Text(f.severity, style=SEVERITY_STYLE[f.severity]), f.rule, where, body)
+        t.add_row(Text(f.severity, style=SEVERITY_STYLE[f.severity]), f.rule, where_text(f), body)
     return t
 
 
+def _next_run(d: Diagnosis) -> RenderableType | None:
+    lines = next_run_lines(d)
+    if not lines:
+        return None
+    body = Text("Next run\n", style="bold")
+    body.append("\n".join(lines))
+    return body
+
+
 def verdict(d: Diagnosis) -> Text:
-    if not d.findings:
-        return Text("healthy", style="green")
-    w = d.findings[0]
-    return Text(f"{w.severity}: {w.rule}", style=SEVERITY_STYLE[w.severity])
+    text = verdict_text(d)
+    worst = by_severity(d.findings)[0] if d.findings else None
+    return Text(text, style="green" if worst is None else SEVERITY_STYLE[worst.severity])
+
+
+def summary_table(report: Report) -> Table:
+    t = Table(title="lossdoc", show_header=True, header_style="bold", expand=False)
+    t.add_column("run", overflow="fold")
+    t.add_column("verdict", no_wrap=True)
+    t.add_column("worst finding", ratio=1, overflow="fold")
+    t.add_column("findings", justify="right", no_wrap=True)
+    for d in report.diagnoses:
+        worst = by_severity(d.findings)[0] if d.findings else None
+        first = headline(worst.message) if worst else ""
+        t.add_row(escape(d.history.name), verdict(d), escape(first), str(len(d.findings)))
+    for e in report.errors:
+        t.add_row(escape(e.source), Text("input error", style="bold red"), escape(e.message), "")
+    return t
+
+
+def footer(report: Report) -> Text:
+    runs = len(report.diagnoses)
+    sick = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    text = Text(f"{runs} run{'s' if runs != 1 else ''} analysed", style="dim")
+    if report.errors:
+        text.append(f", {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}", style="dim")
+    text.append(f"; {sick} fail{'s' if sick == 1 else ''} the --fail-on policy", style="dim")
+    text.append(f"; exit {report.exit_code}", style="bold" if report.exit_code else "dim")
+    return text
 
 
 def print_report(report: Report, console: Console, *, quiet: bool = False) -> None:
-    if len(report.diagnoses) > 1:
-        t = Table(title="lossdoc", show_header=True, header_style="bold")
-        t.add_column("run")
-        t.add_column("verdict")
-        t.add_column("findings", justify="right")
-        for d in report.diagnoses:
-            t.add_row(d.history.name, verdict(d), str(len(d.findings)))
-        console.print(t)
+    if quiet or len(report.diagnoses) > 1:
+        console.print(summary_table(report))
     if not quiet:
+        spark_width = max(10, min(60, console.width - 20))
         for i, d in enumerate(report.diagnoses):
-            title = Text.assemble(("", ""), (d.history.name, "bold"), "  ", verdict(d))
-            console.print(
-                Panel(Group(_header(d, report.plots.get(i)), Text(""), _findings(d)), title=title, title_align="left")
-            )
+            parts: list[RenderableType] = [_header(d, report.plots.get(i), spark_width), Text(""), _findings(d)]
+            nxt = _next_run(d)
+            if nxt is not None:
+                parts += [Text(""), nxt]
+            title = Text.assemble((d.history.name, "bold"), "  ", verdict(d))
+            console.print(Panel(Group(*parts), title=title, title_align="left"))
+    console.print(footer(report))

@@ -1,0 +1,263 @@
+"""Settings: defaults, then ``[tool.lossdoc]`` of the nearest config file, then the command line.
+
+The file is the nearest ``lossdoc.toml`` (top-level keys) or ``pyproject.toml`` with a
+``[tool.lossdoc]`` table, walking up from the current directory and stopping at the folder that
+holds ``.git`` (or the filesystem root); ``--config FILE`` names one explicitly. Keys may be written
+kebab-case or snake_case. Per-rule thresholds live in ``[tool.lossdoc.rules.<slug>]`` and map to
+that rule's ``Params`` fields (``lossdoc explain <slug>`` lists them).
+
+Every value is checked here, before any log is read: a wrong key or value raises
+:class:`LossdocError` whose ``source`` is the file and table (``pyproject.toml [tool.lossdoc]``)
+and whose ``message`` names the key, which the CLI prints as one line and exit code 2.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from lossdoc.errors import LossdocError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+FORMATS = ("table", "json", "markdown", "html", "github", "junit")
+SMOOTHING_AUTO = "auto"
+
+KEYS = ("format", "plot", "fail-on", "select", "ignore", "x", "train", "val", "smoothing", "quiet", "rules")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything ``lossdoc analyze`` can be told, with its default."""
+
+    format: str = "table"
+    plot: str | None = None
+    fail_on: str = "error"
+    select: tuple[str, ...] = ()
+    ignore: tuple[str, ...] = ()
+    x: str | None = None
+    train: str | None = None
+    val: str | None = None
+    smoothing: float | None = None
+    """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
+    quiet: bool = False
+    rules: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per-rule Params overrides, validated: {slug: {field: value}}."""
+    origin: str | None = None
+    """The config file these settings came from, if any."""
+
+
+def find_config(start: Path) -> tuple[Path, str] | None:
+    """The nearest config file at or above ``start`` and its table prefix ('' or 'tool.lossdoc')."""
+    here = start.resolve()
+    for folder in (here, *here.parents):
+        own = folder / "lossdoc.toml"
+        if own.is_file():
+            return own, ""
+        py = folder / "pyproject.toml"
+        if py.is_file() and "lossdoc" in _read_toml(py).get("tool", {}):
+            return py, "tool.lossdoc"
+        if (folder / ".git").exists():
+            return None
+    return None
+
+
+def load(explicit: Path | None = None, start: Path | None = None) -> Settings:
+    """Settings from ``explicit`` (``--config``) or the nearest config file; defaults when none."""
+    if explicit is not None:
+        if not explicit.is_file():
+            raise LossdocError(str(explicit), "config file not found")
+        data = _read_toml(explicit)
+        if explicit.name == "pyproject.toml" or "tool" in data:
+            table = data.get("tool", {}).get("lossdoc")
+            if table is None:
+                raise LossdocError(str(explicit), "no [tool.lossdoc] table")
+            return from_table(table, _shown(explicit), "tool.lossdoc", explicit.parent)
+        return from_table(data, _shown(explicit), "", explicit.parent)
+    found = find_config(start or Path.cwd())
+    if found is None:
+        return Settings()
+    path, prefix = found
+    data = _read_toml(path)
+    table = data.get("tool", {}).get("lossdoc", {}) if prefix else data
+    return from_table(table, _shown(path), prefix, path.parent)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise LossdocError(_shown(path), f"invalid TOML ({exc})") from None
+    except OSError as exc:
+        raise LossdocError(_shown(path), f"cannot read ({exc.strerror or exc})") from None
+
+
+def _shown(path: Path) -> str:
+    """The path as a user would type it: relative to the current directory (``../pyproject.toml``)."""
+    try:
+        return os.path.relpath(path.resolve(), Path.cwd().resolve())
+    except ValueError:  # another drive on Windows
+        return str(path)
+
+
+def _key(name: str) -> str:
+    return name.replace("_", "-")
+
+
+def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) -> Settings:
+    """Validate one ``[tool.lossdoc]`` table (or a lossdoc.toml's top level) into Settings."""
+    from lossdoc.analysis import RULES
+    from lossdoc.policy import FailPolicy
+
+    where = f"{shown} [{prefix}]" if prefix else shown
+
+    def bad(key: str, what: str) -> LossdocError:
+        return LossdocError(where, f"'{key}': {what}")
+
+    values: dict[str, Any] = {}
+    for raw_key, value in table.items():
+        key = _key(raw_key)
+        if key not in KEYS:
+            raise LossdocError(where, f"unknown key '{raw_key}'; keys are: {', '.join(KEYS)}")
+        if key == "rules":
+            values["rules"] = _rules(value, shown, f"{prefix}.rules" if prefix else "rules")
+        elif key == "format":
+            if value not in FORMATS:
+                raise bad(raw_key, f"must be one of {', '.join(FORMATS)}, not {value!r}")
+            values["format"] = value
+        elif key == "fail-on":
+            text = _str_or_list(value, partial(bad, raw_key))
+            try:
+                FailPolicy.parse(text, RULES)
+            except LossdocError as exc:
+                raise bad(raw_key, exc.message) from None
+            values["fail_on"] = text
+        elif key in ("select", "ignore"):
+            slugs = tuple(s for s in _str_or_list(value, partial(bad, raw_key)).split(",") if s)
+            unknown = [s for s in slugs if s not in RULES]
+            if unknown:
+                raise bad(raw_key, f"unknown rule '{unknown[0]}'; rules are: {', '.join(RULES)}")
+            values[key] = slugs
+        elif key == "smoothing":
+            values["smoothing"] = parse_smoothing(value, partial(bad, raw_key))
+        elif key == "quiet":
+            if not isinstance(value, bool):
+                raise bad(raw_key, f"must be true or false, not {value!r}")
+            values["quiet"] = value
+        elif key == "plot":
+            if not isinstance(value, str) or not value:
+                raise bad(raw_key, f"must be a path (a string), not {value!r}")
+            values["plot"] = str(base / value)
+        else:  # x, train, val: column names
+            if not isinstance(value, str) or not value:
+                raise bad(raw_key, f"must be a column name (a string), not {value!r}")
+            values[key] = value
+    return Settings(**values, origin=shown)
+
+
+def _str_or_list(value: Any, bad: Any) -> str:
+    if isinstance(value, str):
+        items = value.split(",")
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        items = value
+    else:
+        raise bad(f"must be a string or a list of strings, not {value!r}")
+    return ",".join(i.strip() for i in items if i.strip())
+
+
+def parse_smoothing(value: Any, bad: Any) -> float | None:
+    """'auto' (None) or an EMA weight in [0, 1)."""
+    if value == SMOOTHING_AUTO or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise bad(f"must be 'auto' or a number at least 0 and below 1, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise bad(f"must be 'auto' or a number at least 0 and below 1, not {value!r}")
+    return float(value)
+
+
+def _rules(value: Any, shown: str, prefix: str) -> dict[str, dict[str, Any]]:
+    from lossdoc.analysis import RULES
+
+    if not isinstance(value, dict):
+        raise LossdocError(f"{shown} [{prefix}]", "must be a table of [rules.<rule>] tables")
+    out: dict[str, dict[str, Any]] = {}
+    for slug, params in value.items():
+        where = f"{shown} [{prefix}.{slug}]"
+        if slug not in RULES:
+            raise LossdocError(where, f"unknown rule '{slug}'; rules are: {', '.join(RULES)}")
+        if not isinstance(params, dict):
+            raise LossdocError(where, f"must be a table of thresholds, not {params!r}")
+        out[slug] = {k: v for k, v in (rule_param(slug, k, v, where) for k, v in params.items())}
+    return out
+
+
+def rule_param(slug: str, key: str, value: Any, where: str) -> tuple[str, Any]:
+    """Check one threshold against the rule's Params field: its name and the type of its default."""
+    from lossdoc.analysis import RULES, params_for
+
+    defaults = RULES[slug].default_params()
+    fields = {f.name: f for f in dataclasses.fields(defaults)}
+    name = key.replace("-", "_")
+    if name not in fields:
+        known = ", ".join(fields) or "none"
+        raise LossdocError(where, f"unknown key '{key}'; {slug} has: {known}")
+    default = getattr(defaults, name)
+    if isinstance(default, bool):
+        ok = isinstance(value, bool)
+        want = "true or false"
+    elif isinstance(default, int):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        want = "a whole number"
+    elif isinstance(default, float):
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        want = "a number"
+        value = float(value) if ok else value
+    else:
+        ok = isinstance(value, type(default))
+        want = type(default).__name__
+    if not ok:
+        raise LossdocError(where, f"'{key}' must be {want}, not {value!r}")
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+        raise LossdocError(where, f"'{key}' must not be negative, not {value!r}")
+    params_for(slug, {name: value})  # the registry's own check, so the two can never disagree
+    return name, value
+
+
+def parse_param_option(text: str) -> tuple[str, str, Any]:
+    """``--param overfitting.min_rise=0.1`` → ('overfitting', 'min_rise', 0.1), validated."""
+    from lossdoc.analysis import RULES
+
+    head, sep, raw = text.partition("=")
+    slug, dot, key = head.strip().rpartition(".")
+    if not sep or not dot or not slug or not key:
+        raise LossdocError("--param", f"'{text}' is not RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1)")
+    if slug not in RULES:
+        raise LossdocError("--param", f"unknown rule '{slug}'; rules are: {', '.join(RULES)}")
+    try:
+        value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    name, checked = rule_param(slug, key, value, f"--param {slug}")
+    return slug, name, checked
+
+
+def merged_rules(base: Mapping[str, Mapping[str, Any]], extra: list[tuple[str, str, Any]]) -> dict[str, dict[str, Any]]:
+    out = {slug: dict(p) for slug, p in base.items()}
+    for slug, name, value in extra:
+        out.setdefault(slug, {})[name] = value
+    return out

@@ -1,0 +1,144 @@
+"""``--format html``: one self-contained HTML file, plots embedded, no external resources.
+
+The same content as the markdown report (summary table, then per run its numbers, plot, findings
+with advice, "Next run" advice). Each figure is embedded as a data URI: the file ``--plot`` wrote
+when it is a PNG or SVG, otherwise a PNG drawn in memory, so the page works when mailed or
+archived as a CI artifact on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+from html import escape
+from pathlib import Path
+
+from lossdoc.analysis.context import fmt_loss, fmt_x
+from lossdoc.analysis.types import Diagnosis
+from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+
+CSS = """
+body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;max-width:1100px;
+margin:2em auto;padding:0 1em}
+h1{font-size:1.5em;margin-bottom:.2em}h2{font-size:1.2em;margin-top:2em;border-bottom:1px solid #d0d7de;
+padding-bottom:.2em}
+table{border-collapse:collapse;margin:.6em 0;width:100%}th,td{border:1px solid #d0d7de;padding:4px 8px;
+text-align:left;vertical-align:top}th{background:#f6f8fa}
+code{background:#f6f8fa;padding:0 3px;border-radius:3px}
+.error{color:#b2182b;font-weight:600}.warning{color:#9a6700;font-weight:600}.info{color:#0969da}
+.healthy{color:#1a7f37;font-weight:600}.facts{color:#57606a}.fails{font-size:.85em}
+img{max-width:100%;height:auto;border:1px solid #eaeef2}
+.advice{color:#57606a}
+pre{background:#fff;padding:.4em;overflow-x:auto}
+.next{background:#f6f8fa;border-left:4px solid #0969da;padding:.4em 1em}
+"""
+
+
+def _cls(d: Diagnosis) -> str:
+    worst = by_severity(d.findings)[0] if d.findings else None
+    return "healthy" if worst is None else worst.severity
+
+
+def _image(report: Report, idx: list[int]) -> str:
+    from lossdoc.report.plot import figure_name, render_bytes
+
+    diags = [report.diagnoses[i] for i in idx]
+    written = report.plots.get(idx[0])
+    data, mime = None, "image/png"
+    if written and Path(written).suffix.lower() in (".png", ".svg") and Path(written).is_file():
+        data = Path(written).read_bytes()
+        mime = "image/svg+xml" if written.lower().endswith(".svg") else "image/png"
+    if data is None:
+        data = render_bytes(diags, report.options.get("smoothing"))
+    alt = escape(f"loss curves of {figure_name(diags)}")
+    return f'<img alt="{alt}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
+
+
+def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
+    h, s = d.history, d.summary
+    facts = [
+        f"source <code>{escape(h.source)}</code> ({escape(h.format)})",
+        "series " + ", ".join(f"{escape(x.role)} <code>{escape(x.name)}</code>" for x in h.series),
+        f"{s['points']:,} points over {escape(h.x_name)} {fmt_x(s['x_min'])}–{fmt_x(s['x_max'])}",
+    ]
+    if s.get("best_val") is not None:
+        facts.append(f"best val {fmt_loss(s['best_val'])} at {escape(h.x_name)} {fmt_x(s['best_val_x'])}")
+    finals = [
+        f"{role} {fmt_loss(s[key])}"
+        for role, key in (("train", "final_train"), ("val", "final_val"))
+        if s.get(key) is not None
+    ]
+    if finals:
+        facts.append("final " + ", ".join(finals))
+    out = [
+        f'<section id="run-{i + 1}">',
+        f'<h2>{escape(h.name)} — <span class="{_cls(d)}">{escape(verdict_text(d))}</span></h2>',
+        f'<p class="facts">{" · ".join(facts)}</p>',
+    ]
+    if image:
+        out.append(f"<figure>{image}</figure>")
+    if d.findings:
+        out.append("<table><tr><th>severity</th><th>rule</th><th>where</th><th>finding and what to do</th></tr>")
+        for f in by_severity(d.findings):
+            fails = ' <span class="fails">(fails --fail-on)</span>' if report.fails(f) else ""
+            out.append(
+                f'<tr><td class="{f.severity}">{f.severity}{fails}</td><td><code>{escape(f.rule)}</code></td>'
+                f"<td>{escape(where_text(f))}</td><td>{escape(f.message)}"
+                f'<br><span class="advice">→ {escape(f.advice)}</span></td></tr>'
+            )
+        out.append("</table>")
+    else:
+        out.append('<p class="healthy">No problems found.</p>')
+    blocks = next_run_blocks(d)
+    if blocks:
+        items = "".join(
+            f"<li>{escape(line)}" + (f"<pre>{escape(chr(10).join(more))}</pre>" if more else "") + "</li>"
+            for line, more in blocks
+        )
+        out.append(f'<div class="next"><strong>Next run</strong><ul>{items}</ul></div>')
+    for note in h.notes:
+        out.append(f'<p class="facts">note: {escape(note)}</p>')
+    out.append("</section>")
+    return out
+
+
+def render(report: Report) -> str:
+    from lossdoc.report.plot import groups
+
+    first_of: dict[int, list[int]] = {idx[0]: idx for idx in groups(report.diagnoses)}
+    runs = len(report.diagnoses)
+    failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    head = (
+        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the --fail-on policy"
+        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        + f" · exit code {report.exit_code}"
+    )
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        '<head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">',
+        '<meta name="generator" content="lossdoc">',
+        f"<title>lossdoc report</title><style>{CSS.strip()}</style></head>",
+        "<body>",
+        "<h1>lossdoc report</h1>",
+        f'<p class="facts">{escape(head)}</p>',
+        "<table><tr><th>run</th><th>verdict</th><th>worst finding</th><th>findings</th></tr>",
+    ]
+    for i, d in enumerate(report.diagnoses):
+        worst = by_severity(d.findings)[0] if d.findings else None
+        first = headline(worst.message) if worst else ""
+        out.append(
+            f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'
+            f'<td class="{_cls(d)}">{escape(verdict_text(d))}</td><td>{escape(first)}</td>'
+            f"<td>{len(d.findings)}</td></tr>"
+        )
+    for e in report.errors:
+        out.append(
+            f'<tr><td><code>{escape(e.source)}</code></td><td class="error">input error</td>'
+            f"<td>{escape(e.message)}</td><td></td></tr>"
+        )
+    out.append("</table>")
+    for i, d in enumerate(report.diagnoses):
+        image = _image(report, first_of[i]) if i in first_of else None
+        out += _run(report, i, d, image)
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"

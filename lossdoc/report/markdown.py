@@ -1,0 +1,122 @@
+"""``--format markdown``: GitHub-flavoured Markdown for ``$GITHUB_STEP_SUMMARY`` or a document.
+
+A summary table of every run first, then per run its numbers, its findings with their advice, the
+"Next run" advice when present, and a link to its plot when ``--plot`` wrote one.
+"""
+
+from __future__ import annotations
+
+from lossdoc.analysis.context import fmt_loss, fmt_x
+from lossdoc.analysis.types import Diagnosis
+from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+
+ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢"}
+
+
+def cell(text: object) -> str:
+    """Text safe inside a table cell: pipes escaped, one line, no accidental HTML."""
+    return (
+        str(text)
+        .replace("\\", "\\\\")
+        .replace("|", "\\|")
+        .replace("<", "&lt;")
+        .replace(">", "&gt;")
+        .replace("\r", " ")
+        .replace("\n", " ")
+    )
+
+
+def code(text: object) -> str:
+    s = str(text).replace("\n", " ")
+    fence = "``" if "`" in s else "`"
+    return f"{fence}{s}{fence}" if fence == "`" else f"{fence} {s} {fence}"
+
+
+def _icon(d: Diagnosis) -> str:
+    worst = by_severity(d.findings)[0] if d.findings else None
+    return ICON["healthy" if worst is None else worst.severity]
+
+
+def anchor(i: int) -> str:
+    return f"run-{i + 1}"
+
+
+def summary(report: Report) -> list[str]:
+    lines = [
+        "| | run | verdict | worst finding | findings |",
+        "|---|---|---|---|---:|",
+    ]
+    for i, d in enumerate(report.diagnoses):
+        worst = by_severity(d.findings)[0] if d.findings else None
+        first = headline(worst.message) if worst else ""
+        lines.append(
+            f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
+            f"| {cell(first)} | {len(d.findings)} |"
+        )
+    for e in report.errors:
+        lines.append(f"| ⛔ | {code(cell(e.source))} | input error | {cell(e.message)} | |")
+    return lines
+
+
+def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
+    h, s = d.history, d.summary
+    out = [f'<a id="{anchor(i)}"></a>', "", f"### {_icon(d)} {cell(h.name)} — {cell(verdict_text(d))}", ""]
+    facts = [
+        f"**source** {code(h.source)} ({h.format})",
+        "**series** " + ", ".join(f"{x.role} {code(x.name)}" for x in h.series),
+        f"**points** {s['points']:,} over {h.x_name} {fmt_x(s['x_min'])}–{fmt_x(s['x_max'])}",
+    ]
+    if s.get("best_val") is not None:
+        facts.append(f"**best val** {fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}")
+    finals = [
+        f"{role} {fmt_loss(s[key])}"
+        for role, key in (("train", "final_train"), ("val", "final_val"))
+        if s.get(key) is not None
+    ]
+    if finals:
+        facts.append("**final** " + ", ".join(finals))
+    out.append(" · ".join(facts))
+    out.append("")
+    if i in report.plots:
+        out += [f"![{cell(h.name)}]({report.plots[i].replace(' ', '%20')})", ""]
+    if d.findings:
+        out += ["| severity | rule | where | finding | what to do |", "|---|---|---|---|---|"]
+        for f in by_severity(d.findings):
+            fail = " ❌" if report.fails(f) else ""
+            out.append(
+                f"| {ICON[f.severity]} {f.severity}{fail} | `{f.rule}` | {cell(where_text(f))} "
+                f"| {cell(f.message)} | {cell(f.advice)} |"
+            )
+        out.append("")
+    else:
+        out += ["No problems found.", ""]
+    blocks = next_run_blocks(d)
+    if blocks:
+        out += ["**Next run**", ""]
+        for line, more in blocks:
+            out.append(f"- {cell(line)}")
+            if more:
+                out += ["", "  ```text", *(f"  {m}" for m in more), "  ```", ""]
+        out.append("")
+    for note in h.notes:
+        out += [f"> note: {note}", ""]
+    return out
+
+
+def render(report: Report) -> str:
+    runs = len(report.diagnoses)
+    failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    lines = [
+        "## lossdoc report",
+        "",
+        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the `--fail-on` policy"
+        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        + f" · exit code {report.exit_code}",
+        "",
+    ]
+    lines += [*summary(report), ""]
+    for i, d in enumerate(report.diagnoses):
+        lines += run_section(report, i, d)
+    if report.errors:
+        lines += ["### Input errors", ""] + [f"- {code(e.source)}: {cell(e.message)}" for e in report.errors] + [""]
+    return "\n".join(lines).rstrip("\n") + "\n"

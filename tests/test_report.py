@@ -1,0 +1,315 @@
+"""Report formats: each one read as its consumer reads it (a terminal, GitHub, a JUnit reader, a browser)."""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+from curves import decay, history, u_shape
+from rich.console import Console
+from test_cli import write_csv
+from typer.testing import CliRunner
+
+from lossdoc.analysis import RULES
+from lossdoc.analysis.types import Diagnosis, Finding
+from lossdoc.cli import app
+from lossdoc.history import LossHistory, Series
+from lossdoc.ingest import InputError
+from lossdoc.policy import FailPolicy
+from lossdoc.report import Report, by_severity, github, html, junit, markdown
+from lossdoc.report.plot import groups, minmax_downsample, plan_outputs, safe_name
+from lossdoc.report.terminal import print_report
+
+runner = CliRunner()
+
+
+def finding(rule: str, severity: str, start: float = 3.0, message: str = "it happened", **evidence) -> Finding:
+    return Finding(rule, severity, "loss", start, start + 5, message, "do something", evidence)
+
+
+def diag(name: str = "run", findings: list[Finding] | None = None, source: str | None = None) -> Diagnosis:
+    h = history(decay(40), u_shape(40, best=15), name=name)
+    if source:
+        h.source = source
+    summary = {"points": 40, "x_min": 0.0, "x_max": 39.0, "best_val_x": 15.0, "best_val": 0.5,
+               "final_train": 0.2, "final_val": 0.6}  # fmt: skip
+    return Diagnosis(h, list(findings or []), summary)
+
+
+def report(diags: list[Diagnosis], fail_on: str = "warning", errors: list[InputError] | None = None, **opts) -> Report:
+    policy = FailPolicy.parse(fail_on, RULES)
+    code = 1 if any(policy.fails(f) for d in diags for f in d.findings) else 0
+    r = Report(diags, list(errors or []), 2 if errors else code)
+    r.options.update(fail_on=policy, rules=list(RULES), **opts)
+    return r
+
+
+ADVICE = {
+    "x_name": "epoch",
+    "monitor": "val_loss",
+    "best": {"x": 15, "value": 0.5, "saved_fraction": 0.6, "after": 24, "final_value": 0.6, "rise_pct": 20.0},
+    "replay": [],
+    "recommendation": None,
+    "notes": ["a note about the learning rate"],
+}
+
+
+# --- ordering -----------------------------------------------------------------------------------
+
+
+def test_findings_are_ordered_error_warning_info_then_by_place():
+    fs = [finding("still-improving", "info", 1), finding("overfitting", "warning", 9),
+          finding("divergence", "error", 20), finding("loss-spike", "warning", 2)]  # fmt: skip
+    assert [f.rule for f in by_severity(fs)] == ["divergence", "loss-spike", "overfitting", "still-improving"]
+
+
+# --- terminal -----------------------------------------------------------------------------------
+
+
+def console(width: int = 100) -> Console:
+    return Console(width=width, record=True, force_terminal=False, color_system=None)
+
+
+def test_terminal_many_runs_summary_first_then_details_sorted():
+    d1 = diag("alpha", [finding("still-improving", "info"), finding("divergence", "error", 10, "blows up: here")])
+    d2 = diag("beta")
+    c = console()
+    print_report(report([d1, d2]), c)
+    out = c.export_text()
+    assert out.index("worst finding") < out.index("source")
+    assert re.search(r"alpha\s+│\s+error: divergence\s+│\s+blows up\s", out)
+    assert re.search(r"beta\s+│\s+healthy", out)
+    assert out.index("error ") < out.index("info ")  # in the details table too
+    assert "best val" in out and "final" in out and "▁" in out
+
+
+def test_terminal_quiet_prints_only_the_summary():
+    c = console()
+    print_report(report([diag("alpha", [finding("overfitting", "warning")])]), c, quiet=True)
+    out = c.export_text()
+    assert "alpha" in out and "warning: overfitting" in out and "source" not in out and "do something" not in out
+
+
+def test_terminal_honours_width():
+    c = console(60)
+    print_report(report([diag("alpha", [finding("overfitting", "warning", message="word " * 40)])]), c)
+    assert max(len(line) for line in c.export_text().splitlines()) <= 60
+
+
+def test_terminal_no_color_has_no_escape_codes(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    x, y = decay(30)
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as tmp:
+        f = write_csv(Path(tmp) / "a.csv", {"epoch": x, "loss": y})
+        res = runner.invoke(app, ["analyze", str(f)], color=True, env={"NO_COLOR": "1", "FORCE_COLOR": None})
+    assert "\x1b[" not in res.stdout and "a.csv" in res.stdout
+
+
+def test_next_run_section_from_the_advice():
+    d = diag("alpha", [finding("overfitting", "warning")])
+    d.advice = ADVICE
+    c = console()
+    print_report(report([d]), c)
+    out = c.export_text()
+    assert "Next run" in out and "Best point: epoch 15" in out and "a note about the learning rate" in out
+    md = markdown.render(report([d]))
+    assert "**Next run**" in md and "- Best point: epoch 15" in md
+    page = html.render(report([d]))
+    assert "<strong>Next run</strong>" in page and "Best point: epoch 15" in page
+
+
+def test_no_next_run_section_without_advice():
+    d = diag("alpha", [finding("overfitting", "warning")])
+    assert "Next run" not in markdown.render(report([d]))
+
+
+# --- markdown -----------------------------------------------------------------------------------
+
+
+def test_markdown_tables_escape_pipes_and_link_plots():
+    d = diag("a|b", [finding("overfitting", "warning", message="val | train <b>bold</b>\nnext")])
+    r = report([d])
+    r.plots[0] = "plots/a_b.png"
+    md = markdown.render(r)
+    row = next(line for line in md.splitlines() if line.startswith("| 🟠 warning"))
+    assert "val \\| train &lt;b&gt;bold&lt;/b&gt; next" in row
+    assert len(re.findall(r"(?<!\\)\|", row)) == 6  # five cells, nothing leaked out
+    assert "![a\\|b](plots/a_b.png)" in md
+    assert "❌" in row  # it fails --fail-on warning
+
+
+# --- github -------------------------------------------------------------------------------------
+
+
+def test_github_annotations_are_escaped():
+    d = diag("r,un:1", [finding("overfitting", "warning", message="100% sure:\nline two, really")])
+    d.history.source = "logs/a,b:c.csv"
+    out = github.render(report([d], fail_on="never"))
+    line = out.splitlines()[0]
+    assert line.startswith("::warning file=logs/a%2Cb%3Ac.csv,title=lossdoc overfitting (warning) in r%2Cun%3A1 at")
+    assert line.endswith("::100%25 sure:%0Aline two, really%0A→ do something")
+
+
+def test_github_failing_findings_are_errors_and_levels_are_capped():
+    fs = [finding("loss-spike", "warning", i) for i in range(15)] + [finding("plateau", "info", i) for i in range(12)]
+    fs += [finding("overfitting", "warning", 99)]
+    r = report([diag("run", fs)], fail_on="overfitting", step_summary=True)
+    lines = github.render(r).splitlines()
+    levels = [m.group(1) for m in (re.match(r"::(\w+) ", ln) for ln in lines) if m]
+    assert levels.count("error") == 1 and lines[0].startswith("::error ")  # the gate's finding, first
+    assert levels.count("warning") == 10 and levels.count("notice") == 10
+    assert "::notice title=lossdoc%3A more findings::" in lines[-2]
+    # 5 warnings over the cap, and 3 notices: 9 are shown to keep a slot for this one
+    assert "8 more findings not shown" in lines[-2] and "job summary" in lines[-2]
+    assert lines[-1].startswith("lossdoc: 1 run analysed, 1 fail the --fail-on policy")
+
+
+def test_github_writes_the_step_summary(tmp_path, monkeypatch):
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    f = write_csv(tmp_path / "log.csv", {"epoch": x, "loss": tr, "val_loss": va})
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    res = runner.invoke(app, ["analyze", str(f), "--format", "github", "--fail-on", "overfitting"],
+                        env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert res.exit_code == 1
+    assert res.stdout.startswith("::error file=") and "see the job summary" in res.stdout
+    text = summary.read_text()
+    assert text.startswith("earlier step\n## lossdoc report") and "`overfitting`" in text
+
+
+# --- junit --------------------------------------------------------------------------------------
+
+
+def test_junit_one_case_per_run_and_rule():
+    d1 = diag("a.b", [finding("overfitting", "warning"), finding("plateau", "info")])
+    d2 = diag("a b", [finding("divergence", "error"), finding("divergence", "error", 30)])
+    r = report([d1, d2], errors=[InputError("bad.csv", "no column looks like a loss")])
+    r.options["rules"] = [s for s in RULES if s != "oscillation"]
+    root = ET.fromstring(junit.render(r))
+    assert root.tag == "testsuites"
+    cases = root.findall("testsuite/testcase")
+    ids = [(c.get("classname"), c.get("name")) for c in cases]
+    assert len(ids) == len(set(ids)) == 2 * len(RULES) + 1
+    assert {c for c, _ in ids} == {"lossdoc.a_b", "lossdoc.a_b_2", "lossdoc.bad_csv"}
+    by_id = {(c.get("classname"), c.get("name")): c for c in cases}
+    assert by_id["lossdoc.a_b", "overfitting"].find("failure").get("type") == "warning"
+    plateau = by_id["lossdoc.a_b", "plateau"]
+    assert plateau.find("failure") is None and "info" in plateau.find("system-out").text
+    div = by_id["lossdoc.a_b_2", "divergence"].find("failure")
+    assert div.text.count("→ do something") == 2
+    assert by_id["lossdoc.a_b", "oscillation"].find("skipped") is not None
+    assert by_id["lossdoc.bad_csv", "read"].find("error").get("message") == "no column looks like a loss"
+    assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("15", "2", "1", "2")
+    for suite in root.findall("testsuite"):
+        assert int(suite.get("tests")) == len(suite.findall("testcase"))
+
+
+def test_junit_strips_characters_xml_cannot_carry():
+    d = diag("bad\x00name\x1b", [finding("overfitting", "warning", message="nul \x00 here")])
+    root = ET.fromstring(junit.render(report([d])))
+    assert root.find("testsuite/testcase").get("classname") == "lossdoc.badname"
+
+
+# --- html ---------------------------------------------------------------------------------------
+
+
+def test_html_is_self_contained_with_embedded_plots():
+    d = diag("<script>", [finding("overfitting", "warning", message="a < b & c")])
+    page = html.render(report([d]))
+    assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
+    assert "<script>" not in page and "&lt;script&gt;" in page and "a &lt; b &amp; c" in page
+    assert re.search(r'<img alt="[^"]*" src="data:image/png;base64,[A-Za-z0-9+/=]{1000,}">', page)
+    assert not re.search(r'(src|href)="(https?:)?//', page)
+
+
+# --- plots --------------------------------------------------------------------------------------
+
+
+def test_minmax_downsample_keeps_every_extreme():
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=1_000_000)
+    y[123_457] = 50.0
+    y[765_433] = -50.0
+    y[500_001] = np.nan
+    x = np.arange(y.size, dtype=float)
+    xs, ys = minmax_downsample(x, y)
+    assert xs.size <= 4100 and np.all(np.diff(xs) > 0)
+    assert np.nanmax(ys) == 50.0 and np.nanmin(ys) == -50.0 and np.isnan(ys).any()
+
+
+def test_several_loss_pairs_from_one_source_become_one_figure(tmp_path):
+    runs = [diag(f"results [train/{k}_loss]", source="results.csv") for k in ("box", "cls", "dfl")]
+    runs.append(diag("other"))
+    assert groups(runs) == [[0, 1, 2], [3]]
+    plans = plan_outputs(runs, tmp_path / "plots")
+    assert [(idx, p.name) for idx, p in plans] == [([0, 1, 2], "results.png"), ([3], "other.png")]
+
+
+def test_yolo_results_csv_plots_as_one_png_with_panels(tmp_path):
+    header = "epoch, train/box_loss, train/cls_loss, val/box_loss, val/cls_loss, metrics/mAP50(B), lr/pg0"
+    rows = [f"{e}, {1.5 / e:.4f}, {2.5 / e:.4f}, {1.6 / e + 0.01 * e:.4f}, {2.6 / e:.4f}, {0.1 * e:.3f}, 0.01"
+            for e in range(1, 31)]  # fmt: skip
+    f = tmp_path / "exp" / "results.csv"
+    f.parent.mkdir()
+    f.write_text(header + "\n" + "\n".join(rows) + "\n")
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(tmp_path / "plots"), "--format", "json"])
+    assert res.exit_code in (0, 1), res.output
+    assert len(json.loads(res.stdout)["runs"]) == 2
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["exp.png"]
+
+
+@pytest.mark.parametrize(
+    ("name", "safe"),
+    [("../../etc/passwd", "etc_passwd"), ("..", "run"), (".hidden", "hidden"), ("a/b\\c:d", "a_b_c_d"), ("", "run")],
+)
+def test_safe_names_never_leave_the_folder(name, safe):
+    assert safe_name(name) == safe
+
+
+def test_plots_for_runs_with_hostile_names_stay_inside_the_folder(tmp_path):
+    runs = [diag(n, source=f"{i}.csv") for i, n in enumerate(["../escape", "..", "a/b", "A/B", "x"])]
+    out = tmp_path / "plots"
+    plans = plan_outputs(runs, out)
+    names = [p.name for _, p in plans]
+    assert len(set(n.lower() for n in names)) == len(names)
+    assert all(p.parent == out for _, p in plans)
+
+
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_plot_format_follows_the_extension(tmp_path, suffix, magic):
+    x, y = decay(50)
+    f = write_csv(tmp_path / "a.csv", {"epoch": x, "loss": y})
+    out = tmp_path / f"a{suffix}"
+    assert runner.invoke(app, ["analyze", str(f), "--plot", str(out)]).exit_code == 0
+    assert out.read_bytes().startswith(magic)
+
+
+def test_plot_folder_never_overwrites_an_input(tmp_path):
+    x, y = decay(50)
+    f = write_csv(tmp_path / "b.png", {"epoch": x, "loss": y})  # a log named like the plot of b.csv
+    g = write_csv(tmp_path / "b.csv", {"epoch": x, "loss": y})
+    before = f.read_bytes()
+    res = runner.invoke(app, ["analyze", str(f), str(g), "--plot", str(tmp_path)])
+    assert res.exit_code == 2 and "b.png: refusing to overwrite an input file" in res.stderr
+    assert f.read_bytes() == before and (tmp_path / "b.png.png").is_file()
+
+
+def test_nan_positions_and_markers_do_not_break_a_plot(tmp_path):
+    x, y = decay(400, noise=0.05)
+    y[200:210] = np.nan
+    y[100] *= 20
+    h = LossHistory("n.csv", "csv", "n", "step", [Series("loss", "train", x, y)])
+    from lossdoc.analysis import analyze
+    from lossdoc.report.plot import draw
+
+    d = analyze(h)
+    assert {"non-finite", "loss-spike"} <= {f.rule for f in d.findings}
+    out = draw(d, tmp_path / "n.png")
+    assert out.read_bytes()[:4] == b"\x89PNG"
