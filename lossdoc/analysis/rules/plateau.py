@@ -19,12 +19,13 @@ bigger model or better features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise
+from lossdoc.analysis.rules import divergence
+from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, rolling_median, trend_window
 from lossdoc.analysis.types import Finding
 
 SLUG = "plateau"
@@ -47,6 +48,8 @@ class Params:
     """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
     band_fraction: float = 0.5
     """...and falls by less than this fraction of the point-to-point noise (or the tolerance, if larger)."""
+    band_sigmas: float = 4.0
+    """...and whose smoothed trend spans at most this many of its standard errors (no U shapes)."""
     fit_points: int = 300
     """The fitted-line test runs on at most this many bucket medians (all pairs are tested)."""
     never_learned_gain: float = 0.10
@@ -54,7 +57,7 @@ class Params:
 
 
 def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
-    """For each start index, one past the last index whose running minimum stays above ``t[a] - tol``."""
+    """For each start index, one past the last index before the trend leaves the band ``t[a] ± tol``."""
     n = t.size
     ends = np.full(n, n)
     if n > 4000:  # blockwise to bound memory (n is bucketed to a few thousand anyway)
@@ -68,7 +71,8 @@ def flat_stretches_block(t: np.ndarray, a0: int, a1: int, tol: float) -> np.ndar
     n = t.size
     starts = np.arange(a0, a1)
     js = np.arange(n)
-    below = (t[None, :] < (t[a0:a1, None] - tol)) & (js[None, :] > starts[:, None])
+    # Out of the band either way: improving by more than tol, or rising by more than tol.
+    below = (np.abs(t[None, :] - t[a0:a1, None]) > tol) & (js[None, :] > starts[:, None])
     first = np.where(below.any(axis=1), below.argmax(axis=1), n)
     return first
 
@@ -102,7 +106,7 @@ def fitted_flat(
         se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
         length = xs[np.minimum(b, n - 1)] - xs[a]
         fall = -slope * length
-        flat = valid & (fall - sigmas * se * length < tol) & (fall < max_fall) & (-fall < max_rise)
+        flat = valid & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall) & (-fall < max_rise)
     return np.where(np.isfinite(fall), flat, False)
 
 
@@ -123,14 +127,29 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
     xf, zf = bucket(p.x, p.z, params.fit_points)
     if zf.size >= 8:
         # A fall smaller than the noise band itself is what the eye calls flat on a noisy floor.
-        tol_fit = max(base_tol, params.band_fraction * diff_noise(zf))
+        noise = diff_noise(zf)
+        tol_fit = max(base_tol, params.band_fraction * noise)
         flat = fitted_flat(xf, zf, base_tol, params.fit_sigmas, float(np.log(params.max_rise)), tol_fit)
+        # ...but a line through a U (falls, then rises back) is flat too: the smoothed trend must also stay
+        # in a band no wider than its own scatter allows.
+        w = trend_window(zf.size, params.smooth_fraction)
+        tf = rolling_median(zf, w)
+        flat &= trend_range(tf) <= max(2 * tol_fit, params.band_sigmas * 1.2533 * noise / np.sqrt(w))
         span = np.where(flat, xf[None, :] - xf[:, None], -np.inf)
         k = int(np.argmax(span))
         i, j = divmod(k, zf.size)
         if flat[i, j] and xf[j] - xf[i] > best[1] - best[0]:
             best = (float(xf[i]), float(xf[j]))
     return best
+
+
+def trend_range(t: np.ndarray) -> np.ndarray:
+    """r[a, b] = max(t[a..b]) - min(t[a..b]) for b >= a (and 0 below the diagonal)."""
+    n = t.size
+    tri = np.arange(n)[None, :] >= np.arange(n)[:, None]
+    hi = np.maximum.accumulate(np.where(tri, t[None, :], -np.inf), axis=1)
+    lo = np.minimum.accumulate(np.where(tri, t[None, :], np.inf), axis=1)
+    return np.where(tri, hi - lo, 0.0)
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
@@ -141,6 +160,13 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     span = hi - lo
     if span <= 0:
         return []
+    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    if blowup is not None:
+        # Only the run before a blow-up can plateau; a blown-up loss sitting high is the divergence.
+        keep = p.x < blowup.onset_x
+        if keep.sum() < 5:
+            return []
+        p = Prepared.of(replace(p.series, x=p.x[keep], y=p.y[keep]))
     tr = p.trend(params.smooth_fraction)
     xb, t = tr.x, tr.t
     x0, x1 = longest_flat(p, tr, params)

@@ -35,6 +35,8 @@ class Params:
     """The fitted training loss falls at least this fraction over that tail..."""
     min_t: float = 2.0
     """...by at least this many standard errors of the fitted slope."""
+    last_t: float = 0.0
+    """Over the last half of that tail the fitted slope still falls by this many standard errors."""
     val_min_drop: float = 0.025
     """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
     val_min_t: float = 1.5
@@ -85,17 +87,17 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     fit = tail_fit(p, params.tail_fraction)
     if fit is None or fit.drop < params.min_drop or fit.t < params.min_t or fit.end_above_best > params.max_above_best:
         return []
+    last = tail_fit(p, params.tail_fraction / 2)
+    if last is None or last.t < params.last_t:
+        return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
     val_text = ""
     v = ctx.val
     overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
     if v is not None and v.n >= 5 and overfit is None:
         vfit = tail_fit(v, params.tail_fraction)
-        # Validation rising clearly at the end while training falls is overfitting too (even below the
-        # overfitting rule's thresholds): then only the training loss is judged. Flat validation blocks.
-        rising = vfit is not None and vfit.drop <= -params.val_min_drop and vfit.t <= -params.val_min_t
-        if vfit is not None and not rising and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
+        if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
             return []
-        if vfit is not None and not rising:
+        if vfit is not None:
             val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
     start = hi - params.tail_fraction * (hi - lo)
