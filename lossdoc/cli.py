@@ -40,8 +40,19 @@ def _root(
     """lossdoc: a command-line doctor for training-loss histories."""
 
 
+def one_line(text: str) -> str:
+    """``text`` fit for one stderr line: control characters (a newline in a file or column name)
+    escaped, and the undecodable bytes of a file name shown as ``\\xff``."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON "\\ud800" escape
+        data = text.encode("utf-8", "backslashreplace")
+    text = data.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
 def _fail(message: str) -> typer.Exit:
-    typer.echo(f"lossdoc: {message}", err=True)
+    typer.echo(f"lossdoc: {one_line(message)}", err=True)
     return typer.Exit(code=2)
 
 
@@ -180,7 +191,7 @@ def emit(report: object, format: str, quiet: bool) -> None:
         except OSError as exc:
             typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     for e in report.errors:
-        typer.echo(f"lossdoc: {e.source}: {e.message}", err=True)
+        typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
 
 
 @app.command()
@@ -213,6 +224,12 @@ def formats() -> None:
 
 
 def main() -> None:
+    if not sys.warnoptions:
+        import warnings
+
+        # A library's warning (numpy overflow while matplotlib picks ticks for 1e308) is not the
+        # user's business and would break "one stderr line per bad file"; -W still shows them.
+        warnings.simplefilter("ignore")
     try:
         app()
     except KeyboardInterrupt:

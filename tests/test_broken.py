@@ -424,3 +424,19 @@ def test_real_process_escapes_newlines_and_undecodable_bytes_in_names(tmp_path):
     assert b"Traceback" not in res.stderr
     assert res.stderr.count(b"\n") == 1
     assert b"new\\nline\\xff.csv: no column looks like a loss" in res.stderr
+
+
+def test_real_process_shows_no_library_warnings(tmp_path):
+    # numpy overflows while matplotlib picks ticks for 1e308, a font lacks a glyph for a NUL in a
+    # name: none of it may reach stderr, which holds one line per bad file and nothing else.
+    log = tmp_path / "x\x01y.csv"
+    log.write_bytes(b"step,loss\n1e308,1e308\n-1e308,5e-324\n1.7e308,1\n0,nan\n")
+    plot_args = ["--plot", str(tmp_path / "plots"), "--fail-on", "never"]
+    res = subprocess.run(
+        [sys.executable, "-m", "lossdoc", "analyze", str(log), str(BROKEN / "huge_and_tiny.csv"), *plot_args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "Warning" not in res.stderr
+    assert all(line.startswith("lossdoc: ") for line in res.stderr.splitlines())

@@ -78,6 +78,7 @@ def read_frame(raw: RawInput) -> Frame:
             on_bad_lines="skip",
             encoding="utf-8-sig" if text is None else None,
             encoding_errors="replace",
+            compression=None,  # gzip was undone when reading; a plain "x.csv.gz" is plain text
         )
     except pd.errors.EmptyDataError:
         raise LossdocError(raw.source, "empty file") from None
