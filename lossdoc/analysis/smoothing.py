@@ -127,6 +127,15 @@ def diff_noise(z: np.ndarray) -> float:
     return float(max(1.4826 * mad, q75 / 1.1503) / np.sqrt(2.0))
 
 
+def curvature_noise(z: np.ndarray) -> float:
+    """Point noise from second differences (MAD / sqrt(6)): blind to any locally straight trend, so a
+    short curve that falls fast and then rises does not count its own shape as noise."""
+    d2 = np.diff(_sample(z[np.isfinite(z)]), n=2)
+    if d2.size < 3:
+        return 0.0
+    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
+
+
 @dataclass(frozen=True)
 class Trend:
     """A smoothed series on bucketed x, the standard error of a smoothed value, and the window used."""
@@ -187,6 +196,12 @@ class Prepared:
         """
         _, zb = self.buckets
         return diff_noise(zb)
+
+    @cached_property
+    def curvature_noise(self) -> float:
+        """Point noise of the (bucketed) points from second differences; see :func:`curvature_noise`."""
+        _, zb = self.buckets
+        return curvature_noise(zb)
 
     def trend(self, fraction: float, minimum: int = 3) -> Trend:
         """A spike-proof trend: the running median over ``fraction`` of the (bucketed) run."""

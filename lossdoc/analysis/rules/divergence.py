@@ -43,8 +43,10 @@ class Params:
     """Width of the running median that makes the trend spike-proof, as a fraction of the run."""
     noise_sigmas: float = 4.0
     """The rise must also exceed this many standard errors of the smoothed trend (noisy floors wander)."""
-    onset_fraction: float = 0.35
-    """The onset is the last point before the blow-up within this fraction of the rise from the minimum."""
+    onset_fraction: float = 0.1
+    """The onset is the last point before the blow-up within this fraction of the rise from the minimum..."""
+    onset_sigmas: float = 3.0
+    """...or within this many standard errors of the trend (measured before the rise), if that is more."""
 
 
 @dataclass(frozen=True)
@@ -94,9 +96,12 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     rise = t[a] - base
     # Onset: walk back from the first blown-up point to where the climb left the minimum,
     # then refine on the raw points: the first one past the onset threshold in that stretch.
-    near_min = np.flatnonzero(t[: a + 1] - base <= params.onset_fraction * rise)
+    # Near the minimum = within a small fraction of the rise, or within the trend's own scatter before it
+    # (a noisy creep is not yet the blow-up; a clean slow climb starts where it leaves the minimum).
+    near = max(params.onset_fraction * rise, params.onset_sigmas * se)
+    near_min = np.flatnonzero(t[: a + 1] - base <= near)
     j = int(near_min[-1]) if near_min.size else 0
-    raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > params.onset_fraction * rise)
+    raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > near)
     onset_x = float(p.x[np.argmax(raw_sel)]) if raw_sel.any() else float(xb[min(j + 1, a)])
     return Blowup(
         onset_x=onset_x,

@@ -75,10 +75,10 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     end_level = float(np.median(sv[-max(1, sv.size // 10) :]))
     rise = end_level - sv[k]
     after = sv[k + 1 :]
-    if after.size < 2:
-        return None
+    if after.size < 2 or k == 0:
+        return None  # k == 0: validation never got better than where it started; nothing was learned
     run_frac = ctx.span_fraction(best_x, float(xv[-1]))
-    noise = v.noise
+    noise = v.curvature_noise
     above = float(np.mean(after > sv[k] + max(noise, 1e-12)))
     rise_ratio = float(np.exp(rise)) if v.log_space else 1 + rise
     big = rise_ratio - 1 >= params.min_rise

@@ -47,7 +47,10 @@ class Params:
     max_rise: float = 1.25
     """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
     band_fraction: float = 0.5
-    """...and falls by less than this fraction of the point-to-point noise (or the tolerance, if larger)."""
+    """...and falls by less than the tolerance or, on heavily noisy curves, this fraction of the noise:"""
+    heavy_noise: float = 0.4
+    """a curve is heavily noisy when the point-to-point noise exceeds this ratio (a visible band, e.g. a
+    per-batch loss on a floor spanning a decade): then the eye judges flatness by the band, not by 2%."""
     band_sigmas: float = 4.0
     """...and whose smoothed trend spans at most this many of its standard errors (no U shapes)."""
     fit_points: int = 300
@@ -128,7 +131,8 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
     if zf.size >= 8:
         # A fall smaller than the noise band itself is what the eye calls flat on a noisy floor.
         noise = diff_noise(zf)
-        tol_fit = max(base_tol, params.band_fraction * noise)
+        heavy = p.log_space and noise >= np.log1p(params.heavy_noise)
+        tol_fit = max(base_tol, params.band_fraction * noise) if heavy else base_tol
         flat = fitted_flat(xf, zf, base_tol, params.fit_sigmas, float(np.log(params.max_rise)), tol_fit)
         # ...but a line through a U (falls, then rises back) is flat too: the smoothed trend must also stay
         # in a band no wider than its own scatter allows.

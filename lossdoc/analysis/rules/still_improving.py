@@ -31,12 +31,14 @@ SEVERITY = "info"
 class Params:
     tail_fraction: float = 0.2
     """The end of the run that is judged, as a fraction of its x range (4 points at least)."""
-    min_drop: float = 0.022
+    min_drop: float = 0.03
     """The fitted training loss falls at least this fraction over that tail..."""
     min_t: float = 2.0
     """...by at least this many standard errors of the fitted slope."""
     last_t: float = 0.0
     """Over the last half of that tail the fitted slope still falls by this many standard errors."""
+    last_min_drop: float = 0.01
+    """...and by at least this fraction."""
     val_min_drop: float = 0.025
     """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
     val_min_t: float = 1.5
@@ -88,7 +90,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if fit is None or fit.drop < params.min_drop or fit.t < params.min_t or fit.end_above_best > params.max_above_best:
         return []
     last = tail_fit(p, params.tail_fraction / 2)
-    if last is None or last.t < params.last_t:
+    if last is None or last.t < params.last_t or last.drop < params.last_min_drop:
         return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
     val_text = ""
     v = ctx.val
