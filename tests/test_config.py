@@ -48,7 +48,7 @@ def test_search_stops_at_the_git_root(project):
 
 
 def test_pyproject_without_a_lossdoc_table_is_skipped(project):
-    (project / "runs" / "pyproject.toml").write_text('[tool.black]\nline-length = 90\n')
+    (project / "runs" / "pyproject.toml").write_text("[tool.black]\nline-length = 90\n")
     (project / "pyproject.toml").write_text("[tool.lossdoc]\nignore = ['still-improving']\n")
     found = config.find_config(project / "runs" / "a")
     assert found is not None and found[0] == project / "pyproject.toml"

@@ -213,6 +213,8 @@ def _panel(ax: Any, d: Diagnosis, smoothing: float | None, title: str, lr_label:
             handles[f"{s.role} NaN/Inf ({int(bad.sum()):,})" if named else f"{s.role} NaN/Inf"] = tick
     handles.update(_mark_findings(ax, d, smoothing))
     handles.update(_mark_best_val(ax, d))
+    if ax.get_yscale() == "log":
+        _clip_blow_up(ax, [s.y for s, _ in curves])
     if h.lr is not None and h.lr.y.size and np.isfinite(h.lr.y).any():
         ax2 = ax.twinx()
         xl, yl = minmax_downsample(h.lr.x, h.lr.y)
@@ -246,6 +248,33 @@ def _panel(ax: Any, d: Diagnosis, smoothing: float | None, title: str, lr_label:
     ax.grid(True, alpha=0.25, linewidth=0.6)
     ax.margins(x=0.01)
     return handles
+
+
+MAX_DECADES_ABOVE = 6
+"""A log axis shows at most this many decades above the run's median loss; a blow-up beyond that
+is cut at the top edge (and labelled) so the rest of the run keeps its resolution."""
+
+
+def _clip_blow_up(ax: Any, ys: list[np.ndarray]) -> None:
+    vals = np.concatenate([y[np.isfinite(y) & (y > 0)] for y in ys]) if ys else np.array([])
+    if vals.size == 0:
+        return
+    top = float(np.median(vals)) * 10.0**MAX_DECADES_ABOVE
+    peak = float(vals.max())
+    if peak <= top:
+        return
+    ax.set_ylim(top=top)
+    ax.annotate(
+        f"↑ off the scale: up to {fmt_loss(peak)}",
+        xy=(0.99, 0.99),
+        xycoords="axes fraction",
+        ha="right",
+        va="top",
+        fontsize=7.5,
+        color="#444444",
+        bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
+        zorder=9,
+    )
 
 
 def _value_at(s: Series, x: float) -> float | None:

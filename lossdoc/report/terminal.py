@@ -14,13 +14,14 @@ from itertools import pairwise
 import numpy as np
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_lines, verdict_text, where_text
+from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 SPARK = "▁▂▃▄▅▆▇█"
@@ -92,12 +93,17 @@ def _findings(d: Diagnosis) -> RenderableType:
 
 
 def _next_run(d: Diagnosis) -> RenderableType | None:
-    lines = next_run_lines(d)
-    if not lines:
+    blocks = next_run_blocks(d)
+    if not blocks:
         return None
-    body = Text("Next run\n", style="bold")
-    body.append("\n".join(lines))
-    return body
+    t = Table.grid(padding=(0, 1))
+    t.add_column(no_wrap=True)
+    t.add_column()
+    for line, more in blocks:
+        t.add_row("•", Text(line))
+        for m in more:
+            t.add_row("", Padding(Text(m, style="dim"), (0, 0, 0, 2)))
+    return Group(Text("Next run", style="bold"), t)
 
 
 def verdict(d: Diagnosis) -> Text:
