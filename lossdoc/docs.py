@@ -60,7 +60,10 @@ def rule_text(rule: object) -> str:
         lines.append("parameters: none")
         return "\n".join(lines)
     docs = _attribute_docs(module.Params)
-    lines.append("parameters (set them in [tool.lossdoc.rules.<rule>] of pyproject.toml):")
+    slug = rule.slug  # type: ignore[attr-defined]
+    lines.append(
+        f"parameters (set them in [tool.lossdoc.rules.{slug}] of pyproject.toml, or --param {slug}.NAME=VALUE):"
+    )
     for f in fields:
         lines.append(f"  {f.name} = {f.default!r}")
         if f.name in docs:
