@@ -98,3 +98,117 @@ def test_noisy_minibatch_curve_has_no_spike_or_divergence():
     x, y = decay(20_000, noise=0.15, seed=11)
     found = rules_of(history((x, y), x_name="step"))
     assert "loss-spike" not in found and "divergence" not in found
+
+
+# --- families of the detection benchmark, one specification each -------------------------------
+
+
+def test_overfitting_early_late_and_mild_report_the_best_point():
+    for best, rise in ((10, 0.8), (75, 0.15), (50, 0.07)):
+        h = history(decay(100, rate=4), u_shape(100, best=best, rise=rise, noise=0.005))
+        f = rules_of(h)["overfitting"]
+        assert abs(f.start - best) <= 5, (best, f.start)
+
+
+def test_too_mild_a_rise_is_not_overfitting():
+    h = history(decay(100, rate=4), u_shape(100, best=90, rise=0.01))
+    assert "overfitting" not in rules_of(h)
+
+
+def test_validation_that_never_improves_is_not_overfitting():
+    x = np.arange(30.0)
+    val = 1.0 + 0.01 * x  # worse from the first check on: nothing was learned, there is no point to stop at
+    assert "overfitting" not in rules_of(history(decay(30), (x, val)))
+
+
+def test_sparse_validation_rows_still_find_the_best_step():
+    x, tr = decay(5000, noise=0.05, rate=4)
+    xv = x[::50]
+    _, va = u_shape(5000, best=2000, rise=0.5)
+    f = rules_of(history((x, tr), (xv, va[::50]), x_name="step"))["overfitting"]
+    assert abs(f.start - 2000) <= 250
+
+
+def test_sudden_jump_that_stays_is_divergence_at_the_jump():
+    x, y = decay(200, noise=0.02)
+    y[140:] *= 5
+    f = rules_of(history((x, y)))["divergence"]
+    assert 135 <= f.start <= 142
+
+
+def test_slow_divergence_starts_where_the_climb_leaves_the_minimum():
+    x = np.arange(300.0)
+    y = np.where(x < 100, 2.0 * np.exp(-x / 25) + 0.1, 0.1 * np.exp((x - 100) / 60))
+    f = rules_of(history((x, y)))["divergence"]
+    assert 90 <= f.start <= 130
+
+
+def test_spike_that_does_not_recover_is_not_a_spike():
+    x, y = decay(300, noise=0.01)
+    y[150:] *= 6
+    found = rules_of(history((x, y)))
+    assert "loss-spike" not in found and "divergence" in found
+
+
+def test_mid_run_stall_then_recovery_is_a_stalled_plateau():
+    x = np.arange(400.0)
+    y = np.piecewise(
+        x,
+        [x < 100, (x >= 100) & (x < 250), x >= 250],
+        [
+            lambda t: 2.0 * np.exp(-t / 40),
+            lambda t: 2.0 * np.exp(-2.5) + 0 * t,
+            lambda t: 0.164 * np.exp(-(t - 250) / 60),
+        ],
+    )
+    f = rules_of(history((x, y)))["plateau"]
+    assert f.evidence["kind"] == "stalled" and 90 <= f.start <= 130
+
+
+def test_step_schedule_with_short_flats_is_no_plateau_but_a_long_flat_is():
+    x = np.arange(1000.0)
+    short = 2.0 * np.exp(-x / 60) * np.where(x < 400, 1, 0.5) * np.where(x < 800, 1, 0.5) + 0.05 * np.exp(-x / 300)
+    assert "plateau" not in rules_of(history((x, short)))
+    long = 2.0 * np.exp(-np.minimum(x, 150) / 30) * np.where(x < 600, 1, 0.3)
+    f = rules_of(history((x, long)))["plateau"]
+    assert f.evidence["kind"] == "stalled" and 100 <= f.start <= 250
+
+
+@pytest.mark.parametrize("n", [10, 100, 1000, 100_000])
+@pytest.mark.parametrize("scale", SCALES)
+def test_healthy_noisy_curves_have_no_spike_or_divergence_at_any_scale_and_length(n, scale):
+    x, y = decay(n, noise=0.2, seed=n, scale=scale)
+    found = rules_of(history((x, y), x_name="step"))
+    assert "loss-spike" not in found and "divergence" not in found and "non-finite" not in found
+
+
+def test_a_million_noisy_minibatch_points_stay_healthy():
+    x, y = decay(1_000_000, noise=0.3, seed=7)
+    bad = [
+        f for f in analyze(history((x, y), x_name="step")).findings if f.severity == "error" or f.rule == "loss-spike"
+    ]
+    assert bad == []
+
+
+def test_nan_hidden_as_zero_by_the_logger_is_non_finite():
+    from lossdoc.history import LossHistory, Series
+
+    x = np.arange(40.0)
+    loss = np.where(x < 30, 3.0 - x / 20, 0.0)
+    grad = np.where(x < 30, 1.0, np.nan)
+    h = LossHistory(
+        "s",
+        "hf_trainer_state",
+        "s",
+        "step",
+        [Series("loss", "train", x, loss), Series("grad_norm", "grad_norm", x, grad)],
+    )
+    f = rules_of(h)["non-finite"]
+    assert f.series == "loss" and f.start == 30 and "0.0" in f.message
+
+
+def test_jumps_inside_a_blow_up_are_not_spikes():
+    x, y = decay(300, noise=0.02)
+    y[200:] = y[199] * np.exp(np.linspace(0, 6, 100)) * np.where(np.arange(100) % 7 == 0, 5, 1)
+    found = rules_of(history((x, y)))
+    assert "divergence" in found and "loss-spike" not in found

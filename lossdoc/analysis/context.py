@@ -92,6 +92,6 @@ def fmt_loss(v: float) -> str:
     return f"{v:.4g}"
 
 
-def pct(ratio: float) -> str:
-    """``+31%`` from a ratio of 1.31."""
-    return f"{(ratio - 1) * 100:+.0f}%"
+def fmt_ratio(ratio: float) -> str:
+    """``3.2x``, or ``9.2e+30x`` for a blow-up."""
+    return f"{ratio:.1f}x" if ratio < 1000 else f"{ratio:.2g}x"

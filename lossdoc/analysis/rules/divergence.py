@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.context import RunContext, fmt_loss, fmt_ratio
 from lossdoc.analysis.smoothing import diff_noise
 from lossdoc.analysis.types import Finding
 
@@ -122,7 +122,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     shape = "for a sustained stretch before partly recovering" if d.recovered else "and stays there"
     msg = (
         f"training loss blows up from {ctx.at(d.onset_x)}: the smoothed loss climbs from its minimum "
-        f"{fmt_loss(d.min_loss)} to {fmt_loss(d.end_loss)} ({d.peak_ratio:.1f}x at its peak) {shape}"
+        f"{fmt_loss(d.min_loss)} to {fmt_loss(d.end_loss)} ({fmt_ratio(d.peak_ratio)} at its peak) {shape}"
     )
     advice = (
         f"Lower the learning rate (by 3-10x), add or lengthen warm-up, and clip gradients; check the "

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from lossdoc.analysis.context import RunContext, fmt_x
+from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, rolling_median, rolling_quantile
 from lossdoc.analysis.types import Finding
@@ -144,7 +144,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     where = ", ".join(fmt_x(x[i]) for i in peaks[:8]) + (" …" if len(peaks) > 8 else "")
     msg = (
         f"{len(spikes)} loss spike(s) that recovered, at {ctx.x_name} {where}; the largest is "
-        f"{biggest[1]:.2f}x the level before it, at {ctx.at(x[biggest[0]])}"
+        f"{fmt_ratio(biggest[1])} the level before it, at {ctx.at(x[biggest[0]])}"
     )
     advice = (
         "Clip gradients (e.g. max norm 1.0), lower the peak learning rate or lengthen warm-up, and "

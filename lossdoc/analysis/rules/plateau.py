@@ -184,9 +184,10 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []  # it blew up inside the stretch: divergence, not a plateau
     total_gain = float(1 - np.exp(t.min() - t[: max(1, t.size // 20)].max())) if p.log_space else 0.0
     level = float(p.to_value(np.median(seg)))
-    reaches_end = b >= t.size - 1
+    # Before a blow-up the run never "converged": it stalled until it blew up.
+    reaches_end = b >= t.size - 1 and blowup is None
     starts_at_beginning = (xb[a] - xb[0]) <= 0.1 * span
-    later_gain = float(1 - np.exp(t[b:].min() - t[b])) if p.log_space and not reaches_end else 0.0
+    later_gain = float(1 - np.exp(t[b:].min() - t[b])) if p.log_space and b < t.size - 1 else 0.0
     if starts_at_beginning and (reaches_end or total_gain < params.never_learned_gain):
         kind, severity = "never-learned", "warning"
         msg = (
@@ -211,9 +212,15 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         )
     else:
         kind, severity = "stalled", "warning"
+        if blowup is not None and later_gain < params.tolerance:
+            after = f", until the loss blew up at {ctx.at(blowup.onset_x)}"
+        elif later_gain < params.tolerance:
+            after = ", and did not improve after it"
+        else:
+            after = f", then improved {later_gain:.0%} further"
         msg = (
             f"the training loss stalled from {ctx.at(xb[a])} to {ctx.at(xb[b])} ({frac:.0%} of the run) "
-            f"near {fmt_loss(level)}, then improved {later_gain:.0%} further"
+            f"near {fmt_loss(level)}{after}"
         )
         advice = (
             "A learning-rate schedule that reacts sooner (reduce-on-plateau with a shorter patience, "
