@@ -48,7 +48,12 @@ def _image(report: Report, idx: list[int]) -> str:
         data = Path(written).read_bytes()
         mime = "image/svg+xml" if written.lower().endswith(".svg") else "image/png"
     if data is None:
-        data = render_bytes(diags, report.options.get("smoothing"))
+        try:
+            data = render_bytes(diags, report.options.get("smoothing"))
+        except Exception as exc:  # matplotlib gives up on some extreme values: the page still renders
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            return f'<p class="facts">(no plot: {escape(first)})</p>'
+
     alt = escape(f"loss curves of {figure_name(diags)}")
     return f'<img alt="{alt}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
 

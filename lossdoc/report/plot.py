@@ -462,8 +462,13 @@ def write_plots(report: Any, target: Path, smoothing: float | None, inputs: set[
             continue
         try:
             draw([report.diagnoses[i] for i in idx], out, smoothing)
-        except (OSError, ValueError) as exc:
-            report.errors.append(InputError(str(out), f"cannot write plot ({exc})"))
+        except OSError as exc:
+            report.errors.append(InputError(str(out), f"cannot write plot ({exc.strerror or exc})"))
+            report.exit_code = 2
+            continue
+        except Exception as exc:  # matplotlib gives up on some extreme values: one plot lost, not the call
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            report.errors.append(InputError(str(out), f"cannot draw plot ({first})"))
             report.exit_code = 2
             continue
         for i in idx:
