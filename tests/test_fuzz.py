@@ -119,6 +119,7 @@ SAMPLES: dict[str, tuple[bytes, str]] = {
     "xgboost": (json.dumps({"validation_0": {"logloss": [a for _, a, _ in _curve()]}}).encode(), ".json"),
 }
 SAMPLES["gzip_csv"] = (gzip.compress(SAMPLES["keras_csv"][0], mtime=0), ".csv.gz")
+SAMPLES["mlflow_metric"] = (_lines([f"{1795712325178 + 30 * e} {a} {e}" for e, a, _ in _curve()]), "")
 sample_names = st.sampled_from(sorted(SAMPLES))
 SPECIAL = [
     b"\x00",
@@ -339,3 +340,30 @@ def test_cli_plots_extreme_values(losses, xs):
     plots = WORK / "plots"
     check_cli([path], ["--plot", str(plots), "--fail-on", "never"])
     assert all(p.parent == plots for p in plots.glob("**/*") if p.is_file())
+
+
+EVENTS = Path(__file__).parent / "fixtures" / "formats" / "tensorboard" / "torch_summarywriter"
+
+
+@fuzz
+@given(st.floats(0, 1), st.lists(st.tuples(st.floats(0, 1), st.integers(1, 255)), max_size=4), st.booleans())
+def test_damaged_tensorboard_event_file(cut, flips, as_folder):
+    (real,) = EVENTS.glob("events.out.tfevents.*")
+    data = bytearray(real.read_bytes())
+    data = data[: int(len(data) * cut)] if cut < 0.7 else data  # a writer killed mid-record
+    for where, xor in flips:
+        if data:
+            data[min(int(len(data) * where), len(data) - 1)] ^= xor
+    folder = WORK / "tb"
+    folder.mkdir(exist_ok=True)
+    for old in folder.iterdir():
+        old.unlink()
+    path = folder / real.name
+    path.write_bytes(bytes(data))
+    target = folder if as_folder else path
+    with time_limit(30):
+        runs, errors = load_paths([str(target)])
+        for run in runs:
+            analyze(run)
+    assert bool(runs) != bool(errors), (runs, errors)
+    assert all("internal error" not in e.message for e in errors)
