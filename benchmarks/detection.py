@@ -265,7 +265,10 @@ def label_case(c: Case, x: np.ndarray, xv: np.ndarray | None) -> dict[str, str]:
         dv = "unclear"
     lab["diverged"] = dv
     if dv == "yes":
-        lab["diverged_x"] = fmt_x(x_at(dt))
+        # The first logged x of the blow-up: the first point at or after the continuous onset (rounding to
+        # the nearest point could name the last healthy point instead).
+        first = np.flatnonzero((x - x[0]) / span >= dt - 1e-9)
+        lab["diverged_x"] = fmt_x(float(x[first[0]]) if first.size else x_at(dt))
     # sanity: a curve the builder calls "no" must not blow up by the definition
     if dv == "no":
         k = int(np.argmin(f))

@@ -45,6 +45,8 @@ class Params:
     """The rise must also exceed this many standard errors of the smoothed trend (noisy floors wander)."""
     onset_fraction: float = 0.1
     """The onset is the last point before the blow-up within this fraction of the rise from the minimum..."""
+    onset_max_ratio: float = 1.2
+    """...but never more than this ratio above the minimum (a huge blow-up starts where it leaves it)..."""
     onset_sigmas: float = 3.0
     """...or within this many standard errors of the trend (measured before the rise), if that is more."""
 
@@ -78,13 +80,16 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         (gap >= params.return_fraction * progress) & (gap >= np.log(params.min_return_ratio))
     )
     need = max(params.sustain_points, int(np.ceil(params.sustain_fraction * t.size)))
+    raw = ctx.history.train
+    ends_non_finite = raw is not None and raw.y.size > 0 and not np.isfinite(raw.y[-1])
     first = None
     for a, b in _true_runs(far):
         # Beyond what the trend's own scatter could produce, judged by the noise *before* the rise
         # (a noisy floor wanders; a blow-up's own chaos must not hide it).
         se = tr.se if a < 6 else 1.2533 * diff_noise(p.buckets[1][:a]) / np.sqrt(tr.window)
         ok = gap[a:b] >= params.noise_sigmas * se
-        runs = [(a + i, a + j) for i, j in _true_runs(ok) if j - i >= need]
+        # A blow-up that runs into a NaN/Inf tail never recovers: it is sustained however short it is.
+        runs = [(a + i, a + j) for i, j in _true_runs(ok) if j - i >= need or (ends_non_finite and a + j == t.size)]
         if runs:
             first = runs[0]
             break
@@ -98,7 +103,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     # then refine on the raw points: the first one past the onset threshold in that stretch.
     # Near the minimum = within a small fraction of the rise, or within the trend's own scatter before it
     # (a noisy creep is not yet the blow-up; a clean slow climb starts where it leaves the minimum).
-    near = max(params.onset_fraction * rise, params.onset_sigmas * se)
+    near = max(min(params.onset_fraction * rise, np.log(params.onset_max_ratio)), params.onset_sigmas * se)
     near_min = np.flatnonzero(t[: a + 1] - base <= near)
     j = int(near_min[-1]) if near_min.size else 0
     raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > near)
