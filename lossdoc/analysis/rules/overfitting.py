@@ -105,15 +105,33 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     )
 
 
+def train_text(change: float | None) -> str:
+    """`` while training loss fell 57%`` / ``fell 120x`` / ``stayed flat``."""
+    if change is None:
+        return ""
+    if abs(change) < 0.01:
+        return " while training loss stayed flat"
+    if change > 0:
+        return f" while training loss rose only {change:.0%}"
+    if change > -0.9:
+        return f" while training loss fell {-change:.0%}"
+    return f" while training loss fell {1 / max(1 + change, 1e-300):.0f}x"
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
     o = ctx.memo(SLUG, lambda: detect(ctx, params))
     if o is None or ctx.val is None:
         return []
-    after_count = int(np.sum(ctx.val.x > o.best_x))
-    tr_text = f" while training loss changed {o.train_change:+.0%}" if o.train_change is not None else ""
+    v = ctx.val
+    after_count = int(np.sum(v.x > o.best_x))
+    # The message quotes logged values (the smoothed ones decide, and are in the evidence), so it agrees
+    # with the log and with the run's best-point advice.
+    best_logged = float(v.y[int(np.argmin(np.abs(v.x - o.best_x)))])
+    final_logged = float(v.y[-1])
     msg = (
-        f"validation loss was lowest at {ctx.at(o.best_x)} ({fmt_loss(o.best_val)}); the {o.after_fraction:.0%} "
-        f"of the run after it raised it {(o.rise_ratio - 1):+.0%} to {fmt_loss(o.final_val)}{tr_text}"
+        f"validation loss was lowest at {ctx.at(o.best_x)} ({fmt_loss(best_logged)}); the {o.after_fraction:.0%} "
+        f"of the run after it raised it {final_logged / best_logged - 1:+.0%} to {fmt_loss(final_logged)}"
+        f"{train_text(o.train_change)}"
     )
     advice = (
         f"Stop at {ctx.at(o.best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "

@@ -102,7 +102,9 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         if vfit is not None:
             val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
-    start = hi - params.tail_fraction * (hi - lo)
+    # The first logged point of the judged tail (not a computed x that was never logged).
+    tail = p.x[p.x >= hi - params.tail_fraction * (hi - lo)]
+    start = float(tail[0]) if tail.size else hi
     msg = (
         f"the training loss was still falling when the run ended: {fit.drop:.1%} lower over the last "
         f"{params.tail_fraction:.0%} of the run{val_text}"
