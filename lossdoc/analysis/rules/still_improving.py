@@ -31,10 +31,14 @@ SEVERITY = "info"
 class Params:
     tail_fraction: float = 0.2
     """The end of the run that is judged, as a fraction of its x range (4 points at least)."""
+    min_tail_points: int = 4
+    """The tail holds at least this many points (short runs: a slope needs points to be trusted)."""
     min_drop: float = 0.03
     """The fitted training loss falls at least this fraction over that tail..."""
     min_t: float = 2.0
     """...by at least this many standard errors of the fitted slope."""
+    last_min_points: int = 8
+    """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
     last_t: float = 0.0
     """Over the last half of that tail the fitted slope still falls by this many standard errors."""
     last_min_drop: float = 0.01
@@ -52,16 +56,17 @@ class TailFit:
     drop: float  # fractional fall of the fitted line over the tail (0.05 = 5% lower at the end)
     t: float  # slope / standard error (positive = falling)
     end_above_best: float  # fitted end level relative to the best smoothed level (0.1 = 10% above)
+    points: int  # how many (bucketed) points the line was fitted to
 
 
-def tail_fit(p: Prepared, tail_fraction: float) -> TailFit | None:
+def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit | None:
     """A least-squares line through the last ``tail_fraction`` of the run, in judging space."""
     xb, zb = p.buckets
     if zb.size < 5 or xb[-1] <= xb[0]:
         return None
     sel = xb >= xb[-1] - tail_fraction * (xb[-1] - xb[0])
-    if sel.sum() < 4:
-        sel[-4:] = True
+    if sel.sum() < min_points:
+        sel[-min_points:] = True
     x, z = xb[sel], zb[sel]
     xc = x - x.mean()
     sxx = float(xc @ xc)
@@ -78,7 +83,7 @@ def tail_fit(p: Prepared, tail_fraction: float) -> TailFit | None:
     else:
         drop, above = fall, end - best
     t = -slope / se if se > 0 else (np.inf if slope < 0 else 0.0)
-    return TailFit(drop, float(t), above)
+    return TailFit(drop, float(t), above, int(z.size))
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
@@ -86,11 +91,17 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     h = ctx.history.train
     if p is None or p.n < 5 or h is None or not np.isfinite(h.y[-1]):
         return []
-    fit = tail_fit(p, params.tail_fraction)
+    fit = tail_fit(p, params.tail_fraction, params.min_tail_points)
     if fit is None or fit.drop < params.min_drop or fit.t < params.min_t or fit.end_above_best > params.max_above_best:
         return []
-    last = tail_fit(p, params.tail_fraction / 2)
-    if last is None or last.t < params.last_t or last.drop < params.last_min_drop:
+    # Still falling at the very end, judged only where the last half of the tail has points enough for a
+    # slope (on a 40-epoch run its 4 noisy points say nothing).
+    last = tail_fit(p, params.tail_fraction / 2, params.last_min_points)
+    if (
+        last is not None
+        and last.points >= params.last_min_points
+        and (last.t < params.last_t or last.drop < params.last_min_drop)
+    ):
         return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
     val_text = ""
     v = ctx.val
