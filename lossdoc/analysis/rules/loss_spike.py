@@ -46,7 +46,9 @@ class Params:
     recover_window_fraction: float = 0.10
     """How long the loss has to recover, as a fraction of the run."""
     max_width_fraction: float = 0.05
-    """A spike lasts at most this fraction of the run; longer is a regime, not a spike."""
+    """A spike lasts at most this fraction of the run; longer is a regime, not a spike..."""
+    max_width_min: int = 3
+    """...though on a short run a spike may always last this many points (a few epochs)."""
     skip_start_fraction: float = 0.02
     """Ignore the first points of the run, where the loss legitimately moves fastest."""
     noise_window_fraction: float = 0.10
@@ -120,12 +122,12 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if not cand.any():
         return []
     blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
-    if blowup is not None:
-        cand &= x < blowup.onset_x  # jumps inside a blow-up are the divergence, not spikes
+    if blowup is not None and not blowup.recovered:
+        cand &= x < blowup.onset_x  # jumps inside a blow-up that never comes back are the divergence
     if not cand.any():
         return []
     events = _group(np.flatnonzero(cand), gap=max(1, h // 2))
-    max_width = max(1, int(n * params.max_width_fraction))
+    max_width = max(params.max_width_min, int(n * params.max_width_fraction))
     reach = max(h, int(n * params.recover_window_fraction))
     spikes = []
     for a, b in events:
