@@ -77,7 +77,26 @@ def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     view = sliding_window_view(padded, window)
     for s in range(0, y.size, chunk):
         part = view[s : s + chunk]
-        out[s : s + chunk] = np.median(part, axis=1) if q == 50.0 else np.percentile(part, q, axis=1)
+        out[s : s + chunk] = row_medians(part) if q == 50.0 else np.percentile(part, q, axis=1)
+    return out
+
+
+def row_medians(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=1)`` bit for bit, several times faster on many short rows.
+
+    np.median partitions each row around both middle positions and the last one (its NaN check);
+    one partition around the upper middle is enough: the lower middle of an even row is the
+    largest value left of it. The two are averaged as np.median does, ``(lo + hi) / 2``, and a row
+    holding a NaN gives NaN, as np.median's does.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    n = a.shape[1]
+    h = n // 2
+    part = np.partition(a, h, axis=1)
+    out = part[:, h].copy() if n % 2 else (part[:, :h].max(axis=1) + part[:, h]) / 2
+    has_nan = np.isnan(a).any(axis=1)
+    if has_nan.any():
+        out[has_nan] = np.nan
     return out
 
 
@@ -89,7 +108,7 @@ def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> 
     size = int(np.ceil(n / max_points))
     full = (n // size) * size
     xb = x[size // 2 : full : size]
-    yb = np.median(y[:full].reshape(-1, size), axis=1)
+    yb = row_medians(y[:full].reshape(-1, size))
     if full < n:
         xb = np.append(xb, x[(full + n) // 2])
         yb = np.append(yb, np.median(y[full:]))

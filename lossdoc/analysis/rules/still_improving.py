@@ -39,7 +39,7 @@ class Params:
     """...by at least this many standard errors of the fitted slope."""
     last_min_points: int = 8
     """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
-    last_t: float = 0.0
+    last_t: float = 1.0
     """Over the last half of that tail the fitted slope still falls by this many standard errors."""
     last_min_drop: float = 0.01
     """...and by at least this fraction."""
@@ -110,6 +110,9 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         vfit = tail_fit(v, params.tail_fraction)
         if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
             return []
+        vlast = tail_fit(v, params.tail_fraction / 2, params.last_min_points)
+        if vlast is not None and vlast.points >= params.last_min_points and vlast.t <= -params.val_min_t:
+            return []  # validation has turned up at the very end
         if vfit is not None:
             val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
