@@ -39,7 +39,7 @@ class Params:
     """...by at least this many standard errors of the fitted slope."""
     last_min_points: int = 8
     """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
-    last_t: float = 1.0
+    last_t: float = 0.0
     """Over the last half of that tail the fitted slope still falls by this many standard errors."""
     last_min_drop: float = 0.01
     """...and by at least this fraction."""
