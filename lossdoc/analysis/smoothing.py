@@ -198,15 +198,6 @@ class Prepared:
         return bucket(self.x, self.z)
 
     @cached_property
-    def noise(self) -> float:
-        """Point-to-point noise in judging space: robust spread of first differences / sqrt(2)."""
-        _, zb = self.buckets
-        if zb.size < 4:
-            return 0.0
-        resid = zb - rolling_median(zb, trend_window(zb.size))
-        return robust_sigma(resid)
-
-    @cached_property
     def step_noise(self) -> float:
         """The normal step-to-step noise of the (bucketed) points, in judging space.
 
