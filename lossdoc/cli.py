@@ -10,6 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from lossdoc import __version__
+from lossdoc.lean_typer import LeanCommand, LeanGroup
 
 app = typer.Typer(
     name="lossdoc",
@@ -19,6 +20,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
+    cls=LeanGroup,
 )
 
 FORMAT_CHOICES = ("table", "json", "markdown", "html", "github", "junit")
@@ -56,7 +58,7 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-@app.command()
+@app.command(cls=LeanCommand)
 def analyze(
     paths: Annotated[list[str], typer.Argument(help="Log files, folders or globs; '-' reads standard input.")],
     format: Annotated[
@@ -92,6 +94,10 @@ def analyze(
         Optional[Path],  # noqa: UP045
         typer.Option("--config", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."),
     ] = None,
+    jobs: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--jobs", "-j", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
+    ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
 
@@ -120,18 +126,30 @@ def analyze(
             RULES,
         )
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
+        workers = _jobs(jobs)
     except LossdocError as exc:
         raise _fail(f"{exc.source}: {exc.message}") from None
     quiet = quiet if quiet is not None else settings.quiet
     plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
-    report = run_analysis(paths, rules, overrides, policy, rule_params)
+    report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers)
     report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
     if plot is not None:
         write_plots(report, plot, smooth, set(paths))
     emit(report, format, quiet)
     raise typer.Exit(code=report.exit_code)
+
+
+def _jobs(value: str | None) -> int:
+    from lossdoc.batch import default_jobs
+    from lossdoc.errors import LossdocError
+
+    if value is None:
+        return default_jobs()
+    if not value.strip().isdigit() or int(value) < 1:
+        raise LossdocError("--jobs", f"'{value}' is not a number of processes (1 or more)")
+    return int(value)
 
 
 def run_analysis(
@@ -140,22 +158,18 @@ def run_analysis(
     overrides: dict[str, str | None],
     policy: object,
     rule_params: dict[str, dict[str, object]] | None = None,
+    jobs: int = 1,
 ) -> object:
-    from lossdoc.advice import advise
-    from lossdoc.analysis import analyze as analyze_run
-    from lossdoc.ingest import InputError, load_paths
+    """Read, analyse and advise on every log (in ``jobs`` processes when there are many), in input order."""
+    from lossdoc.batch import AnalysisFailure, Job, diagnose_all
+    from lossdoc.ingest import load_paths
     from lossdoc.policy import exit_code
     from lossdoc.report import Report
 
-    histories, errors = load_paths(paths, overrides)
-    diagnoses = []
-    for h in histories:
-        try:
-            diagnosis = analyze_run(h, rules, rule_params)
-            diagnosis.advice = advise(diagnosis)
-            diagnoses.append(diagnosis)
-        except Exception as exc:  # a bug must cost one run, never the whole call
-            errors.append(InputError(h.source, f"internal error while analysing run '{h.name}': {exc!r}"))
+    job = Job(overrides, rules, rule_params)
+    results, errors = load_paths(paths, overrides, read_all=lambda refs, _: diagnose_all(refs, job, jobs))
+    diagnoses = [r for r in results if not isinstance(r, AnalysisFailure)]
+    errors += [r.error for r in results if isinstance(r, AnalysisFailure)]
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))
 
 
@@ -194,7 +208,7 @@ def emit(report: object, format: str, quiet: bool) -> None:
         typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
 
 
-@app.command()
+@app.command(cls=LeanCommand)
 def explain(rule: Annotated[str, typer.Argument(help="A rule slug, e.g. overfitting.")]) -> None:
     """Print a rule's documentation: what it means, why it matters, what to do, and its parameters."""
     from lossdoc.analysis import RULES
@@ -205,7 +219,7 @@ def explain(rule: Annotated[str, typer.Argument(help="A rule slug, e.g. overfitt
     typer.echo(rule_text(RULES[rule]))
 
 
-@app.command("rules")
+@app.command("rules", cls=LeanCommand)
 def list_rules() -> None:
     """List the rules with their default severity."""
     from lossdoc.analysis import RULES
@@ -215,7 +229,7 @@ def list_rules() -> None:
         typer.echo(f"{slug:<{width}}  {rule.severity:<7}  {rule.summary}")
 
 
-@app.command()
+@app.command(cls=LeanCommand)
 def formats() -> None:
     """List the log formats lossdoc reads and how each is recognised."""
     from lossdoc.docs import FORMATS_TEXT

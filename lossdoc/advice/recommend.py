@@ -33,7 +33,7 @@ FRAMEWORKS = {
 }
 """Log format → the framework whose API the snippet uses; anything else gets a neutral statement."""
 
-Stopper = Callable[[np.ndarray, int, float], "int | None"]
+Stopper = Callable[[Any, int, float], "int | None"]
 
 
 def framework_of(fmt: str) -> str:
@@ -95,13 +95,14 @@ def search(
     stop = stopper_for(framework)
     top = max(1, min(max_patience, values.size))
     choices: list[tuple[float, float, int, int | None]] = []
+    checks = values.astype(float).tolist()  # converted once, not once per replay
     for d in delta_candidates(values, best):
-        safe = next((p for p in range(1, top + 1) if _safe(stop(values, p, d), best)), None)
+        safe = smallest_safe_patience(stop, checks, d, best, top)
         if safe is None:
             continue
-        chosen, at = safe, stop(values, safe, d)
+        chosen, at = safe, stop(checks, safe, d)
         for p in range(safe + margin(safe), safe, -1):
-            s = stop(values, p, d)
+            s = stop(checks, p, d)
             if s is not None or at is None:
                 chosen, at = p, s
                 break
@@ -114,6 +115,26 @@ def search(
 
 def _safe(stop_index: int | None, best: int) -> bool:
     return stop_index is None or stop_index >= best
+
+
+def smallest_safe_patience(stop: Stopper, checks: Any, min_delta: float, best: int, top: int) -> int | None:
+    """The smallest patience in ``1..top`` that does not stop before the best check, or None.
+
+    Found by bisection, which gives what trying every patience in turn gives: in each replayed
+    rule the counter of checks without improvement (and every stop that ignores patience) runs the
+    same whatever the patience, and the run stops at the first check where the counter reaches it;
+    so a larger patience never stops earlier, and once a patience is safe every larger one is.
+    """
+    if not _safe(stop(checks, top, min_delta), best):
+        return None
+    lo, hi = 1, top  # hi is safe; find the first safe patience in [lo, hi]
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if _safe(stop(checks, mid, min_delta), best):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def snippet(framework: str, monitor: str, patience: int, min_delta: float, context: dict[str, Any]) -> str:

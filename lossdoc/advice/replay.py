@@ -252,4 +252,4 @@ def hf_early_stopping(
 
 
 def _floats(values: Sequence[float] | np.ndarray) -> list[float]:
-    return [float(v) for v in np.asarray(values, dtype=float).ravel()]
+    return np.asarray(values, dtype=float).ravel().tolist()  # Python floats, converted in C

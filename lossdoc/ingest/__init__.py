@@ -339,21 +339,43 @@ def expand(specs: Iterable[str]) -> tuple[list[LogRef], list[InputError]]:
     return out, errors
 
 
-def load_paths(specs: Iterable[str], overrides: Overrides | None = None) -> tuple[list[LossHistory], list[InputError]]:
-    runs: list[LossHistory] = []
+def read_logged(ref: LogRef, overrides: Overrides | None = None) -> tuple[list[LossHistory], list[InputError]]:
+    """One log's runs, or the error that stops it; a found file that holds no series is skipped quietly."""
+    try:
+        return read_ref(ref, overrides), []
+    except NotALog as exc:
+        return [], [] if ref.found else [InputError(exc.source, exc.message)]
+    except LossdocError as exc:
+        return [], [InputError(exc.source, exc.message)]
+
+
+ReadAll = Callable[[list[LogRef], "Overrides | None"], Iterable[tuple[list, list[InputError]]]]
+
+
+def _read_one_by_one(refs: list[LogRef], overrides: Overrides | None) -> Iterable[tuple[list, list[InputError]]]:
+    return (read_logged(ref, overrides) for ref in refs)
+
+
+def load_paths(
+    specs: Iterable[str], overrides: Overrides | None = None, read_all: ReadAll | None = None
+) -> tuple[list, list[InputError]]:
+    """The runs of every log the command line names, and every problem, both in command-line order.
+
+    Every argument is expanded first; ``read_all`` then turns the logs into ``(runs, errors)`` per
+    log, in order: :func:`read_logged` one by one unless the caller passes its own (the CLI reads and
+    analyses many logs in a process pool, and its "runs" are then diagnoses).
+    """
+    planned = [(spec, *expand([spec])) for spec in specs]
+    results = iter((read_all or _read_one_by_one)([r for _, refs, _ in planned for r in refs], overrides))
+    runs: list = []
     errors: list[InputError] = []
-    for spec in specs:
-        refs, spec_errors = expand([spec])
+    for spec, refs, spec_errors in planned:
         errors.extend(spec_errors)
         before = (len(runs), len(errors))
-        for ref in refs:
-            try:
-                runs.extend(read_ref(ref, overrides))
-            except NotALog as exc:
-                if not ref.found:
-                    errors.append(InputError(exc.source, exc.message))
-            except LossdocError as exc:
-                errors.append(InputError(exc.source, exc.message))
+        for _ in refs:
+            ref_runs, ref_errors = next(results)
+            runs.extend(ref_runs)
+            errors.extend(ref_errors)
         if refs and all(r.found for r in refs) and (len(runs), len(errors)) == before:
             errors.append(InputError(spec, "no loss logs found in this folder"))
     return runs, errors

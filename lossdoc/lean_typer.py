@@ -1,0 +1,78 @@
+"""Typer command classes that skip building a pydantic validator for plain options.
+
+Typer 0.29 coerces every parameter through a pydantic ``TypeAdapter``, built when the parameter is
+first processed. Importing pydantic and building a dozen adapters costs about 0.2 s on every
+``lossdoc analyze`` call: more than reading a 100-epoch log. lossdoc's options are plain strings,
+flags, paths and lists of strings, which need no validation beyond what the command does itself,
+so :class:`LeanCommand` and :class:`LeanGroup` give those parameters a coercion that gives the same
+values without pydantic. Anything else (or a value of an unexpected type) goes to Typer's own
+coercion, and on a Typer without this machinery the classes are Typer's own, unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from typer.core import TyperCommand, TyperGroup
+
+try:
+    from typer._coercion import RuntimeParam, build_runtime_param
+    from typer._param_types import coerce_cli_path
+    from typer.core import _TyperParameter
+except ImportError:  # a Typer without pydantic coercion: nothing to skip
+    RuntimeParam = None  # type: ignore[assignment,misc]
+
+PLAIN = (str, bool, Path, list[str])
+
+
+if RuntimeParam is not None:
+
+    @dataclass(frozen=True)
+    class PlainRuntimeParam(RuntimeParam):  # type: ignore[misc,valid-type]
+        """Strings stay strings, flags stay flags, a path becomes a Path with Typer's own checks."""
+
+        def _coerce_value(self, value: Any, param: Any, ctx: Any) -> Any:
+            kind = self.annotation
+            if kind is str and isinstance(value, str):
+                return value
+            if kind is bool and isinstance(value, bool):
+                return value
+            if kind is Path and isinstance(value, str) and value:
+                return coerce_cli_path(Path(value), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+            if kind == list[str] and isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+                return list(value)
+            return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+    def _lighten(params: list[Any]) -> None:
+        for p in params:
+            if not isinstance(p, _TyperParameter) or getattr(p, "_runtime_param", "") is not None:
+                continue
+            desc = p.type_descriptor
+            if desc.file_annotation is None and desc.parameter_info.parser is None and desc.annotation in PLAIN:
+                p._runtime_param = PlainRuntimeParam(annotation=desc.annotation, parameter_info=desc.parameter_info)
+
+    class LeanCommand(TyperCommand):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _lighten(self.params)
+
+        def get_params(self, ctx: Any) -> list[Any]:
+            params = super().get_params(ctx)
+            _lighten(params)  # the --help option is made here
+            return params
+
+    class LeanGroup(TyperGroup):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            _lighten(self.params)
+
+        def get_params(self, ctx: Any) -> list[Any]:
+            params = super().get_params(ctx)
+            _lighten(params)  # the --help option is made here
+            return params
+
+else:
+    LeanCommand = TyperCommand  # type: ignore[misc]
+    LeanGroup = TyperGroup  # type: ignore[misc]

@@ -1,0 +1,293 @@
+"""The fast paths give what the slow paths give.
+
+The small-file CSV reader (no pandas), the bisected early-stopping search, the row medians and the
+process pool are there for speed only: each is checked here against the code path it shortcuts.
+Nothing here is timed; benchmarks/speed.py measures the speed.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from lossdoc.advice import recommend
+from lossdoc.analysis.smoothing import row_medians
+from lossdoc.cli import app
+from lossdoc.errors import LossdocError
+from lossdoc.ingest.delimited import read_frame, read_frame_pandas, read_small_frame, sniff_delimiter
+from lossdoc.ingest.frame import Frame
+from lossdoc.ingest.source import RawInput, open_input
+
+runner = CliRunner()
+
+
+# --- start-up -------------------------------------------------------------------------------------
+
+
+def _modules_after(args: list[str], cwd: Path) -> set[str]:
+    code = (
+        "import sys\n"
+        "from lossdoc.cli import main\n"
+        f"sys.argv = ['lossdoc', *{args!r}]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=120)
+    return set(out.stderr.rsplit("MODULES ", 1)[1].split())
+
+
+def test_help_imports_neither_pandas_nor_matplotlib(tmp_path: Path) -> None:
+    loaded = _modules_after(["--help"], tmp_path)
+    assert "typer" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("pandas", "matplotlib", "numpy")}
+
+
+def test_small_csv_is_analysed_without_pandas_or_pydantic(tmp_path: Path) -> None:
+    log = tmp_path / "run.csv"
+    log.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{1 / (i + 1):.4f},{1.2 / (i + 1):.4f}\n" for i in range(30)))
+    loaded = _modules_after(["analyze", str(log), "--format", "json"], tmp_path)
+    assert "lossdoc.analysis" in loaded
+    assert not {m for m in loaded if m.split(".")[0] in ("pandas", "matplotlib", "pydantic")}
+
+
+# --- small-file reader vs pandas ------------------------------------------------------------------
+
+TOKENS = [
+    "0",
+    "1",
+    "12",
+    "-3",
+    "+4",
+    "0.5",
+    ".25",
+    "5.",
+    "1e-3",
+    "2.5E+02",
+    "1e400",
+    "-1e400",
+    "1e-400",
+    "0.30000000000000004",
+    "123456789012345",
+    "3.14159265358979",
+    "",
+    "NA",
+    "N/A",
+    "null",
+    "None",
+    "-",
+    "--",
+    "nan",
+    "NaN",
+    "-nan",
+    "nan(ind)",
+    "inf",
+    "-inf",
+    "Infinity",
+    "INF",
+    "+inf",
+    " 7",
+    "8 ",
+    " NA",
+    "abc",
+    "loss",
+    "1e-",
+    "1.2.3",
+    "0x10",
+    "1_000",
+    "True",
+    "-0",
+    "-0.0",
+    '"9"',
+    "12345678901234567890123",
+]
+PLAIN = ["0", "1", "0.5", "1e-3", "", "NA", "-3", "2.5E+02", "nan", "inf", "-inf"]
+
+
+def _random_csv(rng: random.Random) -> str:
+    delim = rng.choice([",", ",", "\t", ";", "|"])
+    ncol = rng.randint(1, 5)
+    names = [rng.choice(["epoch", "step", "loss", "val_loss", "lr", "acc", "train/loss", ""]) for _ in range(ncol)]
+    if rng.random() < 0.7:
+        names = [n or f"c{i}" for i, n in enumerate(names)]
+        names = [n if names.index(n) == i else f"{n}{i}" for i, n in enumerate(names)]
+    tokens = PLAIN if rng.random() < 0.6 else TOKENS
+    lines = [delim.join(names)]
+    for _ in range(rng.randint(0, 40)):
+        width = ncol if rng.random() < 0.98 else rng.randint(1, ncol + 2)
+        lines.append(delim.join(rng.choice(tokens) for _ in range(width)))
+        if rng.random() < 0.03:
+            lines.append(rng.choice(["", "   ", delim.join(names), "<<<<<<< HEAD"]))
+    newline = rng.choice(["\n", "\n", "\r\n"])
+    text = newline.join(lines)
+    if rng.random() < 0.8:
+        text += newline
+    if rng.random() < 0.1:
+        text = "\ufeff" + text
+    return text
+
+
+def _same_frames(a: Frame, b: Frame) -> None:
+    assert a.names == b.names
+    for name in a.names:
+        ca, cb = a.columns[name], b.columns[name]
+        assert np.array_equal(ca.values, cb.values, equal_nan=True), name
+        assert np.array_equal(np.signbit(ca.values), np.signbit(cb.values)), name
+        assert np.array_equal(ca.present, cb.present), name
+    assert a.text_cells == b.text_cells
+    assert a.notes == b.notes
+
+
+def _pandas_result(raw: RawInput, delim: str) -> Frame | str:
+    try:
+        return read_frame_pandas(raw, delim)
+    except LossdocError as exc:
+        return exc.message
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_small_reader_matches_pandas_on_random_csv(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(seed)
+    read_small = 0
+    for i in range(150):
+        text = _random_csv(rng)
+        path = tmp_path / f"log{i}.csv"
+        path.write_bytes(text.encode("utf-8"))
+        for raw in (open_input(str(path)), RawInput(source="<stdin>", path=None, _data=text.encode("utf-8"))):
+            delim = sniff_delimiter(raw.head_text())
+            small = read_small_frame(raw, delim)
+            if small is None:
+                continue
+            read_small += 1
+            expected = _pandas_result(raw, delim)
+            assert isinstance(expected, Frame), (text, expected)
+            _same_frames(small, expected)
+    assert read_small > 50  # the plain shape is common: the small reader must take it
+
+
+def test_small_reader_takes_plain_logs_and_leaves_the_rest(tmp_path: Path) -> None:
+    def small(text: str) -> Frame | None:
+        path = tmp_path / "x.csv"
+        path.write_text(text)
+        raw = open_input(str(path))
+        return read_small_frame(raw, sniff_delimiter(raw.head_text()))
+
+    frame = small("epoch,loss,val_loss\n0,1.0,\n1,nan,0.9\n2,NA,inf\n")
+    assert frame is not None
+    assert frame.columns["val_loss"].present.tolist() == [False, True, True]
+    assert frame.columns["loss"].present.tolist() == [True, True, False]  # nan is a value, NA a gap
+    assert small("epoch,loss\n0,1.0\n1,oops\n") is None  # text in a column: pandas names the cell
+    assert small("epoch,loss\n0,1.0\nepoch,loss\n1,0.9\n") is None  # a repeated header
+    assert small("epoch,loss\n0,1.0\n1,0.9\n2,1e-") is None  # a cut-off last line and its note
+    assert small('epoch,"loss"\n0,1.0\n') is None  # quoting
+    assert small("epoch loss\n0 1.0\n") is None  # whitespace-separated
+    assert small("epoch,loss,loss\n0,1.0,2.0\n") is None  # pandas renames duplicates
+
+
+def test_large_files_go_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lossdoc.ingest.delimited as delimited
+
+    path = tmp_path / "run.csv"
+    path.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(200)))
+    raw = open_input(str(path))
+    assert read_small_frame(raw, ",") is not None
+    monkeypatch.setattr(delimited, "SMALL_FILE_BYTES", 100)
+    assert read_small_frame(raw, ",") is None
+    _same_frames(read_frame(raw), read_frame_pandas(raw, ","))
+
+
+# --- advice and smoothing shortcuts ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("framework", ["keras", "lightning", "huggingface"])
+def test_bisected_patience_matches_trying_every_patience(framework: str) -> None:
+    rng = np.random.default_rng(3)
+    stop = recommend.stopper_for(framework)
+    for _ in range(200):
+        n = int(rng.integers(3, 80))
+        values = np.exp(-np.linspace(0, rng.uniform(0, 3), n)) + rng.normal(0, rng.uniform(0, 0.1), n)
+        values = np.round(values, int(rng.integers(1, 4)))
+        best = int(np.argmin(values))
+        checks = values.tolist()
+        for d in (0.0, 0.01, 0.05):
+            top = int(rng.integers(1, 100))
+            linear = next((p for p in range(1, top + 1) if recommend._safe(stop(checks, p, d), best)), None)
+            assert recommend.smallest_safe_patience(stop, checks, d, best, top) == linear
+
+
+def test_row_medians_equal_numpy_median() -> None:
+    rng = np.random.default_rng(5)
+    for _ in range(500):
+        rows, cols = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        a = np.round(rng.normal(size=(rows, cols)), int(rng.integers(0, 3)))
+        for value in (np.nan, np.inf, -np.inf):
+            a[rng.random((rows, cols)) < 0.05] = value
+        with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as np.median meets it too
+            assert np.array_equal(row_medians(a), np.median(a, axis=1), equal_nan=True)
+
+
+# --- many logs: the process pool ------------------------------------------------------------------
+
+
+def _write_runs(folder: Path, count: int) -> tuple[list[str], set[str]]:
+    """``count`` small logs, every seventh without a loss column; their paths and the bad ones."""
+    folder.mkdir(exist_ok=True)
+    paths, bad = [], set()
+    for i in range(count):
+        path = folder / f"run{i:03d}.csv"
+        if i % 7 == 3:
+            path.write_text("epoch,accuracy\n0,0.5\n1,0.6\n")
+            bad.add(str(path))
+        else:
+            rows = "".join(f"{e},{(i + 1) / (e + 1):.5f},{(i + 1.5) / (e + 1):.5f}\n" for e in range(12 + i % 5))
+            path.write_text("epoch,loss,val_loss\n" + rows)
+        paths.append(str(path))
+    return paths, bad
+
+
+def _json_run(args: list[str], stdin: str | None = None) -> tuple[int, dict, str]:
+    result = runner.invoke(app, ["analyze", *args, "--format", "json"], input=stdin)
+    return result.exit_code, json.loads(result.stdout), result.stderr
+
+
+def test_pool_keeps_input_order_and_errors_per_file(tmp_path: Path) -> None:
+    paths, bad = _write_runs(tmp_path / "runs", 40)
+    missing = str(tmp_path / "missing.csv")
+    args = [*paths[:5], missing, *paths[5:]]
+    serial = _json_run([*args, "--jobs", "1"])
+    pooled = _json_run([*args, "--jobs", "2"])
+    assert pooled == serial
+    code, report, stderr = pooled
+    assert [r["source"] for r in report["runs"]] == [p for p in paths if p not in bad]
+    assert [e["source"] for e in report["errors"]] == [p for p in args if p in bad or p == missing]
+    assert code == 2
+    assert stderr.count("lossdoc: ") == len(bad) + 1
+
+
+def test_pool_reads_folders_and_stdin_in_order(tmp_path: Path) -> None:
+    _write_runs(tmp_path / "runs", 30)
+    stdin_log = "epoch,loss\n0,1.0\n1,0.5\n2,0.25\n"
+    args = ["-", str(tmp_path / "runs")]
+    serial = _json_run([*args, "--jobs", "1"], stdin_log)
+    pooled = _json_run([*args, "--jobs", "2"], stdin_log)
+    assert pooled == serial
+    runs = pooled[1]["runs"]
+    assert runs[0]["source"] == "<stdin>"
+    assert [r["name"] for r in runs[1:]] == [f"run{i:03d}" for i in range(30) if i % 7 != 3]
+    assert not pooled[1]["errors"]  # found files without a loss column are skipped, as in a serial run
+
+
+def test_jobs_must_be_positive(tmp_path: Path) -> None:
+    paths, _ = _write_runs(tmp_path, 1)
+    result = runner.invoke(app, ["analyze", *paths, "--jobs", "0"])
+    assert result.exit_code == 2
+    assert "--jobs" in result.stderr
