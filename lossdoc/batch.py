@@ -83,7 +83,6 @@ def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list
     """Every log's :func:`diagnose_log` result, in the order of ``refs``."""
     if not use_pool(refs, jobs):
         return [diagnose_log(ref, job) for ref in refs]
-    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -95,8 +94,7 @@ def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list
     # Small chunks keep both workers busy to the end; each costs one round trip.
     size = max(1, min(64, len(shared) // (workers * 8)))
     chunks = [shared[i : i + size] for i in range(0, len(shared), size)]
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    context = _fork_context()
     results: list[tuple[list[Any], list[InputError]] | None] = [None] * len(refs)
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
@@ -112,3 +110,77 @@ def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list
             if results[i] is None:
                 results[i] = diagnose_log(ref, job)
     return [r for r in results if r is not None]
+
+
+def _fork_context() -> Any:
+    import multiprocessing
+
+    return multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+
+
+def _import_matplotlib() -> None:
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+    import lossdoc.report.plot  # noqa: F401
+
+
+def _write_plots(report: Any, target: Any, smoothing: float | None, inputs: set[str]) -> tuple[list, int, dict]:
+    from lossdoc.report.plot import write_plots
+
+    write_plots(report, target, smoothing, inputs)
+    return report.errors, report.exit_code, report.plots
+
+
+class PlotHelper:
+    """A second process that imports matplotlib (half a second) while the logs are read and analysed,
+    then draws the plots: on two cores a plot costs little more than drawing it.
+
+    The plots, and the errors and exit code that writing them gives, are exactly those of
+    :func:`lossdoc.report.plot.write_plots` in this process, which is also the fallback when the
+    helper cannot run. A plain process and pipe, no executor: no threads in this process, so the
+    pool for many logs still forks a single-threaded process.
+    """
+
+    def __init__(self) -> None:
+        self.conn: Any = None
+        self.process: Any = None
+        try:
+            context = _fork_context()
+            self.conn, child = context.Pipe()
+            self.process = context.Process(target=_plot_server, args=(child,), daemon=True)
+            self.process.start()
+            child.close()
+        except (OSError, ValueError):
+            self.close()
+
+    def write(self, report: Any, target: Any, smoothing: float | None, inputs: set[str]) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.send((report, target, smoothing, inputs))
+                report.errors, report.exit_code, report.plots = self.conn.recv()
+                return
+            except (OSError, EOFError):
+                pass  # the helper died: draw here
+            finally:
+                self.close()
+        _write_plots(report, target, smoothing, inputs)
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+        if self.process is not None:
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.kill()
+            self.process = None
+
+
+def _plot_server(conn: Any) -> None:
+    try:
+        _import_matplotlib()
+        job = conn.recv()
+    except (EOFError, OSError):
+        return  # nothing to draw after all
+    conn.send(_write_plots(*job))

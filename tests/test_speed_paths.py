@@ -34,10 +34,10 @@ runner = CliRunner()
 def _modules_after(args: list[str], cwd: Path) -> set[str]:
     code = (
         "import sys\n"
-        "from lossdoc.cli import main\n"
+        "from lossdoc.cli import app\n"
         f"sys.argv = ['lossdoc', *{args!r}]\n"
         "try:\n"
-        "    main()\n"
+        "    app()\n"
         "except SystemExit:\n"
         "    pass\n"
         "sys.stderr.write('\\nMODULES ' + ' '.join(sorted(sys.modules)))\n"
@@ -291,3 +291,33 @@ def test_jobs_must_be_positive(tmp_path: Path) -> None:
     result = runner.invoke(app, ["analyze", *paths, "--jobs", "0"])
     assert result.exit_code == 2
     assert "--jobs" in result.stderr
+
+
+def test_plot_helper_draws_what_this_process_draws(tmp_path: Path) -> None:
+    paths, _ = _write_runs(tmp_path / "runs", 3)
+    outputs = {}
+    for jobs in ("1", "2"):
+        target = tmp_path / f"plots{jobs}"
+        code, report, _ = _json_run([*paths, "--plot", str(target), "--jobs", jobs])
+        outputs[jobs] = (code, sorted(p.name for p in target.iterdir()), report["errors"])
+        assert [p.name for p in target.iterdir()] and all(p.stat().st_size for p in target.iterdir())
+    assert outputs["1"] == outputs["2"]
+    # An error from writing a plot comes back from the helper process too.
+    log = tmp_path / "curve.png"  # a log with a plot's name, given as the plot target
+    log.write_text(Path(paths[0]).read_text())
+    code, report, _ = _json_run([str(log), "--plot", str(log), "--jobs", "2"])
+    assert code == 2
+    assert report["errors"] == [{"source": str(log), "message": "refusing to overwrite an input file with a plot"}]
+
+
+def test_console_script_flushes_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
+    paths, bad = _write_runs(tmp_path / "runs", 8)
+    out = subprocess.run(
+        [sys.executable, "-m", "lossdoc", "analyze", *paths, "--format", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 2  # a file without a loss column
+    assert len(json.loads(out.stdout)["runs"]) == len(paths) - len(bad)
+    assert out.stderr.count("no column looks like a loss") == len(bad)
