@@ -9,6 +9,8 @@ log's errors stay with it; standard input is read by the calling process, as are
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -91,11 +93,12 @@ def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list
 
     shared = [i for i, r in enumerate(refs) if r.path != "-"]
     workers = min(jobs, len(shared))
-    # Small chunks keep both workers busy to the end; each costs one round trip.
-    size = max(1, min(64, len(shared) // (workers * 8)))
+    # Small chunks keep every worker busy to the end; each costs one round trip.
+    size = max(1, min(16, len(shared) // (workers * 16)))
     chunks = [shared[i : i + size] for i in range(0, len(shared), size)]
     context = _fork_context()
     results: list[tuple[list[Any], list[InputError]] | None] = [None] * len(refs)
+    gc.freeze()  # the workers' garbage collector then leaves the inherited objects (and their pages) alone
     try:
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
             futures = [pool.submit(_diagnose_chunk, [refs[i] for i in chunk], job) for chunk in chunks]
@@ -109,6 +112,8 @@ def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list
         for i, ref in enumerate(refs):
             if results[i] is None:
                 results[i] = diagnose_log(ref, job)
+    finally:
+        gc.unfreeze()
     return [r for r in results if r is not None]
 
 
@@ -121,8 +126,11 @@ def _fork_context() -> Any:
 def _import_matplotlib() -> None:
     import matplotlib.backends.backend_agg
     import matplotlib.figure  # noqa: F401
+    from PIL import Image
 
     import lossdoc.report.plot  # noqa: F401
+
+    Image.preinit()  # the image plugins a PNG save would load
 
 
 def _write_plots(report: Any, target: Any, smoothing: float | None, inputs: set[str]) -> tuple[list, int, dict]:
@@ -178,8 +186,9 @@ class PlotHelper:
 
 
 def _plot_server(conn: Any) -> None:
-    try:
+    with contextlib.suppress(Exception):  # an import that fails here fails again, and is reported, when drawing
         _import_matplotlib()
+    try:
         job = conn.recv()
     except (EOFError, OSError):
         return  # nothing to draw after all

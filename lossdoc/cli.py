@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -104,6 +104,8 @@ def analyze(
     Every option can also be set in [tool.lossdoc] of the nearest pyproject.toml (or --config FILE);
     options given here win.
     """
+    # With --plot, a helper process imports matplotlib from now on, while this one reads and analyses.
+    early = _plot_helper() if plot is not None and (jobs or "").strip() != "1" else None
     from lossdoc import config as cfg
     from lossdoc.analysis import RULES
     from lossdoc.errors import LossdocError
@@ -128,12 +130,14 @@ def analyze(
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
     except LossdocError as exc:
+        if early is not None:
+            early.close()
         raise _fail(f"{exc.source}: {exc.message}") from None
     quiet = quiet if quiet is not None else settings.quiet
     plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
-    helper = _plot_helper() if plot is not None and workers > 1 else None  # imports matplotlib meanwhile
+    helper = early or (_plot_helper() if plot is not None and workers > 1 else None)
     try:
         report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers)
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
@@ -178,7 +182,7 @@ def run_analysis(
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))
 
 
-def _plot_helper() -> object:
+def _plot_helper() -> Any:
     from lossdoc.batch import PlotHelper
 
     return PlotHelper()
