@@ -10,16 +10,15 @@ import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 import sys
 import tracemalloc
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import pytest
+from limits import time_limit
 from typer.testing import CliRunner
 
 from lossdoc.cli import app
@@ -27,22 +26,6 @@ from lossdoc.ingest import InputError, load_paths, source
 
 BROKEN = Path(__file__).parent / "fixtures" / "broken"
 runner = CliRunner()
-
-
-@contextmanager
-def time_limit(seconds: float):
-    """Fail instead of hanging: the property under test is that lossdoc never hangs."""
-
-    def expired(signum, frame):
-        raise TimeoutError(f"lossdoc did not finish within {seconds} s")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def only_error(path: Path | str) -> str:

@@ -11,14 +11,13 @@ import gzip
 import json
 import os
 import re
-import signal
 import tempfile
 import zlib
-from contextlib import contextmanager
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from limits import time_limit
 from typer.testing import CliRunner
 
 from lossdoc.analysis import analyze
@@ -34,20 +33,6 @@ fuzz = settings(
 runner = CliRunner()
 WORK = Path(tempfile.mkdtemp(prefix="lossdoc-fuzz-"))
 SUFFIXES = (".csv", ".tsv", ".txt", ".log", ".json", ".jsonl", ".csv.gz")
-
-
-@contextmanager
-def time_limit(seconds: float):
-    def expired(signum, frame):
-        raise TimeoutError(f"no answer within {seconds} s: lossdoc must never hang")
-
-    old = signal.signal(signal.SIGALRM, expired)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
 
 
 def write(data: bytes, suffix: str) -> Path:
