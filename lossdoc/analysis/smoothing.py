@@ -219,7 +219,7 @@ class Prepared:
         w = min(trend_window(zb.size, fraction, minimum), max(1, (zb.size // 2) * 2 - 1))
         t = rolling_median(zb, w) if w > 1 else zb.copy()
         # A median of w points scatters like 1.25 sigma / sqrt(w) around the true level.
-        se = 1.2533 * self.step_noise / np.sqrt(max(1, w))
+        se = 1.2533 * self.curvature_noise / np.sqrt(max(1, w))
         return Trend(xb, t, float(se), w)
 
     def to_value(self, z: np.ndarray | float) -> np.ndarray | float:
