@@ -106,6 +106,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     val_text = ""
     v = ctx.val
     overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
+    if overfit is not None and overfit.rise_ratio - 1 < ctx.params("overfitting").min_rise:
+        return []  # a long but mild rise: validation has flattened out, so more training would not help
     if v is not None and v.n >= 5 and overfit is None:
         vfit = tail_fit(v, params.tail_fraction)
         if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
