@@ -156,7 +156,7 @@ def _jobs(value: str | None) -> int:
 
     if value is None:
         return default_jobs()
-    if not value.strip().isdigit() or int(value) < 1:
+    if not (value.strip().isascii() and value.strip().isdigit()) or int(value) < 1:
         raise LossdocError("--jobs", f"'{value}' is not a number of processes (1 or more)")
     return int(value)
 

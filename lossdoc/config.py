@@ -53,8 +53,6 @@ class Settings:
     quiet: bool = False
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
-    origin: str | None = None
-    """The config file these settings came from, if any."""
 
 
 def find_config(start: Path) -> tuple[Path, str] | None:
@@ -163,7 +161,7 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             if not isinstance(value, str) or not value:
                 raise bad(raw_key, f"must be a column name (a string), not {value!r}")
             values[key] = value
-    return Settings(**values, origin=shown)
+    return Settings(**values)
 
 
 def _str_or_list(value: Any, bad: Any) -> str:

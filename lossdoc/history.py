@@ -27,10 +27,6 @@ class Series:
     def __len__(self) -> int:
         return int(self.y.size)
 
-    @property
-    def finite(self) -> np.ndarray:
-        return np.isfinite(self.y)
-
 
 @dataclass
 class LossHistory:

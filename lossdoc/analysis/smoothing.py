@@ -103,6 +103,7 @@ def row_medians(a: np.ndarray) -> np.ndarray:
 def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` points: the middle x and the median y of equal-count buckets (x is sorted)."""
     n = y.size
+    max_points = max(1, int(max_points))
     if n <= max_points:
         return x, y
     size = int(np.ceil(n / max_points))
@@ -196,16 +197,6 @@ class Prepared:
     @cached_property
     def buckets(self) -> tuple[np.ndarray, np.ndarray]:
         return bucket(self.x, self.z)
-
-    @cached_property
-    def step_noise(self) -> float:
-        """The normal step-to-step noise of the (bucketed) points, in judging space.
-
-        From first differences, not residuals from a running median (which pass through every point
-        of a smooth monotone curve), via :func:`diff_noise`, robust to spikes and to repeated values.
-        """
-        _, zb = self.buckets
-        return diff_noise(zb)
 
     @cached_property
     def curvature_noise(self) -> float:

@@ -185,7 +185,7 @@ def _has_events(folder: Path) -> bool:
         return False
 
 
-def _is_mlflow_run(folder: Path, dirs: list[str], files: list[str]) -> bool:
+def _is_mlflow_run(dirs: list[str], files: list[str]) -> bool:
     return "metrics" in dirs and "meta.yaml" in files
 
 
@@ -234,7 +234,7 @@ def discover(directory: Path) -> list[LogRef]:
     for root, dirs, files in os.walk(directory, followlinks=False):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
-        if _is_mlflow_run(here, dirs, files):
+        if _is_mlflow_run(dirs, files):
             found.append(LogRef(str(here), "mlflow", name=_relative_name(here, directory), found=True))
             dirs[:] = []
             continue

@@ -146,7 +146,7 @@ def classify_loss(name: str) -> LossColumn | None:
             break
         if t in TRAIN_TOKENS:
             break
-    eval_set = int(toks[1]) if len(toks) > 2 and toks[0] == "validation" and toks[1].isdigit() else None
+    eval_set = int(toks[1]) if len(toks) > 2 and toks[0] == XGB_EVAL_SET_PREFIX and toks[1].isdigit() else None
     variant = toks[-1] if len(toks) > 1 and toks[-1] in VARIANT_SUFFIXES else ""
     core = toks[:-1] if variant else toks
     stem_toks = [t for t in core if t not in TRAIN_TOKENS | VAL_TOKENS | TEST_TOKENS and not t.isdigit()]
@@ -238,7 +238,6 @@ def plan_roles(
     x: str | None = None,
     train: str | None = None,
     val: str | None = None,
-    all_pairs: bool = True,
     counts: Mapping[str, int] | None = None,
 ) -> list[RolePlan]:
     """One plan per run found among ``names`` (several when a file holds several train/val loss pairs).
@@ -279,7 +278,7 @@ def plan_roles(
     paired = [s for s in stems if any(v.stem == s and v.split == "val" for v in losses)]
     if generic:
         chosen_stems = generic[:1]
-    elif all_pairs and len(paired) > 1:
+    elif len(paired) > 1:
         chosen_stems = paired  # e.g. YOLO box / cls / dfl: one run per pair
     else:
         chosen_stems = (paired or stems)[:1]

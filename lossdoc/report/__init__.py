@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossdoc.analysis.types import SEVERITIES, Diagnosis, Finding, severity_rank
+from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
 from lossdoc.ingest import InputError
 
 FORMATS = ("table", "json", "markdown", "html", "github", "junit")
@@ -29,7 +29,7 @@ class Report:
     def rules(self) -> list[str]:
         from lossdoc.analysis import RULES
 
-        return list(self.options.get("rules") or RULES)
+        return list(self.options["rules"]) if "rules" in self.options else list(RULES)
 
     def fails(self, finding: Finding) -> bool:
         """Whether this finding meets the --fail-on policy (so it is what made the exit code 1)."""
@@ -89,6 +89,3 @@ def next_run_blocks(d: Diagnosis) -> list[tuple[str, list[str]]]:
             blocks.append((line.strip(), []))
     return blocks
 
-
-def counts(findings: list[Finding]) -> dict[str, int]:
-    return {s: sum(f.severity == s for f in findings) for s in reversed(SEVERITIES)}

@@ -211,7 +211,7 @@ def _panel(ax: Any, d: Diagnosis, smoothing: float | None, title: str, lr_label:
                 zorder=6,
             )[0]
             handles[f"{s.role} NaN/Inf ({int(bad.sum()):,})" if named else f"{s.role} NaN/Inf"] = tick
-    handles.update(_mark_findings(ax, d, smoothing))
+    handles.update(_mark_findings(ax, d))
     handles.update(_mark_best_val(ax, d))
     if ax.get_yscale() == "log":
         _clip_blow_up(ax, [s.y for s, _ in curves])
@@ -291,7 +291,7 @@ def _series_named(d: Diagnosis, name: str | None) -> Series | None:
     return next((s for s in h.series if s.name == name), None) or h.train or h.val
 
 
-def _mark_findings(ax: Any, d: Diagnosis, smoothing: float | None) -> dict[str, Any]:
+def _mark_findings(ax: Any, d: Diagnosis) -> dict[str, Any]:
     handles: dict[str, Any] = {}
     x_name = d.history.x_name
     for f in d.findings:

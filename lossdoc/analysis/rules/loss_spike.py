@@ -23,7 +23,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, rolling_median, rolling_quantile
+from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, rolling_median, rolling_quantile, row_medians
 from lossdoc.analysis.types import Finding
 
 SLUG = "loss-spike"
@@ -81,7 +81,7 @@ def _window_medians(z: np.ndarray, h: int) -> np.ndarray:
     n = z.size
     if n < h:
         return np.array([np.median(z[j:]) for j in range(n)])
-    full = np.median(sliding_window_view(z, h), axis=1)
+    full = row_medians(sliding_window_view(z, h))
     tail = np.array([np.median(z[j:]) for j in range(n - h + 1, n)])
     return np.concatenate([full, tail])
 

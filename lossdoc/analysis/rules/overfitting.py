@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.smoothing import Prepared, rolling_median
+from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
 from lossdoc.analysis.types import Finding
 
 SLUG = "overfitting"
@@ -47,8 +47,7 @@ class Params:
 
 def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     xb, zb = v.buckets
-    w = max(3, round(zb.size * fraction) | 1) if zb.size >= 7 else 1
-    return xb, rolling_median(zb, w) if w > 1 else zb
+    return xb, rolling_median(zb, trend_window(zb.size, fraction)) if zb.size >= 7 else zb
 
 
 @dataclass(frozen=True)
@@ -87,13 +86,12 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
         return None
     train_change = None
     if tr is not None:
-        xt, zt = tr.buckets
-        tt = rolling_median(zt, max(3, round(zt.size * 0.05) | 1)) if zt.size >= 7 else zt
+        xt, tt = smoothed_val(tr, 0.05)
         at_best = float(np.interp(best_x, xt, tt))
         train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
         if train_end - at_best > np.log1p(params.train_tolerance):
             return None  # training loss rises too: divergence or instability, not overfitting
-        train_change = float(np.exp(train_end - at_best) - 1)
+        train_change = float(np.exp(train_end - at_best) - 1) if tr.log_space else None
     return Overfit(
         best_x,
         float(v.to_value(sv[k])),
@@ -128,10 +126,11 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     # with the log and with the run's best-point advice.
     best_logged = float(v.y[int(np.argmin(np.abs(v.x - o.best_x)))])
     final_logged = float(v.y[-1])
+    # A percentage only means something for a positive loss (a negative ELBO-style loss has none).
+    by = f" {final_logged / best_logged - 1:+.0%}" if best_logged > 0 else ""
     msg = (
         f"validation loss was lowest at {ctx.at(o.best_x)} ({fmt_loss(best_logged)}); the {o.after_fraction:.0%} "
-        f"of the run after it raised it {final_logged / best_logged - 1:+.0%} to {fmt_loss(final_logged)}"
-        f"{train_text(o.train_change)}"
+        f"of the run after it raised it{by} to {fmt_loss(final_logged)}{train_text(o.train_change)}"
     )
     advice = (
         f"Stop at {ctx.at(o.best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossdoc.analysis.context import RunContext
+from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
 from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
 from lossdoc.analysis.types import Finding
@@ -121,8 +121,10 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     # The first logged point of the judged tail (not a computed x that was never logged).
     tail = p.x[p.x >= hi - params.tail_fraction * (hi - lo)]
     start = float(tail[0]) if tail.size else hi
+    # A negative loss has no percentage: its fall is quoted in the loss's own units.
+    by = f"{fit.drop:.1%} lower" if p.log_space else f"{fmt_loss(float(p.to_value(fit.drop)))} lower"
     msg = (
-        f"the training loss was still falling when the run ended: {fit.drop:.1%} lower over the last "
+        f"the training loss was still falling when the run ended: {by} over the last "
         f"{params.tail_fraction:.0%} of the run{val_text}"
     )
     advice = (
