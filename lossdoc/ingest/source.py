@@ -41,6 +41,7 @@ class RawInput:
     compressed: bool = False
     run_name: str | None = None  # set when the file was found by searching a folder: its relative path
     notes: list[str] = field(default_factory=list)  # what was repaired on the way in (becomes run notes)
+    _head: bytes | None = field(default=None, repr=False)  # the first SNIFF_BYTES, read once
 
     @property
     def data(self) -> bytes:
@@ -52,6 +53,15 @@ class RawInput:
     def head(self, size: int = SNIFF_BYTES) -> bytes:
         if self._data is not None or self.path is None:
             return self.data[:size]
+        if size > SNIFF_BYTES:
+            return self._read_head(size)
+        if self._head is None:
+            # Sniffing asks for the head several times (format, delimiter, encoding): read it once.
+            self._head = self._read_head(SNIFF_BYTES)
+        return self._head[:size]
+
+    def _read_head(self, size: int) -> bytes:
+        assert self.path is not None
         try:
             with self.path.open("rb") as fh:
                 return fh.read(size)
