@@ -28,6 +28,7 @@ from pathlib import Path
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
+from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, log_stem
 
 Overrides = dict[str, "str | None"]
 Reader = Callable[..., list[LossHistory]]
@@ -55,7 +56,6 @@ class LogRef:
     found: bool = False  # found by searching a folder rather than named on the command line
 
 
-LOG_SUFFIXES = (".csv", ".tsv", ".json", ".jsonl", ".ndjson", ".log", ".txt", ".gz")
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", "node_modules", ".ipynb_checkpoints", "wandb"})
 SKIP_NAMES = frozenset(
     {
@@ -88,9 +88,6 @@ SKIP_NAMES = frozenset(
 CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
 KERAS_TB_TRAIN = "train"
 KERAS_TB_VALIDATION = ("validation", "val", "eval")
-GENERIC_LOG_STEMS = frozenset(
-    {"metrics", "results", "trainer_state", "history", "training", "log", "scalars", "evals_result", "progress"}
-)
 
 
 def is_event_file(name: str) -> bool:
@@ -168,9 +165,7 @@ def _file_run_name(file: Path, top: Path) -> str | None:
     in_checkpoint = CHECKPOINT_DIR.fullmatch(parent.name) is not None and parent != top
     if in_checkpoint:
         parent = parent.parent  # checkpoint-N/trainer_state.json belongs to the output folder
-    stem = file.name
-    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".log"):
-        stem = stem.removesuffix(suffix)
+    stem = log_stem(file.name)
     if in_checkpoint and parent == top:
         return top.resolve().name
     if in_checkpoint or stem.lower() in GENERIC_LOG_STEMS:

@@ -17,6 +17,7 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, Series, resolve_repeats
 from lossdoc.ingest import NotALog
+from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
 from lossdoc.ingest.roles import RolePlan, plan_roles
 
 MISSING_TOKENS = ("", "NA", "N/A", "na", "n/a", "null", "NULL", "None", "none", "-", "--")
@@ -150,23 +151,8 @@ def run_name(source: str) -> str:
     if source == "<stdin>":
         return "stdin"
     p = Path(source)
-    stem = p.name
-    for suffix in (".gz", ".csv", ".tsv", ".jsonl", ".json", ".txt", ".log"):
-        stem = stem.removesuffix(suffix)
-    generic = {
-        "metrics",
-        "results",
-        "trainer_state",
-        "history",
-        "training",
-        "log",
-        "scalars",
-        "train",
-        "evals_result",
-        "loss_curve",
-        "progress",
-    }
-    if stem.lower() in generic and p.parent.name not in ("", "."):
+    stem = log_stem(p.name)
+    if stem.lower() in GENERIC_LOG_STEMS and p.parent.name not in ("", "."):
         return p.parent.name
     return stem
 
