@@ -23,9 +23,6 @@ app = typer.Typer(
     cls=LeanGroup,
 )
 
-FORMAT_CHOICES = ("table", "json", "markdown", "html", "github", "junit")
-
-
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"lossdoc {__version__}")
@@ -114,8 +111,8 @@ def analyze(
     try:
         settings = cfg.load(config)
         format = format if format is not None else settings.format
-        if format not in FORMAT_CHOICES:
-            raise LossdocError("--format", f"'{format}' is not one of {', '.join(FORMAT_CHOICES)}")
+        if format not in cfg.FORMATS:
+            raise LossdocError("--format", f"'{format}' is not one of {', '.join(cfg.FORMATS)}")
         smooth = (
             cfg.parse_smoothing(smoothing, lambda what: LossdocError("--smoothing", what))
             if smoothing is not None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding
 from lossdoc.history import Series
 
@@ -77,8 +78,8 @@ def warmup_notes(
     for rule, xe in events:
         if x_peak <= xe <= x_peak + reach:
             return [
-                f"Learning rate: the loss {_KIND[rule]} at {x_name} {_fx(xe)}, right after {what} "
-                f"({x_name} {_fx(x_peak)}, rate {_fv(peak_val)}): lower the peak rate or lengthen warm-up."
+                f"Learning rate: the loss {_KIND[rule]} at {x_name} {fmt_x(xe)}, right after {what} "
+                f"({x_name} {fmt_x(x_peak)}, rate {_fv(peak_val)}): lower the peak rate or lengthen warm-up."
             ]
     for rule, xe in events:
         if rule == "loss-spike" or xe >= x_peak:
@@ -86,7 +87,7 @@ def warmup_notes(
         j = max(0, int(np.searchsorted(x, xe, side="right")) - 1)
         if y[j] >= params.warmup_rise * y[0] and y[j] >= y[max(0, j - 1)]:
             return [
-                f"Learning rate: the loss {_KIND[rule]} at {x_name} {_fx(xe)} while the rate was still rising, "
+                f"Learning rate: the loss {_KIND[rule]} at {x_name} {fmt_x(xe)} while the rate was still rising, "
                 f"at {_fv(y[j])} ({y[j] / y[0]:.3g}x its start): keep the peak rate well below {_fv(y[j])}."
             ]
     return []
@@ -113,7 +114,7 @@ def cut_notes(lr: Series, train: Series | None, x_name: str, params: Params = PA
         early, late, after = np.median(z[i - 2 * w : i - w]), np.median(z[i - w : i]), np.median(z[i : i + w])
         if early - late < np.log1p(params.flat_before) and late - after > -np.log1p(-params.drop_after):
             notes.append(
-                f"Learning rate: the loss was flat before the rate was cut at {x_name} {_fx(x[c])} "
+                f"Learning rate: the loss was flat before the rate was cut at {x_name} {fmt_x(x[c])} "
                 f"({_fv(y[c - 1])} to {_fv(y[c])}) and fell {100 * (1 - np.exp(after - late)):.0f}% after it: "
                 "cut sooner (a shorter step decay, or reduce-on-plateau with a small patience)."
             )
@@ -134,7 +135,7 @@ def constant_lr_notes(lr: Series, findings: list[Finding], x_name: str, params: 
         if (seg.max() - seg.min()) <= params.constant_tolerance * abs(seg.max()):
             return [
                 f"Learning rate: constant at {_fv(float(seg.max()))} through the plateau from {x_name} "
-                f"{_fx(f.start)}: add a schedule (cosine decay, step decay or reduce-on-plateau)."
+                f"{fmt_x(f.start)}: add a schedule (cosine decay, step decay or reduce-on-plateau)."
             ]
     return []
 
@@ -163,8 +164,8 @@ def grad_norm_notes(
             typical = float(np.percentile(y[: g + 1], 90)) if g > 0 else float(y[g])
             kind = _KIND[rule]
             return [
-                f"Gradient norm: it spiked at {x_name} {_fx(x[g])} ({_fv(y[g])}), before the loss {kind} at "
-                f"{x_name} {_fx(xe)}: clip gradients near the usual norm ({_fv(typical)}): {clip_hint}."
+                f"Gradient norm: it spiked at {x_name} {fmt_x(x[g])} ({_fv(y[g])}), before the loss {kind} at "
+                f"{x_name} {fmt_x(xe)}: clip gradients near the usual norm ({_fv(typical)}): {clip_hint}."
             ]
     return []
 
@@ -209,11 +210,6 @@ CLIP_HINTS = {
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
     m = np.isfinite(s.y) & np.isfinite(s.x)
     return s.x[m].astype(float), s.y[m].astype(float)
-
-
-def _fx(x: float) -> str:
-    x = float(x)
-    return f"{int(x):,}" if x.is_integer() else f"{x:.4g}"
 
 
 def _fv(v: float) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from lossdoc.analysis.context import fmt_x
+
 SHOWN_PARAMS = 2
 """Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
 
@@ -94,11 +96,6 @@ def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
     else:
         effect = f"on this log it stops at {x_name} {fmt_x(stop)}"
     return f"Next run{where}: early stopping with {setting}; {effect}:"
-
-
-def fmt_x(x: float | int) -> str:
-    x = float(x)
-    return f"{int(x):,}" if x.is_integer() else f"{x:.4g}"
 
 
 def fmt_value(v: float | int | None) -> str:

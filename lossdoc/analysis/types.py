@@ -57,7 +57,3 @@ class Diagnosis:
     summary: dict[str, Any]
     advice: dict[str, Any] | None = None
     """Run-level advice (best point, callback replay, recommendation), set by lossdoc.advice."""
-
-    @property
-    def worst(self) -> Finding | None:
-        return self.findings[0] if self.findings else None

@@ -1,7 +1,7 @@
 """Reports: formatters read Diagnosis records and write text; they never compute a diagnosis.
 
 Each format is one module with ``render(report: Report) -> str`` (the terminal one prints to a rich
-Console instead); :data:`FORMATS` is what ``--format`` accepts.
+Console instead); ``lossdoc.config.FORMATS`` is what ``--format`` accepts.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from typing import Any
 
 from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
 from lossdoc.ingest import InputError
-
-FORMATS = ("table", "json", "markdown", "html", "github", "junit")
 
 
 @dataclass
