@@ -53,25 +53,25 @@ if RuntimeParam is not None:
             if desc.file_annotation is None and desc.parameter_info.parser is None and desc.annotation in PLAIN:
                 p._runtime_param = PlainRuntimeParam(annotation=desc.annotation, parameter_info=desc.parameter_info)
 
-    class LeanCommand(TyperCommand):
+    class _Lean:
+        """Mixed into a Typer command or group: its plain options skip pydantic."""
+
+        params: list[Any]
+
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             _lighten(self.params)
 
         def get_params(self, ctx: Any) -> list[Any]:
-            params = super().get_params(ctx)
+            params = super().get_params(ctx)  # type: ignore[misc]
             _lighten(params)  # the --help option is made here
             return params
 
-    class LeanGroup(TyperGroup):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            _lighten(self.params)
+    class LeanCommand(_Lean, TyperCommand):
+        pass
 
-        def get_params(self, ctx: Any) -> list[Any]:
-            params = super().get_params(ctx)
-            _lighten(params)  # the --help option is made here
-            return params
+    class LeanGroup(_Lean, TyperGroup):
+        pass
 
 else:
     LeanCommand = TyperCommand  # type: ignore[misc]
