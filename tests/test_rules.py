@@ -94,6 +94,62 @@ def test_converged_run_is_not_still_improving():
     assert "still-improving" not in rules_of(history((x, y)))
 
 
+def test_one_bad_epoch_in_a_short_tail_does_not_hide_a_falling_loss():
+    # 25 epochs falling 3% an epoch; epoch 22 is 12% worse than its neighbours (a Keras log's typical wobble)
+    x = np.arange(25, dtype=float)
+    y = 1.3 * np.exp(-0.03 * x) * np.exp(np.random.default_rng(2).normal(0.0, 0.004, 25))
+    y[22] *= 1.12
+    assert "still-improving" in rules_of(history((x, y)))
+
+
+def test_downswing_of_an_oscillation_is_not_still_improving():
+    # quick fall, then a slow wave: the last 20% falls 6%, but the 40% before the end did not fall at all
+    x = np.arange(60, dtype=float)
+    wave = 1.0 + 0.06 * np.cos(2 * np.pi * (x - 47) / 48)
+    y = np.where(x < 10, 1.5 - 0.05 * x, wave) * np.exp(np.random.default_rng(4).normal(0.0, 0.004, 60))
+    assert "still-improving" not in rules_of(history((x, y)))
+
+
+def test_validation_too_noisy_to_read_leaves_the_training_loss_to_decide():
+    train = decay(30, rate=1.0, floor=0.0, noise=0.01)
+    xv, yv = decay(30, start=2.2, floor=1.6, rate=3.0)
+    yv = yv * np.exp(np.random.default_rng(5).normal(0.0, 0.15, 30))
+    f = rules_of(history(train, (xv, yv)))["still-improving"]
+    assert "too noisy" in f.message
+
+
+def test_validation_that_stopped_falling_vetoes_still_improving():
+    train = decay(100, rate=1.0, floor=0.0, noise=0.01)
+    val = decay(100, start=2.2, floor=1.0, rate=15.0, noise=0.005, seed=6)
+    assert "still-improving" not in rules_of(history(train, val))
+
+
+@pytest.mark.parametrize("scale", SCALES)
+def test_a_small_unmistakable_fall_counts_when_it_shows_on_the_curves_own_scale(scale):
+    # 100 epochs from 0.7: a quick start, then a smooth slope of about 2% per fifth of the run to the end
+    x = np.arange(100, dtype=float)
+    y = (0.6 + 0.1 * np.exp(-x / 12) - 0.0006 * x) * np.exp(np.random.default_rng(7).normal(0.0, 0.002, 100))
+    f = rules_of(history((x, y * scale)))["still-improving"]
+    assert 1.0 < f.evidence["tail_drop_pct"] < 3.0
+
+
+def test_the_same_small_fall_after_ten_decades_of_progress_is_not_still_improving():
+    # the loss fell from 1e12 to 100, then 2% per fifth of the run: flat on any plot of the run
+    x = np.arange(500, dtype=float)
+    y = np.where(x < 150, 1e12 * 10 ** (-10 * x / 150), 100 * np.exp(-0.0002 * (x - 150)))
+    y = y * np.exp(np.random.default_rng(8).normal(0.0, 0.002, 500))
+    assert "still-improving" not in rules_of(history((x, y)))
+
+
+def test_overfitting_run_with_falling_training_loss_says_more_epochs_will_not_help():
+    h = history(decay(100, rate=1.0, floor=0.0, noise=0.01), u_shape(100, best=30, rise=0.5, noise=0.01))
+    found = rules_of(h)
+    assert "overfitting" in found
+    f = found["still-improving"]
+    assert f.evidence["validation_overfitting"] is True
+    assert "not the validation loss" in f.advice
+
+
 def test_noisy_minibatch_curve_has_no_spike_or_divergence():
     x, y = decay(20_000, noise=0.15, seed=11)
     found = rules_of(history((x, y), x_name="step"))

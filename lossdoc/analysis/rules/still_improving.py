@@ -1,9 +1,11 @@
 """still-improving — the loss was still clearly falling when the run ended.
 
-What it means: over the last part of the run a straight line fitted to the training loss (in log
-space) falls by a clear amount and by several standard errors, the run ends at its best level (not
-while recovering from a blow-up), and the validation loss — when logged and not overfitting — is
-falling clearly too. When validation loss is overfitting, only the training loss is judged.
+What it means: over the last part of the run a robust straight line (Theil–Sen, in log space) through
+the training loss falls by a clear amount and by several standard errors, the fall is sustained (the
+stretch twice as long fell at least as much) and still going on in the last points, the run ends at
+its best level (not while recovering from a blow-up), and the validation loss — when logged, not
+overfitting and not too noisy to read — is falling clearly too. When validation loss is overfitting,
+only the training loss is judged, and the advice says that more epochs would not help validation.
 
 Why it matters: more training would likely give a better model for little extra cost; comparing
 this run against others that trained longer is not a fair comparison.
@@ -37,16 +39,31 @@ class Params:
     """The fitted training loss falls at least this fraction over that tail..."""
     min_t: float = 2.0
     """...by at least this many standard errors of the fitted slope."""
+    sure_t: float = 5.0
+    """A smaller fall also counts as clear when it is this many standard errors strong..."""
+    sure_drop_factor: float = 0.5
+    """...at least this fraction of the minimum fall (of training or validation loss)..."""
+    min_share: float = 0.05
+    """...and visible on the curve's own scale: at least this share of its whole smoothed range."""
+    sustain_share: float = 0.8
+    """Over twice the tail the loss fell at least this share of the tail's own fall: a sustained fall,
+    not the downswing of an oscillation."""
+    borrow_min_t: float = 1.0
+    """A sustained fall whose tail alone is this many standard errors strong is judged with the
+    longer stretch's standard errors (its slope is measured on twice the points)."""
     last_min_points: int = 8
     """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
     last_t: float = 0.0
-    """Over the last half of that tail the fitted slope still falls by this many standard errors."""
-    last_min_drop: float = 0.01
+    """Over the last half of that tail the fitted slope still falls by this many standard errors..."""
+    last_min_drop: float = 0.005
     """...and by at least this fraction."""
     val_min_drop: float = 0.025
     """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
     val_min_t: float = 1.5
-    """...by at least this many standard errors."""
+    """...by at least this many standard errors..."""
+    val_max_noise: float = 0.1
+    """...unless it is too noisy to read: the standard error of its fall over the tail is above this
+    (in judging units, about 10%), and the training loss decides alone."""
     max_above_best: float = 0.25
     """The run must end within this fraction of its best smoothed level (not recovering from a blow-up)."""
 
@@ -57,33 +74,80 @@ class TailFit:
     t: float  # slope / standard error (positive = falling)
     end_above_best: float  # fitted end level relative to the best smoothed level (0.1 = 10% above)
     points: int  # how many (bucketed) points the line was fitted to
+    inside: int  # how many of them lie inside the tail (the rest were added to reach the minimum)
+    share: float  # the fall as a share of the curve's whole smoothed range in judging space
+    fall_se: float  # standard error of the fall, in judging units
+
+
+MAX_PAIR_POINTS = 200
+"""Theil–Sen takes the median over all pairs of points; longer tails are first averaged down to this."""
 
 
 def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit | None:
-    """A least-squares line through the last ``tail_fraction`` of the run, in judging space."""
+    """A robust line through the last ``tail_fraction`` of the run, in judging space.
+
+    The slope is Theil–Sen's (the median of all pairwise slopes), so one spike or one bad epoch in a
+    short tail does not tilt it; its standard error comes from the residuals' spread, taken robustly
+    (MAD) but never below 0.7 of their plain standard deviation, since a MAD of four or five residuals
+    can be near zero by chance.
+    """
     xb, zb = p.buckets
     if zb.size < 5 or xb[-1] <= xb[0]:
         return None
     sel = xb >= xb[-1] - tail_fraction * (xb[-1] - xb[0])
-    if sel.sum() < min_points:
+    inside = int(sel.sum())
+    if inside < min_points:
         sel[-min_points:] = True
     x, z = xb[sel], zb[sel]
+    n = int(z.size)
+    if n > MAX_PAIR_POINTS:
+        k = -(-n // MAX_PAIR_POINTS)
+        m = (n // k) * k
+        x, z = x[n - m :].reshape(-1, k).mean(axis=1), np.median(z[n - m :].reshape(-1, k), axis=1)
+    i, j = np.triu_indices(z.size, 1)
+    dx = x[j] - x[i]
+    ok = dx > 0
+    if not ok.any():
+        return None
+    slope = float(np.median((z[j] - z[i])[ok] / dx[ok]))
+    level = float(np.median(z - slope * x))
+    resid = z - level - slope * x
     xc = x - x.mean()
     sxx = float(xc @ xc)
-    if sxx <= 0:
-        return None
-    slope = float(xc @ (z - z.mean())) / sxx
-    resid = z - z.mean() - slope * xc
-    se = float(np.sqrt((resid @ resid) / max(1, z.size - 2) / sxx))
+    mad_sigma = 1.4826 * float(np.median(np.abs(resid)))
+    sd_sigma = float(np.sqrt((resid @ resid) / max(1, z.size - 2)))
+    se = max(mad_sigma, 0.7 * sd_sigma) / np.sqrt(sxx) if sxx > 0 else 0.0
     fall = -slope * (x[-1] - x[0])
-    end = z.mean() + slope * (x[-1] - x.mean())
-    best = float(rolling_median(zb, trend_window(zb.size)).min())
+    end = level + slope * x[-1]
+    smooth = rolling_median(zb, trend_window(zb.size))
+    best = float(smooth.min())
+    span = float(smooth.max() - best)
     if p.log_space:
         drop, above = float(1 - np.exp(-fall)), float(np.exp(end - best) - 1)
     else:
         drop, above = fall, end - best
     t = -slope / se if se > 0 else (np.inf if slope < 0 else 0.0)
-    return TailFit(drop, float(t), above, int(z.size))
+    return TailFit(drop, float(t), above, n, inside, fall / span if span > 0 else 0.0, se * float(x[-1] - x[0]))
+
+
+def clearly_falling(fit: TailFit, longer: TailFit | None, min_drop: float, min_t: float, params: Params) -> bool:
+    """A clear fall: big enough and several standard errors strong; or smaller but unmistakable (many
+    standard errors) and a visible part of the curve's own range, as a reader of the plot sees it.
+
+    A tail that continues a sustained fall over twice its length, and points the same way on its own,
+    is judged with that longer stretch's strength: on a short noisy run the tail's five points cannot
+    show significance that the ten before them plainly have."""
+    t = fit.t
+    if longer is not None and sustained(fit, longer, params) and fit.t >= params.borrow_min_t:
+        t = max(t, longer.t)
+    if fit.drop >= min_drop and t >= min_t:
+        return True
+    return fit.drop >= params.sure_drop_factor * min_drop and t >= params.sure_t and fit.share >= params.min_share
+
+
+def sustained(fit: TailFit, longer: TailFit, params: Params) -> bool:
+    """The stretch twice as long as the tail fell at least (nearly) as much as the tail itself."""
+    return longer.drop >= params.sustain_share * fit.drop
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:
@@ -92,14 +156,20 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < 5 or h is None or not np.isfinite(h.y[-1]):
         return []
     fit = tail_fit(p, params.tail_fraction, params.min_tail_points)
-    if fit is None or fit.drop < params.min_drop or fit.t < params.min_t or fit.end_above_best > params.max_above_best:
+    longer = tail_fit(p, 2 * params.tail_fraction, params.min_tail_points)
+    if (
+        fit is None
+        or not clearly_falling(fit, longer, params.min_drop, params.min_t, params)
+        or (longer is not None and not sustained(fit, longer, params))
+        or fit.end_above_best > params.max_above_best
+    ):
         return []
     # Still falling at the very end, judged only where the last half of the tail has points enough for a
     # slope (on a 40-epoch run its 4 noisy points say nothing).
     last = tail_fit(p, params.tail_fraction / 2, params.last_min_points)
     if (
         last is not None
-        and last.points >= params.last_min_points
+        and last.inside >= params.last_min_points
         and (last.t < params.last_t or last.drop < params.last_min_drop)
     ):
         return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
@@ -110,12 +180,20 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []  # a long but mild rise: validation has flattened out, so more training would not help
     if v is not None and v.n >= 5 and overfit is None:
         vfit = tail_fit(v, params.tail_fraction)
-        if vfit is not None and (vfit.drop < params.val_min_drop or vfit.t < params.val_min_t):
+        if (
+            vfit is not None
+            and vfit.fall_se <= params.val_max_noise
+            and not clearly_falling(
+                vfit, tail_fit(v, 2 * params.tail_fraction), params.val_min_drop, params.val_min_t, params
+            )
+        ):
             return []
         vlast = tail_fit(v, params.tail_fraction / 2, params.last_min_points)
-        if vlast is not None and vlast.points >= params.last_min_points and vlast.t <= -params.val_min_t:
+        if vlast is not None and vlast.inside >= params.last_min_points and vlast.t <= -params.val_min_t:
             return []  # validation has turned up at the very end
-        if vfit is not None:
+        if vfit is not None and vfit.fall_se > params.val_max_noise:
+            val_text = "; validation loss is too noisy at the end to tell its trend"
+        elif vfit is not None:
             val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
     lo, hi = ctx.x_span
     # The first logged point of the judged tail (not a computed x that was never logged).
@@ -127,10 +205,14 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         f"the training loss was still falling when the run ended: {by} over the last "
         f"{params.tail_fraction:.0%} of the run{val_text}"
     )
-    advice = (
-        "Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
-        "ended the run, raise its patience."
-    )
+    if overfit is not None:
+        msg += f"; validation loss has been rising since {ctx.at(overfit.best_x)}"
+        advice = "More epochs would lower the training loss further, not the validation loss: see overfitting."
+    else:
+        advice = (
+            "Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
+            "ended the run, raise its patience."
+        )
     return [
         Finding(
             rule=SLUG,
@@ -140,6 +222,10 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(hi),
             message=msg,
             advice=advice,
-            evidence={"tail_drop_pct": round(fit.drop * 100, 2), "slope_t": round(fit.t, 2)},
+            evidence={
+                "tail_drop_pct": round(fit.drop * 100, 2),
+                "slope_t": round(fit.t, 2),
+                "validation_overfitting": overfit is not None,
+            },
         )
     ]
