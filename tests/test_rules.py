@@ -110,6 +110,19 @@ def test_downswing_of_an_oscillation_is_not_still_improving():
     assert "still-improving" not in rules_of(history((x, y)))
 
 
+@pytest.mark.parametrize("n", [100, 1000])
+def test_a_learning_rate_step_late_in_the_run_that_has_settled_is_not_still_improving(n):
+    # steps at 40% and 82% of the run, each settling within 2% of the run: the last tenth is flat again
+    x = np.arange(n, dtype=float)
+    t = x / (n - 1)
+    level = np.where(t < 0.4, 1.0, np.where(t < 0.82, 0.6, 0.35))
+    before = np.where(t < 0.4, 1.0, np.where(t < 0.82, 1.0, 0.6))
+    since = t - np.where(t < 0.4, 0.0, np.where(t < 0.82, 0.4, 0.82))
+    y = (level + (before - level) * np.exp(-since / 0.02)) * (1 + 0.5 * np.exp(-t / 0.05))
+    y = y * np.exp(np.random.default_rng(3).normal(0.0, 0.005, n))
+    assert "still-improving" not in rules_of(history((x, y)))
+
+
 def test_validation_too_noisy_to_read_leaves_the_training_loss_to_decide():
     train = decay(30, rate=1.0, floor=0.0, noise=0.01)
     xv, yv = decay(30, start=2.2, floor=1.6, rate=3.0)

@@ -56,7 +56,9 @@ class Params:
     last_t: float = 0.0
     """Over the last half of that tail the fitted slope still falls by this many standard errors..."""
     last_min_drop: float = 0.005
-    """...and by at least this fraction."""
+    """...and by at least this fraction..."""
+    last_share: float = 0.05
+    """...and this share of the whole tail's fall (a fall that has died out leaves almost none there)."""
     val_min_drop: float = 0.025
     """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
     val_min_t: float = 1.5
@@ -170,7 +172,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if (
         last is not None
         and last.inside >= params.last_min_points
-        and (last.t < params.last_t or last.drop < params.last_min_drop)
+        and (last.t < params.last_t or last.drop < max(params.last_min_drop, params.last_share * fit.drop))
     ):
         return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
     val_text = ""
