@@ -212,6 +212,19 @@ def test_slow_divergence_starts_where_the_climb_leaves_the_minimum():
     assert 90 <= f.start <= 130
 
 
+@pytest.mark.parametrize("scale", SCALES)
+def test_blow_up_after_a_slow_creep_starts_at_the_steep_climb(scale):
+    # a learning-rate range test: learns until step 400, creeps up 30% over 400 steps, then climbs 10x
+    x = np.arange(1200.0)
+    learn = 3.0 * np.exp(-x / 80) + 1.0
+    creep = 1.0 * np.exp(0.3 * np.clip(x - 400, 0, 400) / 400)
+    steep = np.exp(np.log(8.0) * np.clip(x - 800, 0, 150) / 150)
+    y = np.where(x < 400, learn, creep * steep) * np.exp(np.random.default_rng(9).normal(0.0, 0.05, x.size))
+    f = rules_of(history((x, y * scale), x_name="step"))["divergence"]
+    assert 780 <= f.start <= 830
+    assert 400 <= f.evidence["creep_from_x"] <= 650 and "slow creep" in f.message
+
+
 def test_spike_that_does_not_recover_is_not_a_spike():
     x, y = decay(300, noise=0.01)
     y[150:] *= 6

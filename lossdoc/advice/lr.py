@@ -52,10 +52,15 @@ LOSS_EVENTS = ("divergence", "loss-spike", "non-finite")
 
 
 def loss_events(findings: list[Finding]) -> list[tuple[str, float]]:
-    """``(rule, x)`` for every divergence start, spike and first non-finite value the rules found."""
+    """``(rule, x)`` for every divergence start (or the slow creep before it), spike and first non-finite
+    value the rules found."""
     out: list[tuple[str, float]] = []
     for f in findings:
         if f.rule not in LOSS_EVENTS or f.start is None:
+            continue
+        creep = f.evidence.get("creep_from_x") if f.rule == "divergence" else None
+        if creep is not None:  # the first sign of trouble is where the creep towards the blow-up began
+            out.append(("creep", float(creep)))
             continue
         xs = f.evidence.get("spike_x") if f.rule == "loss-spike" else None
         out.extend((f.rule, float(x)) for x in (xs or [f.start]))
@@ -93,7 +98,12 @@ def warmup_notes(
     return []
 
 
-_KIND = {"divergence": "diverged", "loss-spike": "spiked", "non-finite": "went non-finite"}
+_KIND = {
+    "divergence": "diverged",
+    "creep": "began the climb that ended in a blow-up",
+    "loss-spike": "spiked",
+    "non-finite": "went non-finite",
+}
 
 
 def cut_notes(lr: Series, train: Series | None, x_name: str, params: Params = PARAMS) -> list[str]:

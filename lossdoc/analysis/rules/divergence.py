@@ -49,6 +49,11 @@ class Params:
     """...but never more than this ratio above the minimum (a huge blow-up starts where it leaves it)..."""
     onset_sigmas: float = 3.0
     """...or within this many standard errors of the trend (measured before the rise), if that is more."""
+    creep_slope_ratio: float = 5.0
+    """A climb that bends from a slow creep into a steep blow-up starts at the bend when the steep part
+    rises at least this many times faster (in log space) than the creep before it..."""
+    creep_max_share: float = 0.25
+    """...and the creep made at most this share of the climb from the minimum to the peak."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,7 @@ class Blowup:
 
     onset_x: float
     end_x: float
+    creep_x: float | None  # where a slow creep before the steep blow-up left the minimum, if there was one
     best_x: float
     min_loss: float
     end_loss: float
@@ -108,9 +114,19 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     j = int(near_min[-1]) if near_min.size else 0
     raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > near)
     onset_x = float(p.x[np.argmax(raw_sel)]) if raw_sel.any() else float(xb[min(j + 1, a)])
+    creep_x = None
+    m = int(np.argmin(t[: a + 1]))
+    # the climb ends where it first comes close to its peak (not at a noisy maximum late in a high plateau)
+    top = t[m] + 0.9 * (float(t[a:b].max()) - t[m])
+    peak = a + int(np.argmax(t[a:b] >= top))
+    bend = _bend(xb[m : peak + 1], t[m : peak + 1], params)
+    if bend is not None and bend > onset_x:
+        later = p.x[p.x >= bend]
+        creep_x, onset_x = onset_x, float(later[0]) if later.size else bend
     return Blowup(
         onset_x=onset_x,
         end_x=float(xb[b - 1]),
+        creep_x=creep_x,
         best_x=float(xb[int(np.argmin(t[: a + 1]))]),
         min_loss=float(p.to_value(base)),
         end_loss=float(p.to_value(t[b - 1])),
@@ -125,8 +141,9 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if d is None or ctx.train is None:
         return []
     shape = "for a sustained stretch before partly recovering" if d.recovered else "and stays there"
+    creep = f", after a slow creep up since {ctx.at(d.creep_x)}" if d.creep_x is not None else ""
     msg = (
-        f"training loss blows up from {ctx.at(d.onset_x)}: the smoothed loss climbs from its minimum "
+        f"training loss blows up from {ctx.at(d.onset_x)}{creep}: the smoothed loss climbs from its minimum "
         f"{fmt_loss(d.min_loss)} to {fmt_loss(d.end_loss)} ({fmt_ratio(d.peak_ratio)} at its peak) {shape}"
     )
     advice = (
@@ -149,9 +166,55 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "peak_ratio_to_min": round(d.peak_ratio, 3),
                 "sustained_fraction": round(d.sustained_fraction, 3),
                 "recovered": d.recovered,
+                "creep_from_x": d.creep_x,
             },
         )
     ]
+
+
+BEND_POINTS = 400
+"""The climb is thinned to at most this many trend points before the bend is searched for."""
+
+
+def _bend(x: np.ndarray, z: np.ndarray, params: Params) -> float | None:
+    """Where a climb from the minimum (x, z: trend in log space) bends from a slow creep into a steep
+    rise, or None when it climbs at one pace (or bends the other way).
+
+    A continuous two-piece line is fitted for every candidate bend (least squares, all candidates at
+    once); the best one counts only when the steep part is ``creep_slope_ratio`` times steeper and the
+    creep made at most ``creep_max_share`` of the whole climb.
+    """
+    if x.size < 7:
+        return None
+    if x.size > BEND_POINTS:
+        keep = np.unique(np.linspace(0, x.size - 1, BEND_POINTS).round().astype(int))
+        x, z = x[keep], z[keep]
+    n = x.size
+    xk = x[2 : n - 2, None]
+    u = np.minimum(x - xk, 0.0)  # the creep's part of each candidate line
+    v = np.maximum(x - xk, 0.0)  # the steep part's
+    normal = np.empty((xk.size, 3, 3))
+    normal[:, 0, 0] = n
+    normal[:, 0, 1] = normal[:, 1, 0] = u.sum(axis=1)
+    normal[:, 0, 2] = normal[:, 2, 0] = v.sum(axis=1)
+    normal[:, 1, 1] = (u * u).sum(axis=1)
+    normal[:, 2, 2] = (v * v).sum(axis=1)
+    normal[:, 1, 2] = normal[:, 2, 1] = 0.0
+    rhs = np.stack([np.full(xk.size, z.sum()), u @ z, v @ z], axis=1)
+    try:
+        coef = np.linalg.solve(normal, rhs[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        return None
+    sse = ((coef[:, :1] + coef[:, 1:2] * u + coef[:, 2:3] * v - z) ** 2).sum(axis=1)
+    k = int(np.argmin(sse))
+    creep, steep = float(coef[k, 1]), float(coef[k, 2])
+    climb = float(z.max() - z[0])
+    bend = float(xk[k, 0])
+    if steep <= 0 or climb <= 0 or steep < params.creep_slope_ratio * max(creep, 0.0):
+        return None
+    if max(creep, 0.0) * (bend - x[0]) > params.creep_max_share * climb:
+        return None
+    return bend
 
 
 def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -166,8 +166,9 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
     if blowup is not None:
-        # Only the run before a blow-up can plateau; a blown-up loss sitting high is the divergence.
-        keep = p.x < blowup.onset_x
+        # Only the run before a blow-up (and the slow creep into it) can plateau; a blown-up loss sitting
+        # high is the divergence.
+        keep = p.x < (blowup.onset_x if blowup.creep_x is None else blowup.creep_x)
         if keep.sum() < 5:
             return []
         p = Prepared.of(replace(p.series, x=p.x[keep], y=p.y[keep]))
@@ -213,7 +214,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     else:
         kind, severity = "stalled", "warning"
         if blowup is not None and later_gain < params.tolerance:
-            after = f", until the loss blew up at {ctx.at(blowup.onset_x)}"
+            crept = "" if blowup.creep_x is None else f" crept up from {ctx.at(blowup.creep_x)} and"
+            after = f", until the loss{crept} blew up at {ctx.at(blowup.onset_x)}"
         elif later_gain < params.tolerance:
             after = ", and did not improve after it"
         else:
