@@ -23,6 +23,7 @@ app = typer.Typer(
     cls=LeanGroup,
 )
 
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"lossdoc {__version__}")
@@ -83,6 +84,13 @@ def analyze(
         Optional[bool],  # noqa: UP045
         typer.Option("--quiet/--no-quiet", "-q", help="Only the summary table and errors."),
     ] = None,
+    details: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            help="Runs the table prints in full: auto (every run up to 10, else those with a warning or error), "
+            "all, or problems."
+        ),
+    ] = None,
     param: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option("--param", help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable."),
@@ -113,6 +121,9 @@ def analyze(
         format = format if format is not None else settings.format
         if format not in cfg.FORMATS:
             raise LossdocError("--format", f"'{format}' is not one of {', '.join(cfg.FORMATS)}")
+        details = details if details is not None else settings.details
+        if details not in cfg.DETAILS:
+            raise LossdocError("--details", f"'{details}' is not one of {', '.join(cfg.DETAILS)}")
         smooth = (
             cfg.parse_smoothing(smoothing, lambda what: LossdocError("--smoothing", what))
             if smoothing is not None
@@ -143,7 +154,7 @@ def analyze(
     finally:
         if helper is not None:
             helper.close()
-    emit(report, format, quiet)
+    emit(report, format, quiet, details)
     raise typer.Exit(code=report.exit_code)
 
 
@@ -197,7 +208,7 @@ def write_plots(
         write(report, target, smoothing, inputs)
 
 
-def emit(report: object, format: str, quiet: bool) -> None:
+def emit(report: object, format: str, quiet: bool, details: str = "auto") -> None:
     import importlib
     import os
 
@@ -211,7 +222,7 @@ def emit(report: object, format: str, quiet: bool) -> None:
 
         from lossdoc.report.terminal import print_report
 
-        print_report(report, Console(), quiet=quiet)
+        print_report(report, Console(), quiet=quiet, details=details)
     else:
         sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
     if summary_file:

@@ -31,9 +31,24 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 FORMATS = ("table", "json", "markdown", "html", "github", "junit")
+DETAILS = ("auto", "all", "problems")
+"""Which runs the table format prints in full (see report.terminal.detailed)."""
 SMOOTHING_AUTO = "auto"
 
-KEYS = ("format", "plot", "fail-on", "select", "ignore", "x", "train", "val", "smoothing", "quiet", "rules")
+KEYS = (
+    "format",
+    "plot",
+    "fail-on",
+    "select",
+    "ignore",
+    "x",
+    "train",
+    "val",
+    "smoothing",
+    "quiet",
+    "details",
+    "rules",
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +66,7 @@ class Settings:
     smoothing: float | None = None
     """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
     quiet: bool = False
+    details: str = "auto"
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
 
@@ -149,6 +165,10 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             values[key] = slugs
         elif key == "smoothing":
             values["smoothing"] = parse_smoothing(value, partial(bad, raw_key))
+        elif key == "details":
+            if value not in DETAILS:
+                raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {value!r}")
+            values["details"] = value
         elif key == "quiet":
             if not isinstance(value, bool):
                 raise bad(raw_key, f"must be true or false, not {value!r}")

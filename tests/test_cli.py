@@ -136,3 +136,17 @@ def test_stdin_and_nan_text(tmp_path):
     f = next(f for f in doc["runs"][0]["findings"] if f["rule"] == "non-finite")
     assert f["start"] == 2 and f["evidence"]["nan_count"] == 2
     assert np.isclose(doc["runs"][0]["summary"]["x_max"], 3)
+
+
+def test_details_option_is_checked_and_picks_the_runs_in_full(tmp_path):
+    for i in range(11):
+        x, y = decay(30, rate=8 + i)
+        write_csv(tmp_path / f"ok{i:02d}.csv", {"epoch": x, "loss": y})
+    overfit_csv(tmp_path)
+    auto = runner.invoke(app, ["analyze", str(tmp_path)])
+    assert auto.exit_code == 0 and auto.stdout.count("source ") == 1
+    assert "11 runs without a warning or error are in the table only" in auto.stdout
+    full = runner.invoke(app, ["analyze", str(tmp_path), "--details", "all"])
+    assert full.stdout.count("source ") == 12
+    bad = runner.invoke(app, ["analyze", str(tmp_path), "--details", "some"])
+    assert bad.exit_code == 2 and bad.stderr.strip() == "lossdoc: --details: 'some' is not one of auto, all, problems"

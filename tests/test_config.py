@@ -102,6 +102,7 @@ def test_config_plot_path_is_relative_to_the_config_file(project):
         ("[tool.lossdoc]\nfail_on = 'sometimes'\n", "pyproject.toml [tool.lossdoc]: 'fail_on':"),
         ("[tool.lossdoc]\nformat = 'xml'\n", "pyproject.toml [tool.lossdoc]: 'format': must be one of"),
         ("[tool.lossdoc]\nsmoothing = 1.5\n", "pyproject.toml [tool.lossdoc]: 'smoothing': must be 'auto'"),
+        ("[tool.lossdoc]\ndetails = 'some'\n", "pyproject.toml [tool.lossdoc]: 'details': must be one of auto"),
         ("[tool.lossdoc]\nselect = ['overfiting']\n", "pyproject.toml [tool.lossdoc]: 'select': unknown rule"),
         ("[tool.lossdoc]\ncolour = true\n", "pyproject.toml [tool.lossdoc]: unknown key 'colour'"),
         ("[tool.lossdoc\n", "pyproject.toml: invalid TOML"),

@@ -93,6 +93,36 @@ def test_terminal_quiet_prints_only_the_summary():
     assert "alpha" in out and "warning: overfitting" in out and "source" not in out and "do something" not in out
 
 
+def test_terminal_many_runs_detail_only_the_ones_that_need_a_look():
+    healthy = [diag(f"ok{i:02d}", [finding("still-improving", "info")]) for i in range(11)]
+    runs = [*healthy, diag("sick", [finding("overfitting", "warning", message="val went up")])]
+    c = console()
+    print_report(report(runs), c)
+    out = c.export_text()
+    assert out.count("source ") == 1 and "val went up" in out  # one panel: the run with a warning
+    assert "ok00" in out and "ok10" in out  # every run is still in the summary table
+    assert "11 runs without a warning or error are in the table only; --details all" in out
+
+    c = console()
+    print_report(report(runs), c, details="all")
+    assert c.export_text().count("source ") == 12
+
+    c = console()
+    print_report(report(runs[:2]), c)  # few runs: every one in full
+    assert c.export_text().count("source ") == 2
+    c = console()
+    print_report(report(runs[:2]), c, details="problems")
+    out = c.export_text()
+    assert out.count("source ") == 0 and "2 runs without" in out
+
+
+def test_terminal_details_count_a_run_that_fails_the_policy_as_a_problem():
+    runs = [diag(f"r{i:02d}", [finding("still-improving", "info")]) for i in range(12)]
+    c = console()
+    print_report(report(runs, fail_on="info"), c)
+    assert c.export_text().count("source ") == 12
+
+
 def test_terminal_honours_width():
     c = console(60)
     print_report(report([diag("alpha", [finding("overfitting", "warning", message="word " * 40)])]), c)

@@ -3,8 +3,11 @@
 Many runs: one summary table (run, verdict, worst finding) first, the details after. Each run: a
 header (source, format, points, x range, best validation point, final losses, sparklines), the
 findings most severe first with the advice under each, and the "Next run" advice when there is
-some. ``--quiet`` prints only the summary table. Width and colour follow the terminal (rich
-honours ``NO_COLOR`` and ``COLUMNS``); nothing here forces either.
+some. ``--quiet`` prints only the summary table. Beyond ``DETAIL_ALL_UP_TO`` runs, ``--details auto``
+(the default) details only the runs with a warning or an error (or that fail ``--fail-on``): a
+folder of a thousand logs gives the table and the runs that need a look, not 40,000 lines; ``--details
+all`` prints every run. Width and colour follow the terminal (rich honours ``NO_COLOR`` and
+``COLUMNS``); nothing here forces either.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+DETAIL_ALL_UP_TO = 10
+"""With more runs than this, ``--details auto`` details only the runs that need a look."""
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -138,16 +143,39 @@ def footer(report: Report) -> Text:
     return text
 
 
-def print_report(report: Report, console: Console, *, quiet: bool = False) -> None:
+def detailed(report: Report, details: str = "auto") -> list[int]:
+    """Indices of the runs printed in full: all of them, or (``problems``, and ``auto`` beyond
+    ``DETAIL_ALL_UP_TO`` runs) those with a warning or error finding or one that fails the policy."""
+    if details == "all" or (details == "auto" and len(report.diagnoses) <= DETAIL_ALL_UP_TO):
+        return list(range(len(report.diagnoses)))
+    return [
+        i
+        for i, d in enumerate(report.diagnoses)
+        if any(f.severity in ("warning", "error") or report.fails(f) for f in d.findings)
+    ]
+
+
+def print_report(report: Report, console: Console, *, quiet: bool = False, details: str = "auto") -> None:
     if quiet or len(report.diagnoses) > 1:
         console.print(summary_table(report))
     if not quiet:
         spark_width = max(10, min(60, console.width - 20))
-        for i, d in enumerate(report.diagnoses):
+        shown = detailed(report, details)
+        for i in shown:
+            d = report.diagnoses[i]
             parts: list[RenderableType] = [_header(d, report.plots.get(i), spark_width), Text(""), _findings(d)]
             nxt = _next_run(d)
             if nxt is not None:
                 parts += [Text(""), nxt]
             title = Text.assemble((d.history.name, "bold"), "  ", verdict(d))
             console.print(Panel(Group(*parts), title=title, title_align="left"))
+        rest = len(report.diagnoses) - len(shown)
+        if rest:
+            console.print(
+                Text(
+                    f"{rest} run{'s' if rest != 1 else ''} without a warning or error "
+                    f"{'are' if rest != 1 else 'is'} in the table only; --details all prints every run in full.",
+                    style="dim",
+                )
+            )
     console.print(footer(report))
