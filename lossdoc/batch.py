@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,6 +22,11 @@ POOL_MIN_LOGS = 16
 """Fewer logs than this are read in the calling process (a pool costs tens of milliseconds to start)…"""
 POOL_MIN_BYTES = 16 * 1024 * 1024
 """…unless, together, they are at least this large."""
+AHEAD_BYTES = 256 * 1024
+"""Runs' curves sent to the plot helper ahead of their analysis, at most this much in all (a
+million-point run's are 100-130 KB), and at most three quarters of what the pipe holds without being
+read: the helper may still be importing, and sending must never wait for it (a socket pair holds
+about 200 KB on Linux, 8 KB on macOS)."""
 
 
 @dataclass(frozen=True)
@@ -38,12 +43,17 @@ class Job:
     rule_params: Mapping[str, Mapping[str, Any]] | None
 
 
-def diagnose_log(ref: LogRef, job: Job) -> tuple[list[Any], list[InputError]]:
-    """One log's diagnoses (with advice) and :class:`AnalysisFailure` items, and its input errors."""
+def diagnose_log(
+    ref: LogRef, job: Job, on_read: Callable[[list[Any]], None] | None = None
+) -> tuple[list[Any], list[InputError]]:
+    """One log's diagnoses (with advice) and :class:`AnalysisFailure` items, and its input errors;
+    ``on_read`` is given its runs before they are analysed."""
     from lossdoc.advice import advise
     from lossdoc.analysis import analyze
 
     histories, errors = read_logged(ref, job.overrides)
+    if on_read is not None and histories:
+        on_read(histories)
     out: list[Any] = []
     for h in histories:
         try:
@@ -81,10 +91,13 @@ def _diagnose_chunk(refs: list[LogRef], job: Job) -> list[tuple[list[Any], list[
     return [diagnose_log(ref, job) for ref in refs]
 
 
-def diagnose_all(refs: list[LogRef], job: Job, jobs: int) -> Iterable[tuple[list[Any], list[InputError]]]:
-    """Every log's :func:`diagnose_log` result, in the order of ``refs``."""
+def diagnose_all(
+    refs: list[LogRef], job: Job, jobs: int, on_read: Callable[[list[Any]], None] | None = None
+) -> Iterable[tuple[list[Any], list[InputError]]]:
+    """Every log's :func:`diagnose_log` result, in the order of ``refs`` (``on_read`` only when they
+    are read in this process)."""
     if not use_pool(refs, jobs):
-        return [diagnose_log(ref, job) for ref in refs]
+        return [diagnose_log(ref, job, on_read) for ref in refs]
     from concurrent.futures import ProcessPoolExecutor
     from concurrent.futures.process import BrokenProcessPool
 
@@ -124,20 +137,46 @@ def _fork_context() -> Any:
 
 
 def _import_matplotlib() -> None:
-    import matplotlib.backends.backend_agg
     import matplotlib.figure  # noqa: F401
-    from PIL import Image
 
+    import lossdoc.report.canvas
     import lossdoc.report.plot  # noqa: F401
 
-    Image.preinit()  # the image plugins a PNG save would load
 
-
-def _write_plots(report: Any, target: Any, smoothing: float | None, inputs: set[str]) -> tuple[list, int, dict]:
+def _write_plots(
+    report: Any,
+    target: Any,
+    smoothing: float | None,
+    inputs: set[str],
+    drawings: list | None = None,
+    sketches: dict | None = None,
+) -> tuple[list, int, dict]:
     from lossdoc.report.plot import write_plots
 
-    write_plots(report, target, smoothing, inputs)
+    write_plots(report, target, smoothing, inputs, drawings, sketches)
     return report.errors, report.exit_code, report.plots
+
+
+def _prepared(report: Any, smoothing: float | None, curves: dict[int, Any]) -> tuple[Any, list]:
+    """The report as the helper needs it: each run without its points, and its prepared drawing
+    (with the ``curves`` already sent ahead, by id of the run's history).
+
+    A million-row run is 16 MB through the pipe, which cost more than drawing it; its drawing is a
+    few thousand points, and preparing it costs the same here as there. A run that cannot be prepared
+    is sent whole: the helper fails on it again and reports it as drawing in this process would.
+    """
+    from dataclasses import replace
+
+    from lossdoc.report.plot import prepare
+
+    drawings: list = []
+    for d in report.diagnoses:
+        try:
+            drawings.append(prepare(d, smoothing, curves.get(id(d.history))))
+        except Exception:
+            drawings.append(None)
+    runs = [dr.run if dr is not None else d for d, dr in zip(report.diagnoses, drawings, strict=True)]
+    return replace(report, diagnoses=runs), drawings
 
 
 class PlotHelper:
@@ -146,26 +185,73 @@ class PlotHelper:
 
     The plots, and the errors and exit code that writing them gives, are exactly those of
     :func:`lossdoc.report.plot.write_plots` in this process, which is also the fallback when the
-    helper cannot run. A plain process and pipe, no executor: no threads in this process, so the
-    pool for many logs still forks a single-threaded process.
+    helper cannot run. It is sent each run's prepared drawing, not its points, and, as soon as a log
+    is read, its runs' curves (:meth:`ahead`): the helper draws those while the runs are analysed,
+    and once they are it only adds the findings. A plain process and pipe, no executor: no threads
+    in this process, so the pool for many logs still forks a single-threaded process.
     """
 
     def __init__(self) -> None:
         self.conn: Any = None
         self.process: Any = None
+        self.sent = False
+        self.frozen = False
+        self.ahead_bytes = 0
+        self.curves: dict[int, Any] = {}
+        """Curves sent ahead, by id of their run's history (kept alive in ``self.read``)..."""
+        self.smoothing: float | None = None
+        """...and the smoothing they were made with."""
+        self.read: list[Any] = []
+        self.room = 0
+        """Bytes that may be sent ahead (see :data:`AHEAD_BYTES`)."""
         try:
             context = _fork_context()
             self.conn, child = context.Pipe()
-            self.process = context.Process(target=_plot_server, args=(child,), daemon=True)
-            self.process.start()
+            process = context.Process(target=_plot_server, args=(child, self.conn), daemon=True)
+            # Until close(), neither garbage collector walks the objects both processes share: a walk
+            # writes to every object, and each page written is then copied (the analysis beside the
+            # helper ran measurably slower without this).
+            gc.freeze()
+            self.frozen = True
+            process.start()
+            self.process = process
             child.close()
+            self.room = min(AHEAD_BYTES, _buffered(self.conn) * 3 // 4)
         except (OSError, ValueError):
             self.close()
+
+    def ahead(self, histories: list[Any], smoothing: float | None) -> None:
+        """Send runs' curves (see :func:`lossdoc.report.plot.sketch`) before they are analysed, if
+        the pipe holds them without waiting (:data:`AHEAD_BYTES`); nothing is lost when it does not."""
+        from multiprocessing.reduction import ForkingPickler  # what Connection.send uses, to know the size
+
+        from lossdoc.report.plot import prepare_curves
+
+        if self.conn is None or (self.curves and smoothing != self.smoothing):
+            return
+        try:
+            curves = [prepare_curves(h, smoothing) for h in histories]
+        except Exception:  # prepared again with the rest, and reported as drawing them reports it
+            return
+        data = ForkingPickler.dumps(("sketch", tuple(id(h) for h in histories), curves))
+        if self.ahead_bytes + len(data) + 1024 > self.room:  # and a little for the socket's own bookkeeping
+            return
+        try:
+            self.conn.send_bytes(data)
+        except OSError:
+            return  # the helper died: write() finds out
+        self.ahead_bytes += len(data)
+        self.read.extend(histories)  # alive until the plots are drawn, so no other run takes their ids
+        self.curves.update(zip(map(id, histories), curves, strict=True))
+        self.smoothing = smoothing
 
     def write(self, report: Any, target: Any, smoothing: float | None, inputs: set[str]) -> None:
         if self.conn is not None:
             try:
-                self.conn.send((report, target, smoothing, inputs))
+                light, drawings = _prepared(report, smoothing, self.curves if smoothing == self.smoothing else {})
+                self.sent = True
+                job = (light, target, smoothing, inputs, drawings)
+                self.conn.send(("draw", job))
                 report.errors, report.exit_code, report.plots = self.conn.recv()
                 return
             except (OSError, EOFError):
@@ -175,21 +261,54 @@ class PlotHelper:
         _write_plots(report, target, smoothing, inputs)
 
     def close(self) -> None:
+        """End the helper: once it has written what it was sent, or at once when it was sent nothing
+        (it may still be importing matplotlib, which would only delay the exit)."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
         if self.process is not None:
-            self.process.join(timeout=5)
+            if self.sent:
+                self.process.join(timeout=5)
             if self.process.is_alive():
                 self.process.kill()
+            self.process.join()
             self.process = None
+        if self.frozen:
+            gc.unfreeze()
+            self.frozen = False
+        self.read, self.curves = [], {}
 
 
-def _plot_server(conn: Any) -> None:
+def _buffered(conn: Any) -> int:
+    """Bytes the pipe behind ``conn`` holds without a reader (0 when that cannot be told)."""
+    import socket
+
+    try:
+        with socket.socket(fileno=os.dup(conn.fileno())) as s:
+            return min(s.getsockopt(socket.SOL_SOCKET, opt) for opt in (socket.SO_SNDBUF, socket.SO_RCVBUF))
+    except (OSError, ValueError):
+        return 0
+
+
+def _plot_server(conn: Any, parent_end: Any) -> None:
+    # The fork copied this process's end of the pipe too: closed here, so that when the other process
+    # closes it (or dies) without sending a job, recv() ends instead of waiting for ever (close()
+    # then waited 5 s, e.g. after a bad --format).
+    parent_end.close()
     with contextlib.suppress(Exception):  # an import that fails here fails again, and is reported, when drawing
         _import_matplotlib()
-    try:
-        job = conn.recv()
-    except (EOFError, OSError):
-        return  # nothing to draw after all
-    conn.send(_write_plots(*job))
+    sketches: dict[tuple[int, ...], Any] = {}
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return  # nothing to draw after all
+        if message[0] == "draw":
+            conn.send(_write_plots(*message[1], sketches))
+            return
+        if conn.poll():  # behind already (the job may be waiting): drawn with it, laid out once not twice
+            continue
+        with contextlib.suppress(Exception):  # then drawn from the start, and reported there if it fails
+            from lossdoc.report.plot import sketch
+
+            sketches[message[1]] = sketch(message[2])

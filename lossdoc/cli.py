@@ -146,8 +146,10 @@ def analyze(
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
     helper = early or (_plot_helper() if plot is not None and workers > 1 else None)
+    # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed
+    on_read = (lambda histories: helper.ahead(histories, smooth)) if helper is not None else None
     try:
-        report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers)
+        report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read)
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
         if plot is not None:
             write_plots(report, plot, smooth, set(paths), helper)
@@ -176,15 +178,17 @@ def run_analysis(
     policy: object,
     rule_params: dict[str, dict[str, object]] | None = None,
     jobs: int = 1,
+    on_read: Any = None,
 ) -> object:
-    """Read, analyse and advise on every log (in ``jobs`` processes when there are many), in input order."""
+    """Read, analyse and advise on every log (in ``jobs`` processes when there are many), in input
+    order; ``on_read`` is given each log's runs read in this process before they are analysed."""
     from lossdoc.batch import AnalysisFailure, Job, diagnose_all
     from lossdoc.ingest import load_paths
     from lossdoc.policy import exit_code
     from lossdoc.report import Report
 
     job = Job(overrides, rules, rule_params)
-    results, errors = load_paths(paths, overrides, read_all=lambda refs, _: diagnose_all(refs, job, jobs))
+    results, errors = load_paths(paths, overrides, read_all=lambda refs, _: diagnose_all(refs, job, jobs, on_read))
     diagnoses = [r for r in results if not isinstance(r, AnalysisFailure)]
     errors += [r.error for r in results if isinstance(r, AnalysisFailure)]
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))

@@ -274,6 +274,23 @@ def test_minmax_downsample_keeps_every_extreme():
     assert np.nanmax(ys) == 50.0 and np.nanmin(ys) == -50.0 and np.isnan(ys).any()
 
 
+@pytest.mark.parametrize("alpha", [255, 128])
+def test_png_written_without_pillow_decodes_to_the_drawn_pixels(alpha):
+    import io
+
+    from PIL import Image
+
+    from lossdoc.report.canvas import png_bytes
+
+    rgba = np.random.default_rng(0).integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
+    rgba[..., 3] = alpha
+    rgba[5, 7, 3] = 255  # partly transparent: an alpha channel is kept
+    image = Image.open(io.BytesIO(png_bytes(rgba, 150, {"Title": "run"})))
+    assert image.mode == ("RGB" if alpha == 255 else "RGBA")
+    assert np.array_equal(np.asarray(image.convert("RGBA")), rgba)
+    assert round(image.info["dpi"][0]) == 150 and image.info["Title"] == "run"
+
+
 def test_several_loss_pairs_from_one_source_become_one_figure(tmp_path):
     runs = [diag(f"results [train/{k}_loss]", source="results.csv") for k in ("box", "cls", "dfl")]
     runs.append(diag("other"))

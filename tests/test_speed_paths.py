@@ -310,6 +310,48 @@ def test_plot_helper_draws_what_this_process_draws(tmp_path: Path) -> None:
     assert report["errors"] == [{"source": str(log), "message": "refusing to overwrite an input file with a plot"}]
 
 
+def test_plot_helper_ends_when_this_process_goes_away_without_a_job() -> None:
+    from lossdoc.batch import PlotHelper
+
+    helper = PlotHelper()
+    process = helper.process
+    helper.conn.close()  # as when this process dies: the helper's end of the pipe must see it
+    helper.conn = None
+    process.join(timeout=60)
+    assert not process.is_alive()
+
+
+def test_plot_helper_is_sent_drawings_that_draw_the_same_pixels(tmp_path: Path) -> None:
+    """The helper gets each run's curves as soon as it is read and its findings once it is analysed,
+    never its points: a long run with gaps, spikes and a learning rate, and panels of loss pairs,
+    must still give the same files as drawing in this process."""
+    rng = np.random.default_rng(3)
+    n = 30_000
+    loss = 2.0 * np.exp(-np.arange(n) / 6000) + 0.2 + rng.normal(0, 0.03, n)
+    loss[[5000, 17000]] *= 40  # spikes
+    loss[21000:21010] = np.nan
+    rows = "".join(
+        f"{i},{v:.6f},{v + 0.05:.6f},{1e-3 * (1 - i / n):.3g}\n" if i % 500 == 499 else f"{i},{v:.6f},,\n"
+        for i, v in enumerate(loss.tolist())
+    )
+    logs = tmp_path / "logs"
+    (logs / "yolo").mkdir(parents=True)
+    (logs / "long.csv").write_text("step,loss,val_loss,lr\n" + rows)
+    yolo = "".join(
+        f"{e},{1.5 / e:.4f},{2.5 / e:.4f},{1.6 / e + 0.01 * e:.4f},{2.6 / e:.4f},0.01\n" for e in range(1, 31)
+    )
+    (logs / "yolo" / "results.csv").write_text(
+        "epoch,train/box_loss,train/cls_loss,val/box_loss,val/cls_loss,lr/pg0\n" + yolo
+    )
+    pngs = {}
+    for jobs in ("1", "2"):
+        code, report, _ = _json_run([str(logs), "--plot", str(tmp_path / f"p{jobs}"), "--jobs", jobs])
+        assert code in (0, 1) and not report["errors"]
+        pngs[jobs] = {p.name: p.read_bytes() for p in (tmp_path / f"p{jobs}").iterdir()}
+    assert sorted(pngs["1"]) == ["long.png", "yolo.png"]
+    assert pngs["1"] == pngs["2"]
+
+
 def test_console_script_flushes_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
     paths, bad = _write_runs(tmp_path / "runs", 8)
     out = subprocess.run(

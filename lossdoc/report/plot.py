@@ -9,6 +9,10 @@ marker where a divergence starts, spike markers, ticks where values are NaN/Inf.
 
 Long runs are drawn from a copy that keeps every bucket's min and max, so a million points plot as
 fast as a few thousand with every extreme still visible. Analysis never sees the downsampled copy.
+That copy, and every other number a figure needs of the full data, is computed first (:func:`prepare`,
+numpy only): a :class:`Drawing` is small, so a helper process that draws is sent thousands of points,
+not millions. A figure is drawn in two steps, its curves (:func:`sketch`, which the helper does while
+the run is still being analysed) and then its findings and layout (:func:`finish`).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import math
 import os
 import re
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,22 +30,29 @@ import numpy as np
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.smoothing import ema_debiased
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.history import Series
+from lossdoc.history import LossHistory, Series
 from lossdoc.report import by_severity, verdict_text
 
 TRAIN_COLOR = "#0072B2"
 VAL_COLOR = "#D55E00"
 LR_COLOR = "#6b6b6b"
 SEVERITY_COLOR = {"error": "#b2182b", "warning": "#e69f00", "info": "#56b4e9"}
-MAX_DRAWN = 4000
-"""Points per drawn curve at most (2 per bucket: its min and its max)."""
+MAX_DRAWN = 2000
+"""Points per drawn curve at most (2 per bucket: its min and its max). A thousand buckets are about one
+per pixel column of a single panel (6.5 in at DPI): the envelope of every point, at the resolution it
+is seen in; twice as many drew the same picture in more time."""
 AUTO_WINDOW_FRACTION = 0.01
 """Auto smoothing: an EMA whose time constant is this fraction of the curve's points..."""
 AUTO_MIN_WEIGHT = 0.6
 """...and at least TensorBoard's default weight, for curves longer than FEW_POINTS."""
 FEW_POINTS = 60
 """Curves this short (epoch logs) are drawn as they are, with a marker per point."""
+MAX_BAD_TICKS = 2000
+"""NaN/Inf positions marked per curve at most (the legend still gives the full count)."""
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+DPI = 150
+PAD = 4 / 72
+"""Inches of space around the figure's edge and between a panel's labels and its neighbour's."""
 STYLE = {
     "font.size": 9,
     "axes.titlesize": 10,
@@ -65,11 +77,14 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int = MAX_DRAWN // 
     full = size * buckets
     yy = y[:full].reshape(buckets, size)
     finite = np.isfinite(yy)
-    lo = np.where(finite, yy, np.inf).argmin(axis=1)
-    hi = np.where(finite, yy, -np.inf).argmax(axis=1)
-    # a bucket holding a NaN keeps one of them, so the line breaks there as in the full data
-    gap = (~finite).any(axis=1)
-    hi = np.where(gap, (~finite).argmax(axis=1), hi)
+    if finite.all():  # the usual case, without the masked copies
+        lo, hi = yy.argmin(axis=1), yy.argmax(axis=1)
+    else:
+        lo = np.where(finite, yy, np.inf).argmin(axis=1)
+        hi = np.where(finite, yy, -np.inf).argmax(axis=1)
+        # a bucket holding a NaN keeps one of them, so the line breaks there as in the full data
+        gap = (~finite).any(axis=1)
+        hi = np.where(gap, (~finite).argmax(axis=1), hi)
     offsets = np.arange(buckets) * size
     idx = np.unique(np.concatenate([lo + offsets, hi + offsets, np.arange(full, n)]))
     return x[idx], y[idx]
@@ -83,10 +98,15 @@ def auto_smoothing(n: int) -> float:
 
 
 def _span_decades(ys: list[np.ndarray]) -> bool:
-    vals = np.concatenate([y[np.isfinite(y)] for y in ys]) if ys else np.array([])
-    if vals.size == 0 or vals.min() <= 0:
+    lo, hi = np.inf, -np.inf
+    for y in ys:
+        finite = np.isfinite(y)
+        v = y if finite.all() else y[finite]
+        if v.size:
+            lo, hi = min(lo, float(v.min())), max(hi, float(v.max()))
+    if lo == np.inf or lo <= 0:
         return False
-    return bool(np.log10(vals.max()) - np.log10(vals.min()) >= 1.5)
+    return bool(np.log10(hi) - np.log10(lo) >= 1.5)
 
 
 def groups(diagnoses: list[Diagnosis]) -> list[list[int]]:
@@ -97,54 +117,356 @@ def groups(diagnoses: list[Diagnosis]) -> list[list[int]]:
     return list(by_source.values())
 
 
+def _shared_name(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else names[0].split(" [", 1)[0]
+
+
 def figure_name(diags: list[Diagnosis]) -> str:
     """The run name, or for panels the name they share (``results`` of ``results [train/box_loss]``)."""
-    if len(diags) == 1:
-        return diags[0].history.name
-    return diags[0].history.name.split(" [", 1)[0]
+    return _shared_name([d.history.name for d in diags])
 
 
-def _panel_title(d: Diagnosis, panels: int) -> str:
+def _panel_title(name: str, panels: int) -> str:
     """``box_loss`` for the panel of ``results [train/box_loss]``; the run name for a single plot."""
-    name = d.history.name
     if panels > 1 and " [" in name:
         inner = name.split(" [", 1)[1].rstrip("]")
         return re.sub(r"^(train|training)[/_]", "", inner) or inner
     return name
 
 
+@dataclass(frozen=True)
+class Curve:
+    """One series as it is drawn, computed from all of its points."""
+
+    name: str
+    role: str
+    x: np.ndarray
+    y: np.ndarray
+    """The points drawn: every bucket's min and max (all points of a short curve)."""
+    smooth: tuple[np.ndarray, np.ndarray] | None
+    """The smoothed line, or None when the curve is drawn as it is."""
+    few: bool
+    """Short enough (an epoch log) for a marker per point."""
+    bad_x: np.ndarray
+    """Where values are NaN/Inf (the first MAX_BAD_TICKS distinct x)..."""
+    bad: int
+    """...and how many there are."""
+
+
+@dataclass(frozen=True)
+class Curves:
+    """A run's curves as they are drawn: all of its figure that the analysis does not change, so it
+    can be drawn while the analysis runs (see :func:`sketch`)."""
+
+    name: str
+    x_name: str
+    curves: list[Curve]
+    """Train and validation, those that have points."""
+    lr: Curve | None
+    """The learning rate when it has a finite value."""
+    x_range: tuple[float, float]
+    log_y: bool
+    off_scale: tuple[float, float] | None
+    """A blow-up on a log axis: where the axis is cut and the peak beyond it (see MAX_DECADES_ABOVE)."""
+
+
+@dataclass(frozen=True)
+class Drawing:
+    """One run as its figure needs it: a few thousand numbers, however long the run.
+
+    ``run`` is the diagnosis without its points (names, findings, summary); everything drawn that
+    depends on every point (scale, extremes, smoothing, NaN positions, values at findings) is here.
+    """
+
+    key: int
+    """Which run (the id of its history in the process that read it): matches a sketch made of it."""
+    run: Diagnosis
+    curves: Curves
+    marks: dict[int, list[float | None]]
+    """The logged value at each x a finding (by index) is marked at, for findings with a series."""
+
+
+def prepare_curves(h: LossHistory, smoothing: float | None = None) -> Curves:
+    """The curves :func:`figure` draws of a run (numpy only, no matplotlib)."""
+    series = [s for s in (h.train, h.val) if s is not None and s.y.size]
+    log_y = _span_decades([s.y for s in series])
+    lr = None
+    if h.lr is not None and h.lr.y.size and np.isfinite(h.lr.y).any():
+        xl, yl = minmax_downsample(h.lr.x, h.lr.y)
+        lr = Curve(h.lr.name, h.lr.role, xl, yl, None, False, np.empty(0), 0)
+    return Curves(
+        name=h.name,
+        x_name=h.x_name,
+        curves=[_curve(s, smoothing) for s in series],
+        lr=lr,
+        x_range=h.x_range,
+        log_y=log_y,
+        off_scale=_off_scale([s.y for s in series]) if log_y else None,
+    )
+
+
+def prepare(d: Diagnosis, smoothing: float | None = None, curves: Curves | None = None) -> Drawing:
+    """Everything :func:`figure` draws of ``d`` (numpy only): its ``curves`` (made here when None)
+    and the values at its findings."""
+    h = d.history
+    marks: dict[int, list[float | None]] = {}
+    for i, f in enumerate(d.findings):
+        s = _series_named(d, f.series)
+        if f.start is None or s is None:
+            continue
+        if f.rule == "divergence":
+            marks[i] = [_value_at(s, f.start)]
+        elif f.rule == "loss-spike":
+            marks[i] = [_value_at(s, x) for x in np.asarray(f.evidence.get("spike_x", []), dtype=float)]
+    return Drawing(
+        key=id(h),
+        run=replace(d, history=replace(h, series=[])),
+        curves=curves if curves is not None else prepare_curves(h, smoothing),
+        marks=marks,
+    )
+
+
+def _curve(s: Series, smoothing: float | None) -> Curve:
+    x, y = minmax_downsample(s.x, s.y)
+    bad = ~np.isfinite(s.y)
+    count = int(bad.sum())
+    bad_x = np.unique(s.x[bad])[:MAX_BAD_TICKS] if count else np.empty(0)
+    return Curve(s.name, s.role, x, y, _smooth(s, smoothing), s.y.size <= FEW_POINTS, bad_x, count)
+
+
+@dataclass
+class _Panel:
+    ax: Any
+    twin: Any
+    """The learning-rate axis, or None."""
+    curves: dict[str, Any]
+    """Legend handles of the curves (and their NaN/Inf ticks) by label..."""
+    lr: dict[str, Any]
+    """...and of the learning rate, which comes after the findings'."""
+    titles: list[Any]
+
+
+@dataclass
+class Sketch:
+    """A figure with runs' curves drawn and nothing of their analysis yet (see :func:`sketch`)."""
+
+    fig: Any
+    panels: list[_Panel]
+    cols: int
+    suptitle: Any
+
+
 def figure(diags: list[Diagnosis], smoothing: float | None = None) -> Any:
     """A matplotlib Figure (Agg canvas attached) of one run, or one panel per run for several."""
+    return figure_of([prepare(d, smoothing) for d in diags])
+
+
+def figure_of(drawings: list[Drawing], sketched: Sketch | None = None) -> Any:
+    """The figure of prepared runs (see :func:`prepare`), finished from ``sketched`` when given."""
+    return finish(sketched or sketch([dr.curves for dr in drawings]), drawings)
+
+
+def sketch(runs: list[Curves]) -> Sketch:
+    """The figure of ``runs`` as far as it goes without their analysis: the panels, curves, scales,
+    axes and labels, laid out for a legend yet unknown. A helper process draws this while the
+    analysis runs; :func:`finish` then adds the findings and lays it out again, when most of the
+    work of measuring (ticks, label sizes) is already done."""
     from matplotlib import rc_context
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    n = len(diags)
+    from lossdoc.report.canvas import Canvas
+
+    n = len(runs)
     cols = min(3, n)
     rows = math.ceil(n / cols)
     size = (7.2, 4.2) if n == 1 else (3.9 * cols + 0.4, 3.2 * rows + 1.0)
     with rc_context(STYLE):
-        fig = Figure(figsize=size, dpi=150, layout="constrained")
-        FigureCanvasAgg(fig)
+        fig = Figure(figsize=size, dpi=DPI)
+        Canvas(fig)
         axes = fig.subplots(rows, cols, squeeze=False)
-        handles: dict[str, Any] = {}
-        for k, d in enumerate(diags):
-            ax = axes[k // cols][k % cols]
-            panel = _panel(ax, d, smoothing, _panel_title(d, n), lr_label=k % cols == cols - 1, named=n == 1)
-            for label, handle in panel.items():
-                handles.setdefault(label, handle)
+        panels = [
+            _draw_curves(axes[k // cols][k % cols], c, _panel_title(c.name, n), k % cols == cols - 1, n == 1)
+            for k, c in enumerate(runs)
+        ]
         for k in range(n, rows * cols):
             axes[k // cols][k % cols].set_visible(False)
+        suptitle = None
         if n > 1:
-            fig.suptitle(figure_name(diags), x=0.01, ha="left", fontsize=11, fontweight="bold")
-        fig.legend(
-            list(handles.values()),
-            list(handles),
-            loc="outside lower center",
-            ncols=min(len(handles), 4 if n == 1 else 5),
-            frameon=False,
+            name = _shared_name([c.name for c in runs])
+            suptitle = fig.suptitle(name, x=0.01, ha="left", fontsize=11, fontweight="bold")
+        _fit(fig, panels, cols, suptitle, None)
+    return Sketch(fig, panels, cols, suptitle)
+
+
+def finish(sk: Sketch, drawings: list[Drawing]) -> Any:
+    """The figure of ``sk`` with each run's findings, its verdict, the legend, and its final layout."""
+    from matplotlib import rc_context
+
+    with rc_context(STYLE):
+        handles: dict[str, Any] = {}
+        for p, dr in zip(sk.panels, drawings, strict=True):
+            found = _draw_findings(p, dr)
+            for label, handle in {**p.curves, **found, **p.lr}.items():
+                handles.setdefault(label, handle)
+        ncols = min(len(handles), 4 if len(drawings) == 1 else 5)
+        legend = _legend(sk.fig, handles, ncols)
+        room = sk.fig.bbox.width - 2 * PAD * sk.fig.dpi
+        while ncols > 1 and legend.get_window_extent(sk.fig.canvas.get_renderer()).width > room:
+            legend.remove()  # long labels (series names): fewer columns rather than cut at the edges
+            ncols -= 1
+            legend = _legend(sk.fig, handles, ncols)
+        _fit(sk.fig, sk.panels, sk.cols, sk.suptitle, legend)
+    return sk.fig
+
+
+def _legend(fig: Any, handles: dict[str, Any], ncols: int) -> Any:
+    return fig.legend(list(handles.values()), list(handles), loc="lower center", ncols=ncols, frameon=False)
+
+
+def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) -> _Panel:
+    """Draw a run's curves into ``ax`` (legend labels with series names when ``named``)."""
+    handles: dict[str, Any] = {}
+    if c.log_y:
+        ax.set_yscale("log")
+    for s in c.curves:
+        color = TRAIN_COLOR if s.role == "train" else VAL_COLOR
+        if s.smooth is not None:
+            ax.plot(s.x, s.y, color=color, alpha=0.28, linewidth=0.7, zorder=2)
+        xs, ys = s.smooth if s.smooth is not None else (s.x, s.y)
+        (line,) = ax.plot(
+            xs,
+            ys,
+            color=color,
+            linewidth=1.8,
+            zorder=3,
+            marker="o" if s.few and s.smooth is None else None,
+            markersize=2.5,
         )
-    return fig
+        role = "validation" if s.role == "val" else s.role
+        handles[f"{role} ({s.name})" if named else role] = line
+        if s.bad:
+            tick = ax.plot(
+                s.bad_x,
+                np.full(s.bad_x.size, 0.015),
+                linestyle="none",
+                marker="|",
+                markersize=9,
+                color=color,
+                transform=ax.get_xaxis_transform(),
+                clip_on=False,
+                zorder=6,
+            )[0]
+            handles[f"{s.role} NaN/Inf ({s.bad:,})" if named else f"{s.role} NaN/Inf"] = tick
+    if c.off_scale is not None:
+        _mark_off_scale(ax, *c.off_scale)
+    twin, lr_handle = None, {}
+    if c.lr is not None:
+        twin = ax.twinx()
+        (lr_line,) = twin.plot(c.lr.x, c.lr.y, color=LR_COLOR, linewidth=1.0, linestyle=(0, (2, 2)), zorder=1)
+        lr = c.lr.y[np.isfinite(c.lr.y)]
+        if lr.size and lr.min() > 0 and lr.max() / lr.min() >= 30:
+            twin.set_yscale("log")
+        elif lr.size and lr.max() > 0 and lr.max() - lr.min() <= 0.01 * lr.max():
+            twin.set_ylim(0, lr.max() * 1.25)  # a constant rate: show it against zero, not magnified noise
+        twin.set_ylabel("learning rate" if lr_label else "", color=LR_COLOR)
+        twin.tick_params(axis="y", colors=LR_COLOR)
+        twin.spines["right"].set_color(LR_COLOR)
+        ax.set_zorder(twin.get_zorder() + 1)  # loss curves above the lr line
+        ax.patch.set_visible(False)
+        lr_handle[f"learning rate ({c.lr.name})" if named else "learning rate"] = lr_line
+    lo, hi = c.x_range
+    if max(abs(lo), abs(hi)) >= 1e4:
+        from matplotlib.ticker import EngFormatter
+
+        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M instead of an offset label
+    ax.set_xlabel(c.x_name)
+    ax.set_ylabel("loss (log scale)" if ax.get_yscale() == "log" else "loss")
+    # y given: placed by _fit, not by matplotlib at every draw (which measures every y axis twice per title)
+    left = ax.set_title(title, loc="left", y=1.0, fontweight="bold" if title == c.name else "normal")
+    ax.grid(True, alpha=0.25, linewidth=0.6)
+    ax.margins(x=0.01)
+    return _Panel(ax, twin, handles, lr_handle, [left])
+
+
+def _draw_findings(p: _Panel, dr: Drawing) -> dict[str, Any]:
+    """Mark a run's findings on its panel and title it with its verdict; their legend handles."""
+    worst = by_severity(dr.run.findings)[0] if dr.run.findings else None
+    p.titles.append(
+        p.ax.set_title(
+            verdict_text(dr.run),
+            loc="right",
+            y=1.0,
+            color=SEVERITY_COLOR[worst.severity] if worst else "#1a9850",
+            fontsize=8,
+        )
+    )
+    return {**_mark_findings(p.ax, dr), **_mark_best_val(p.ax, dr)}
+
+
+def _fit(fig: Any, placed: list[_Panel], cols: int, suptitle: Any, legend: Any) -> None:
+    """Margins from the labels, measured on the undrawn figure: the room constrained layout would
+    give, without its cost.
+
+    Constrained layout iterates a solver over every artist's extent and makes ``savefig`` draw the
+    whole figure twice (once to lay it out), a quarter of a plot's time. Here each margin is the
+    largest extent of the labels on its side (a sketch is fitted without a legend, then again).
+    Heights first: labels are as tall whatever the panels' size, and which y ticks are shown depends
+    on the height alone, so the y tick labels then measured for the widths are the ones drawn (the x
+    tick labels only overhang the sides by half a label). An offset or exponent label above a y axis
+    pushes its titles up (matplotlib keeps them clear of it): then the heights are set again with
+    room for it.
+    """
+    r = fig.canvas.get_renderer()
+    width, height = fig.bbox.width, fig.bbox.height
+    pad = PAD * fig.dpi
+    rows = math.ceil(len(placed) / cols)
+    above = below = 0.0
+    x_sides = []  # how far each panel's x tick labels reach past its left and right edges
+    for p in placed:
+        box = p.ax.bbox
+        for t in p.titles:
+            t.set_y(1.0)  # where they are without an offset label (a sketch's layout may have lifted them)
+        above = max(above, *(t.get_window_extent(r).y1 - box.y1 for t in p.titles))
+        xb = p.ax.xaxis.get_tightbbox(r, for_layout_only=True)
+        below = max(below, box.y0 - xb.y0) if xb is not None else below
+        x_sides.append((box.x0 - xb.x0, xb.x1 - box.x1) if xb is not None else (0.0, 0.0))
+    top = (suptitle.get_window_extent(r).y0 if suptitle is not None else height) - pad
+    bottom = (legend.get_window_extent(r).y1 if legend is not None else 0.0) + pad
+    raised = 0.0
+    for _ in range(2):
+        gap = below + above + raised + pad
+        tall = (top - above - raised - bottom - below - (rows - 1) * gap) / rows
+        fig.subplots_adjust(bottom=(bottom + below) / height, top=(top - above - raised) / height, hspace=gap / tall)
+        sides = []  # (left, right) extent of each panel's labels
+        lifts = []  # how far above each panel an offset label reaches
+        for p, (x_left, x_right) in zip(placed, x_sides, strict=True):
+            ax, twin, box = p.ax, p.twin, p.ax.bbox
+            yb = ax.yaxis.get_tightbbox(r, for_layout_only=True)
+            tb = twin.yaxis.get_tightbbox(r, for_layout_only=True) if twin is not None else None
+            sides.append(
+                (max(x_left, box.x0 - yb.x0 if yb is not None else 0.0), max(x_right, tb.x1 - box.x1 if tb else 0.0))
+            )
+            lifts.append(_offset_label_top(r, box, ax.yaxis, twin.yaxis if twin is not None else None))
+        if max(lifts) <= raised:
+            break
+        raised = max(lifts)  # the titles go above an offset label: make room and measure again
+    first = [k for k in range(len(placed)) if k % cols == 0]
+    last = [k for k in range(len(placed)) if k % cols == cols - 1]
+    left = max(sides[k][0] for k in first)
+    right = max((sides[k][1] for k in last), default=0.0)
+    gap = pad + max((sides[k][1] for k in range(len(placed)) if k not in last), default=0.0)
+    gap += max((sides[k][0] for k in range(len(placed)) if k not in first), default=0.0)
+    wide = (width - 2 * pad - left - right - (cols - 1) * gap) / cols
+    fig.subplots_adjust(left=(pad + left) / width, right=(width - pad - right) / width, wspace=gap / wide)
+    for p, lift in zip(placed, lifts, strict=True):
+        for t in p.titles:
+            t.set_y(1.0 + lift / p.ax.bbox.height)  # as matplotlib would: just clear of an offset label
+
+
+def _offset_label_top(r: Any, box: Any, *axes: Any) -> float:
+    """How far above ``box`` the offset or exponent label (``1e-5``, ``+1e3``) of a y axis reaches."""
+    shown = [a.offsetText for a in axes if a is not None and a.offsetText.get_visible() and a.offsetText.get_text()]
+    return max([0.0, *(t.get_window_extent(r).y1 - box.y1 for t in shown)])
 
 
 def _smooth(s: Series, smoothing: float | None) -> tuple[np.ndarray, np.ndarray] | None:
@@ -163,91 +485,11 @@ def _smooth(s: Series, smoothing: float | None) -> tuple[np.ndarray, np.ndarray]
         yy = y[:full].reshape(-1, size)
         finite = np.isfinite(yy)
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = np.where(finite, yy, 0.0).sum(axis=1) / finite.sum(axis=1)
+            means = yy.mean(axis=1) if finite.all() else np.where(finite, yy, 0.0).sum(axis=1) / finite.sum(axis=1)
         x = x[:full].reshape(-1, size).mean(axis=1)
         y, w = means, w**size
     # gaps stay gaps: the EMA carries its level through NaN/Inf, the drawn line must not
     return x, np.where(np.isfinite(y), ema_debiased(y, w), np.nan)
-
-
-def _panel(ax: Any, d: Diagnosis, smoothing: float | None, title: str, lr_label: bool, named: bool) -> dict[str, Any]:
-    """Draw one run into ``ax``; returns legend handles by label (with series names when ``named``)."""
-    h = d.history
-    handles: dict[str, Any] = {}
-    curves = [(s, c) for s, c in ((h.train, TRAIN_COLOR), (h.val, VAL_COLOR)) if s is not None and s.y.size]
-    if _span_decades([s.y for s, _ in curves]):
-        ax.set_yscale("log")
-    for s, color in curves:
-        sm = _smooth(s, smoothing)
-        smoothed = sm is not None
-        few = s.y.size <= FEW_POINTS
-        if smoothed:
-            xr, yr = minmax_downsample(s.x, s.y)
-            ax.plot(xr, yr, color=color, alpha=0.28, linewidth=0.7, zorder=2)
-        xs, ys = sm if sm is not None else minmax_downsample(s.x, s.y)
-        (line,) = ax.plot(
-            xs,
-            ys,
-            color=color,
-            linewidth=1.8,
-            zorder=3,
-            marker="o" if few and not smoothed else None,
-            markersize=2.5,
-        )
-        role = "validation" if s.role == "val" else s.role
-        handles[f"{role} ({s.name})" if named else role] = line
-        bad = ~np.isfinite(s.y)
-        if bad.any():
-            xb = np.unique(s.x[bad])[:2000]
-            tick = ax.plot(
-                xb,
-                np.full(xb.size, 0.015),
-                linestyle="none",
-                marker="|",
-                markersize=9,
-                color=color,
-                transform=ax.get_xaxis_transform(),
-                clip_on=False,
-                zorder=6,
-            )[0]
-            handles[f"{s.role} NaN/Inf ({int(bad.sum()):,})" if named else f"{s.role} NaN/Inf"] = tick
-    handles.update(_mark_findings(ax, d))
-    handles.update(_mark_best_val(ax, d))
-    if ax.get_yscale() == "log":
-        _clip_blow_up(ax, [s.y for s, _ in curves])
-    if h.lr is not None and h.lr.y.size and np.isfinite(h.lr.y).any():
-        ax2 = ax.twinx()
-        xl, yl = minmax_downsample(h.lr.x, h.lr.y)
-        (lr_line,) = ax2.plot(xl, yl, color=LR_COLOR, linewidth=1.0, linestyle=(0, (2, 2)), zorder=1)
-        lr = yl[np.isfinite(yl)]
-        if lr.size and lr.min() > 0 and lr.max() / lr.min() >= 30:
-            ax2.set_yscale("log")
-        elif lr.size and lr.max() > 0 and lr.max() - lr.min() <= 0.01 * lr.max():
-            ax2.set_ylim(0, lr.max() * 1.25)  # a constant rate: show it against zero, not magnified noise
-        ax2.set_ylabel("learning rate" if lr_label else "", color=LR_COLOR)
-        ax2.tick_params(axis="y", colors=LR_COLOR)
-        ax2.spines["right"].set_color(LR_COLOR)
-        ax.set_zorder(ax2.get_zorder() + 1)  # loss curves above the lr line
-        ax.patch.set_visible(False)
-        handles[f"learning rate ({h.lr.name})" if named else "learning rate"] = lr_line
-    lo, hi = h.x_range
-    if max(abs(lo), abs(hi)) >= 1e4:
-        from matplotlib.ticker import EngFormatter
-
-        ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M instead of an offset label
-    ax.set_xlabel(h.x_name)
-    ax.set_ylabel("loss (log scale)" if ax.get_yscale() == "log" else "loss")
-    ax.set_title(title, loc="left", fontweight="bold" if title == h.name else "normal")
-    worst = by_severity(d.findings)[0] if d.findings else None
-    ax.set_title(
-        verdict_text(d),
-        loc="right",
-        color=SEVERITY_COLOR[worst.severity] if worst else "#1a9850",
-        fontsize=8,
-    )
-    ax.grid(True, alpha=0.25, linewidth=0.6)
-    ax.margins(x=0.01)
-    return handles
 
 
 MAX_DECADES_ABOVE = 6
@@ -255,14 +497,17 @@ MAX_DECADES_ABOVE = 6
 is cut at the top edge (and labelled) so the rest of the run keeps its resolution."""
 
 
-def _clip_blow_up(ax: Any, ys: list[np.ndarray]) -> None:
+def _off_scale(ys: list[np.ndarray]) -> tuple[float, float] | None:
+    """Where a log axis is cut and the peak beyond the cut, or None when everything fits."""
     vals = np.concatenate([y[np.isfinite(y) & (y > 0)] for y in ys]) if ys else np.array([])
     if vals.size == 0:
-        return
+        return None
     top = float(np.median(vals)) * 10.0**MAX_DECADES_ABOVE
     peak = float(vals.max())
-    if peak <= top:
-        return
+    return (top, peak) if peak > top else None
+
+
+def _mark_off_scale(ax: Any, top: float, peak: float) -> None:
     ax.set_ylim(top=top)
     ax.annotate(
         f"↑ off the scale: up to {fmt_loss(peak)}",
@@ -291,10 +536,10 @@ def _series_named(d: Diagnosis, name: str | None) -> Series | None:
     return next((s for s in h.series if s.name == name), None) or h.train or h.val
 
 
-def _mark_findings(ax: Any, d: Diagnosis) -> dict[str, Any]:
+def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
     handles: dict[str, Any] = {}
-    x_name = d.history.x_name
-    for f in d.findings:
+    x_name = dr.run.history.x_name
+    for i, f in enumerate(dr.run.findings):
         color = SEVERITY_COLOR[f.severity]
         if f.start is None:
             continue
@@ -305,20 +550,18 @@ def _mark_findings(ax: Any, d: Diagnosis) -> dict[str, Any]:
             span = ax.axvspan(f.start, f.end, facecolor="none", edgecolor=color, hatch="///", alpha=0.35, linewidth=0)
             handles.setdefault("oscillation", span)
         elif f.rule == "divergence":
-            s = _series_named(d, f.series)
             ax.axvline(f.start, color=color, linewidth=1.0, linestyle="-", alpha=0.8, zorder=1)
-            y = _value_at(s, f.start) if s is not None else None
+            y = dr.marks.get(i, [None])[0]
             if y is not None:
                 (m,) = ax.plot([f.start], [y], marker="v", markersize=8, color=color, linestyle="none", zorder=7)
             else:
                 m = ax.axvline(f.start, color=color, linewidth=1.0)
             handles.setdefault(f"divergence from {x_name} {fmt_x(f.start)}", m)
         elif f.rule == "loss-spike":
-            s = _series_named(d, f.series)
             xs = np.asarray(f.evidence.get("spike_x", []), dtype=float)
-            if s is None or xs.size == 0:
+            if i not in dr.marks or xs.size == 0:
                 continue
-            ys = np.array([_value_at(s, x) or np.nan for x in xs])
+            ys = np.array([v or np.nan for v in dr.marks[i]])
             (m,) = ax.plot(
                 xs, ys, marker="^", markersize=6, color=color, markeredgecolor="black", markeredgewidth=0.4,
                 linestyle="none", zorder=7,
@@ -333,17 +576,17 @@ def _mark_findings(ax: Any, d: Diagnosis) -> dict[str, Any]:
     return handles
 
 
-def _mark_best_val(ax: Any, d: Diagnosis) -> dict[str, Any]:
-    s = d.summary
+def _mark_best_val(ax: Any, dr: Drawing) -> dict[str, Any]:
+    s = dr.run.summary
     if s.get("best_val_x") is None or s.get("best_val") is None or not math.isfinite(s["best_val"]):
         return {}
     x, y = float(s["best_val_x"]), float(s["best_val"])
     line = ax.axvline(x, color=VAL_COLOR, linestyle="--", linewidth=1.0, alpha=0.9, zorder=1)
     ax.plot([x], [y], marker="o", markersize=5, markerfacecolor="white", markeredgecolor=VAL_COLOR, zorder=8)
-    lo, hi = d.history.x_range
+    lo, hi = dr.curves.x_range
     right_half = hi > lo and (x - lo) / (hi - lo) > 0.6
     ax.annotate(
-        f"best val {fmt_loss(y)}\n{d.history.x_name} {fmt_x(x)}",
+        f"best val {fmt_loss(y)}\n{dr.run.history.x_name} {fmt_x(x)}",
         xy=(x, 0.97),
         xycoords=ax.get_xaxis_transform(),
         xytext=(-4 if right_half else 4, 0),
@@ -442,10 +685,24 @@ def plan_outputs(diagnoses: list[Diagnosis], target: Path) -> list[tuple[list[in
     return out
 
 
-def write_plots(report: Any, target: Path, smoothing: float | None, inputs: set[str]) -> None:
+def _drawing(d: Diagnosis, prepared: Drawing | None, smoothing: float | None) -> Drawing:
+    return prepared if prepared is not None else prepare(d, smoothing)
+
+
+def write_plots(
+    report: Any,
+    target: Path,
+    smoothing: float | None,
+    inputs: set[str],
+    drawings: list[Drawing | None] | None = None,
+    sketches: dict[tuple[int, ...], Sketch] | None = None,
+) -> None:
     """Draw every figure of ``report`` under ``target``; refuse to overwrite any input file.
 
-    Problems become report errors (exit code 2), never exceptions: the other plots are still written.
+    ``drawings`` are the runs already prepared (see :func:`prepare`; None for a run to prepare here),
+    for a process that is sent them instead of the runs' points, and ``sketches`` figures it began
+    (by the keys of their runs). Problems become report errors (exit code 2), never exceptions: the
+    other plots are still written.
     """
     from lossdoc.ingest import InputError
 
@@ -461,7 +718,9 @@ def write_plots(report: Any, target: Path, smoothing: float | None, inputs: set[
             report.exit_code = 2
             continue
         try:
-            draw([report.diagnoses[i] for i in idx], out, smoothing)
+            runs = [_drawing(report.diagnoses[i], drawings[i] if drawings else None, smoothing) for i in idx]
+            sketched = sketches.pop(tuple(dr.key for dr in runs), None) if sketches else None
+            save_atomic(figure_of(runs, sketched), out)
         except OSError as exc:
             report.errors.append(InputError(str(out), f"cannot write plot ({exc.strerror or exc})"))
             report.exit_code = 2
