@@ -22,7 +22,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
-from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
+from lossdoc.analysis.smoothing import Prepared
 from lossdoc.analysis.types import Finding
 
 SLUG = "still-improving"
@@ -121,9 +121,8 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     se = max(mad_sigma, 0.7 * sd_sigma) / np.sqrt(sxx) if sxx > 0 else 0.0
     fall = -slope * (x[-1] - x[0])
     end = level + slope * x[-1]
-    smooth = rolling_median(zb, trend_window(zb.size))
-    best = float(smooth.min())
-    span = float(smooth.max() - best)
+    best, top = p.level_range
+    span = top - best
     if p.log_space:
         drop, above = float(1 - np.exp(-fall)), float(np.exp(end - best) - 1)
     else:
@@ -158,12 +157,15 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     if p is None or p.n < 5 or h is None or not np.isfinite(h.y[-1]):
         return []
     fit = tail_fit(p, params.tail_fraction, params.min_tail_points)
-    longer = tail_fit(p, 2 * params.tail_fraction, params.min_tail_points)
     if (
         fit is None
-        or not clearly_falling(fit, longer, params.min_drop, params.min_t, params)
-        or (longer is not None and not sustained(fit, longer, params))
+        or fit.drop < params.sure_drop_factor * params.min_drop  # no clear fall however strong (cheap test first)
         or fit.end_above_best > params.max_above_best
+    ):
+        return []
+    longer = tail_fit(p, 2 * params.tail_fraction, params.min_tail_points)
+    if not clearly_falling(fit, longer, params.min_drop, params.min_t, params) or (
+        longer is not None and not sustained(fit, longer, params)
     ):
         return []
     # Still falling at the very end, judged only where the last half of the tail has points enough for a
@@ -185,8 +187,11 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         if (
             vfit is not None
             and vfit.fall_se <= params.val_max_noise
-            and not clearly_falling(
-                vfit, tail_fit(v, 2 * params.tail_fraction), params.val_min_drop, params.val_min_t, params
+            and (
+                vfit.drop < params.sure_drop_factor * params.val_min_drop
+                or not clearly_falling(
+                    vfit, tail_fit(v, 2 * params.tail_fraction), params.val_min_drop, params.val_min_t, params
+                )
             )
         ):
             return []
