@@ -17,6 +17,7 @@ was cut by early stopping, increase its patience; resume from the last checkpoin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -85,6 +86,20 @@ MAX_PAIR_POINTS = 200
 """Theil–Sen takes the median over all pairs of points; longer tails are first averaged down to this."""
 
 
+@lru_cache(maxsize=64)
+def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Index pairs i < j of n points (a run's fits reuse the same few sizes)."""
+    return np.triu_indices(n, 1)
+
+
+def _median(a: np.ndarray) -> float:
+    """The median of a 1-D array, without np.median's overhead (this rule takes several per fit)."""
+    n = a.size
+    k = n // 2
+    part = np.partition(a, (k - 1, k) if n % 2 == 0 and n > 1 else k)
+    return float(part[k]) if n % 2 else float(0.5 * (part[k - 1] + part[k]))
+
+
 def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit | None:
     """A robust line through the last ``tail_fraction`` of the run, in judging space.
 
@@ -106,17 +121,17 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
         k = -(-n // MAX_PAIR_POINTS)
         m = (n // k) * k
         x, z = x[n - m :].reshape(-1, k).mean(axis=1), np.median(z[n - m :].reshape(-1, k), axis=1)
-    i, j = np.triu_indices(z.size, 1)
+    i, j = _pairs(int(z.size))
     dx = x[j] - x[i]
     ok = dx > 0
     if not ok.any():
         return None
-    slope = float(np.median((z[j] - z[i])[ok] / dx[ok]))
-    level = float(np.median(z - slope * x))
+    slope = _median((z[j] - z[i])[ok] / dx[ok])
+    level = _median(z - slope * x)
     resid = z - level - slope * x
     xc = x - x.mean()
     sxx = float(xc @ xc)
-    mad_sigma = 1.4826 * float(np.median(np.abs(resid)))
+    mad_sigma = 1.4826 * _median(np.abs(resid))
     sd_sigma = float(np.sqrt((resid @ resid) / max(1, z.size - 2)))
     se = max(mad_sigma, 0.7 * sd_sigma) / np.sqrt(sxx) if sxx > 0 else 0.0
     fall = -slope * (x[-1] - x[0])
