@@ -207,9 +207,8 @@ class Prepared:
     @cached_property
     def level_range(self) -> tuple[float, float]:
         """Lowest and highest level of the run: the extremes of a running median over 5% of it."""
-        _, zb = self.buckets
-        smooth = rolling_median(zb, trend_window(zb.size))
-        return float(smooth.min()), float(smooth.max())
+        t = self.trend(0.05).t
+        return float(t.min()), float(t.max())
 
     def trend(self, fraction: float, minimum: int = 3) -> Trend:
         """A spike-proof trend: the running median over ``fraction`` of the (bucketed) run."""

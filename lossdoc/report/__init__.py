@@ -6,6 +6,7 @@ Console instead); ``lossdoc.config.FORMATS`` is what ``--format`` accepts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,6 +36,31 @@ class Report:
         if policy is None:
             return finding.severity == "error"
         return bool(policy.fails(finding))
+
+
+def facts(
+    d: Diagnosis, label: Callable[[str, str], str], code: Callable[[str], str], text: Callable[[str], str] = str
+) -> list[str]:
+    """A run's facts (source, series, points, best validation point, final losses) as short phrases;
+    ``label(key, phrase)`` marks each up, ``code`` a file or column name, ``text`` any other name."""
+    from lossdoc.analysis.context import fmt_loss, fmt_x
+
+    h, s = d.history, d.summary
+    out = [
+        label("source", f"{code(h.source)} ({text(h.format)})"),
+        label("series", ", ".join(f"{text(x.role)} {code(x.name)}" for x in h.series)),
+        label("points", f"{s['points']:,} over {text(h.x_name)} {fmt_x(s['x_min'])}–{fmt_x(s['x_max'])}"),
+    ]
+    if s.get("best_val") is not None:
+        out.append(label("best val", f"{fmt_loss(s['best_val'])} at {text(h.x_name)} {fmt_x(s['best_val_x'])}"))
+    finals = [
+        f"{role} {fmt_loss(s[key])}"
+        for role, key in (("train", "final_train"), ("val", "final_val"))
+        if s.get(key) is not None
+    ]
+    if finals:
+        out.append(label("final", ", ".join(finals)))
+    return out
 
 
 def by_severity(findings: list[Finding]) -> list[Finding]:
@@ -86,4 +112,3 @@ def next_run_blocks(d: Diagnosis) -> list[tuple[str, list[str]]]:
         else:
             blocks.append((line.strip(), []))
     return blocks
-

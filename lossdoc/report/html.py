@@ -12,9 +12,9 @@ import base64
 from html import escape
 from pathlib import Path
 
-from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import facts as run_facts
 
 CSS = """
 body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;max-width:1100px;
@@ -58,22 +58,14 @@ def _image(report: Report, idx: list[int]) -> str:
     return f'<img alt="{alt}" src="data:{mime};base64,{base64.b64encode(data).decode("ascii")}">'
 
 
+def _label(key: str, phrase: str) -> str:
+    # "1,200 points over step 0–1,199" reads better here than "points 1,200 over ..."
+    return phrase.replace(" over ", " points over ", 1) if key == "points" else f"{key} {phrase}"
+
+
 def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
-    h, s = d.history, d.summary
-    facts = [
-        f"source <code>{escape(h.source)}</code> ({escape(h.format)})",
-        "series " + ", ".join(f"{escape(x.role)} <code>{escape(x.name)}</code>" for x in h.series),
-        f"{s['points']:,} points over {escape(h.x_name)} {fmt_x(s['x_min'])}–{fmt_x(s['x_max'])}",
-    ]
-    if s.get("best_val") is not None:
-        facts.append(f"best val {fmt_loss(s['best_val'])} at {escape(h.x_name)} {fmt_x(s['best_val_x'])}")
-    finals = [
-        f"{role} {fmt_loss(s[key])}"
-        for role, key in (("train", "final_train"), ("val", "final_val"))
-        if s.get(key) is not None
-    ]
-    if finals:
-        facts.append("final " + ", ".join(finals))
+    h = d.history
+    facts = run_facts(d, _label, lambda name: f"<code>{escape(name)}</code>", escape)
     out = [
         f'<section id="run-{i + 1}">',
         f'<h2>{escape(h.name)} — <span class="{_cls(d)}">{escape(verdict_text(d))}</span></h2>',

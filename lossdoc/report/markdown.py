@@ -6,9 +6,9 @@ A summary table of every run first, then per run its numbers, its findings with 
 
 from __future__ import annotations
 
-from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import facts as run_facts
 
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢"}
 
@@ -59,22 +59,9 @@ def summary(report: Report) -> list[str]:
 
 
 def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
-    h, s = d.history, d.summary
+    h = d.history
     out = [f'<a id="{anchor(i)}"></a>', "", f"### {_icon(d)} {cell(h.name)} — {cell(verdict_text(d))}", ""]
-    facts = [
-        f"**source** {code(h.source)} ({h.format})",
-        "**series** " + ", ".join(f"{x.role} {code(x.name)}" for x in h.series),
-        f"**points** {s['points']:,} over {h.x_name} {fmt_x(s['x_min'])}–{fmt_x(s['x_max'])}",
-    ]
-    if s.get("best_val") is not None:
-        facts.append(f"**best val** {fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}")
-    finals = [
-        f"{role} {fmt_loss(s[key])}"
-        for role, key in (("train", "final_train"), ("val", "final_val"))
-        if s.get(key) is not None
-    ]
-    if finals:
-        facts.append("**final** " + ", ".join(finals))
+    facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code)
     out.append(" · ".join(facts))
     out.append("")
     if i in report.plots:

@@ -102,6 +102,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     if first is None:
         return None
     a, b = first
+    m = int(np.argmin(t[: a + 1]))  # the best point before the blow-up
     peak_ratio = float(np.exp(gap[a:b].max())) if p.log_space else float(gap[a:b].max())
     base = run_min[a]
     rise = t[a] - base
@@ -115,7 +116,6 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     raw_sel = (p.x >= xb[j]) & (p.x <= xb[a]) & (p.z - base > near)
     onset_x = float(p.x[np.argmax(raw_sel)]) if raw_sel.any() else float(xb[min(j + 1, a)])
     creep_x = None
-    m = int(np.argmin(t[: a + 1]))
     # the climb ends where it first comes close to its peak (not at a noisy maximum late in a high plateau)
     top = t[m] + 0.9 * (float(t[a:b].max()) - t[m])
     peak = a + int(np.argmax(t[a:b] >= top))
@@ -127,7 +127,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         onset_x=onset_x,
         end_x=float(xb[b - 1]),
         creep_x=creep_x,
-        best_x=float(xb[int(np.argmin(t[: a + 1]))]),
+        best_x=float(xb[m]),
         min_loss=float(p.to_value(base)),
         end_loss=float(p.to_value(t[b - 1])),
         peak_ratio=peak_ratio,

@@ -23,7 +23,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
-from lossdoc.analysis.smoothing import Prepared
+from lossdoc.analysis.smoothing import Prepared, row_medians
 from lossdoc.analysis.types import Finding
 
 SLUG = "still-improving"
@@ -86,18 +86,15 @@ MAX_PAIR_POINTS = 200
 """Theil–Sen takes the median over all pairs of points; longer tails are first averaged down to this."""
 
 
+def _median(a: np.ndarray) -> float:
+    """The median of a 1-D array (the shared one-partition median; a fit takes several)."""
+    return float(row_medians(a[None, :])[0])
+
+
 @lru_cache(maxsize=64)
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs i < j of n points (a run's fits reuse the same few sizes)."""
     return np.triu_indices(n, 1)
-
-
-def _median(a: np.ndarray) -> float:
-    """The median of a 1-D array, without np.median's overhead (this rule takes several per fit)."""
-    n = a.size
-    k = n // 2
-    part = np.partition(a, (k - 1, k) if n % 2 == 0 and n > 1 else k)
-    return float(part[k]) if n % 2 else float(0.5 * (part[k - 1] + part[k]))
 
 
 def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit | None:
