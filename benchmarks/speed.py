@@ -8,6 +8,7 @@ Run by hand, never in the test suite:
 
 It writes its own inputs (a 100-epoch Keras CSVLogger log, 1,000,000- and 10,000,000-row step
 logs with validation every 100 rows, 1,000 small logs) under a temporary folder (or ``--out``),
+written to disk (so the kernel is not still writing them back while they are timed),
 then times fresh processes. Every figure is a ratio against a baseline measured in the same run,
 A and B interleaved after one untimed round, each the median of ``--runs`` runs, so a busy machine
 slows both sides. lossdoc's bytecode is compiled first, as ``pip install`` leaves it:
@@ -167,7 +168,15 @@ def cached(path: Path, make: Callable[[Path], object]) -> Path:
         tmp = path.with_name(path.name + ".part")
         make(tmp)
         tmp.rename(path)
+        settle()
     return path
+
+
+def settle() -> None:
+    """Write new inputs to disk before anything is timed: the kernel otherwise writes a fresh 170 MB
+    log back over the next half minute, on the second core, while the next figure is measured."""
+    if hasattr(os, "sync"):
+        os.sync()
 
 
 # --- figures --------------------------------------------------------------------------------------
@@ -263,7 +272,11 @@ def fig_plot(ld: list[str], runs: int, work: Path) -> list[Figure]:
 
 def fig_many(ld: list[str], runs: int, work: Path, separate: int) -> list[Figure]:
     folder = work / "many"
-    paths = sorted(folder.glob("*.csv")) if (folder / "run0999.csv").exists() else write_many(folder)
+    if (folder / "run0999.csv").exists():
+        paths = sorted(folder.glob("*.csv"))
+    else:
+        paths = write_many(folder)
+        settle()
     call = [*ld, "analyze", "--format", "json", str(folder)]
     pooled, serial, cpu = [], [], []
     run(call, work)  # untimed

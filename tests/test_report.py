@@ -57,6 +57,58 @@ ADVICE = {
 }
 
 
+# --- json ---------------------------------------------------------------------------------------
+
+
+def _reference_clean(v):
+    """What --format json promised before it had its own encoder: NaN/Inf to null, integral floats
+    to integers, other floats rounded to 8 decimals, then ``json.dumps(indent=2)``."""
+    if isinstance(v, float):
+        if not np.isfinite(v):
+            return None
+        return int(v) if v.is_integer() and abs(v) < 2**53 else round(v, 8)
+    if isinstance(v, dict):
+        return {k: _reference_clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_reference_clean(x) for x in v]
+    return v
+
+
+def _random_value(rng, depth: int = 0):
+    kind = rng.integers(0, 9 if depth < 4 else 6)
+    if kind == 0:
+        return rng.choice([None, True, False])
+    if kind == 1:
+        return int(rng.integers(-(2**62), 2**62)) if rng.random() < 0.5 else int(rng.integers(-5, 5))
+    if kind == 2:
+        special = [float("nan"), float("inf"), -float("inf"), -0.0, 0.1 + 0.2, 2.0**53, 1e-12, 3.0, 1e300]
+        return (
+            special[rng.integers(len(special))]
+            if rng.random() < 0.4
+            else float(rng.normal() * 10.0 ** rng.integers(-9, 9))
+        )
+    if kind in (3, 4, 5):
+        return "".join(rng.choice(list('ab "\\/\n\t\x00\x1féü€😀\u2028'), size=rng.integers(0, 8)))
+    if kind == 6:
+        return {str(k): _random_value(rng, depth + 1) for k in rng.integers(0, 1000, size=rng.integers(0, 5))}
+    if kind == 7:
+        return [_random_value(rng, depth + 1) for _ in range(rng.integers(0, 5))]
+    return tuple(_random_value(rng, depth + 1) for _ in range(rng.integers(0, 3)))
+
+
+def test_json_text_is_byte_for_byte_the_standard_librarys():
+    from lossdoc.report.json import dumps
+
+    rng = np.random.default_rng(7)
+    for _ in range(400):
+        value = {"runs": [_random_value(rng) for _ in range(3)], "nested": _random_value(rng)}
+        assert dumps(value) == json.dumps(_reference_clean(value), indent=2, allow_nan=False)
+    odd_keys = {3: "int", True: "bool", None: "none", 2.5: "float"}
+    assert dumps(odd_keys) == json.dumps(odd_keys, indent=2)
+    with pytest.raises(TypeError):
+        dumps({"x": object()})
+
+
 # --- ordering -----------------------------------------------------------------------------------
 
 
