@@ -18,6 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lossdoc.advice import recommend
+from lossdoc.analysis.rules.plateau import flat_stretches
 from lossdoc.analysis.smoothing import row_medians
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
@@ -233,6 +234,31 @@ def test_row_medians_equal_numpy_median() -> None:
             a[rng.random((rows, cols)) < 0.05] = value
         with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as np.median meets it too
             assert np.array_equal(row_medians(a), np.median(a, axis=1), equal_nan=True)
+
+
+def _first_out_of_band(t: np.ndarray, tol: float) -> list[int]:
+    """For each start, the first later index whose value is more than ``tol`` from the start's (or n)."""
+    n = t.size
+    return [next((j for j in range(a + 1, n) if abs(t[j] - t[a]) > tol), n) for a in range(n)]
+
+
+def test_flat_stretches_end_where_the_trend_first_leaves_the_band() -> None:
+    rng = np.random.default_rng(11)
+    for trial in range(400):
+        n = int(rng.integers(0, 120))
+        shape = trial % 4
+        if shape == 0:
+            t = np.cumsum(rng.normal(size=n)) * 0.1
+        elif shape == 1:
+            t = rng.integers(0, 5, size=n) * 0.25  # ties exactly at the tolerance
+        elif shape == 2:
+            t = np.linspace(1, 0, n) ** 2
+        else:
+            t = np.round(rng.normal(size=n), 1)
+            t[rng.random(n) < 0.05] = rng.choice([np.nan, np.inf, -np.inf])
+        tol = float(rng.choice([0.0, 1e-3, 0.1, 0.25, 0.5]))
+        with np.errstate(invalid="ignore"):
+            assert flat_stretches(t, tol).tolist() == _first_out_of_band(t, tol)
 
 
 # --- many logs: the process pool ------------------------------------------------------------------

@@ -120,8 +120,13 @@ SPREAD_SAMPLE = 200_000
 """Robust spreads of longer arrays are estimated from this many evenly strided elements."""
 
 
+def spread_stride(n: int) -> int:
+    """The stride of the elements a robust spread of ``n`` values is estimated from."""
+    return int(np.ceil(n / SPREAD_SAMPLE)) if n > SPREAD_SAMPLE else 1
+
+
 def _sample(a: np.ndarray) -> np.ndarray:
-    return a[:: int(np.ceil(a.size / SPREAD_SAMPLE))] if a.size > SPREAD_SAMPLE else a
+    return a[:: spread_stride(a.size)]
 
 
 def robust_sigma(a: np.ndarray) -> float:

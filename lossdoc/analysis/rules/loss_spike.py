@@ -23,7 +23,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, rolling_median, rolling_quantile, row_medians
+from lossdoc.analysis.smoothing import (
+    bucket,
+    diff_noise,
+    robust_sigma,
+    rolling_median,
+    rolling_quantile,
+    row_medians,
+    spread_stride,
+)
 from lossdoc.analysis.types import Finding
 
 SLUG = "loss-spike"
@@ -107,7 +115,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         xb, zb = bucket(x, z, 4000)
         trend = np.interp(x, xb, rolling_median(zb, 5))
         before = after = trend
-        sigma = robust_sigma(z - trend)
+        every = spread_stride(n)  # the spread is estimated from evenly strided points: only those computed
+        sigma = robust_sigma(z[::every] - trend[::every])
     else:
         before, after = _levels(z, h)
         sigma = local_noise(z, max(params.noise_window_min, round(n * params.noise_window_fraction)))
@@ -117,7 +126,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     k = max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 1.0)
     floor = np.log(params.min_ratio) if p.log_space else 0.25
     jump = z - before
-    cand = np.nan_to_num(jump, nan=-np.inf) > np.maximum(k * sigma, floor)
+    cand = jump > np.maximum(k * sigma, floor)  # no jump before the first point (NaN): never a spike
     cand[: max(1, int(n * params.skip_start_fraction))] = False
     if not cand.any():
         return []

@@ -60,24 +60,44 @@ class Params:
 
 
 def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
-    """For each start index, one past the last index before the trend leaves the band ``t[a] ± tol``."""
+    """For each start index ``a``, the first index ``j > a`` where the trend leaves the band
+    ``t[a] ± tol`` (``n`` when it never does).
+
+    Binary lifting over a sparse table of running maxima and minima: from ``a + 1``, take the largest
+    power-of-two step whose stretch stays in the band, then the next smaller, and so on. O(n log n),
+    where comparing every pair costs n² (20 ms on 2,000 trend points). ``max - t[a]`` is the largest
+    ``t[j] - t[a]`` exactly (rounding is monotone), so the ends are those of the pairwise test,
+    which the few trends with a non-finite value still take.
+    """
     n = t.size
-    ends = np.full(n, n)
-    if n > 4000:  # blockwise to bound memory (n is bucketed to a few thousand anyway)
-        for s in range(0, n, 1000):
-            ends[s : s + 1000] = flat_stretches_block(t, s, min(n, s + 1000), tol)
-        return ends
-    return flat_stretches_block(t, 0, n, tol)
+    if n < 2 or not np.isfinite(t).all():
+        return _flat_stretches_pairwise(t, tol)
+    highs, lows = [t], [t]  # highs[k][i] = max(t[i : i + 2**k])
+    while 2 ** len(highs) <= n:
+        half = 2 ** (len(highs) - 1)
+        highs.append(np.maximum(highs[-1][:-half], highs[-1][half:]))
+        lows.append(np.minimum(lows[-1][:-half], lows[-1][half:]))
+    pos = np.arange(1, n + 1)
+    for k in range(len(highs) - 1, -1, -1):
+        step = 2**k
+        fits = pos + step <= n
+        at = np.where(fits, pos, 0)
+        fits &= (highs[k][at] - t <= tol) & (t - lows[k][at] <= tol)
+        pos += step * fits
+    return pos
 
 
-def flat_stretches_block(t: np.ndarray, a0: int, a1: int, tol: float) -> np.ndarray:
+def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
+    """:func:`flat_stretches` by comparing every pair, a thousand starts at a time."""
     n = t.size
-    starts = np.arange(a0, a1)
     js = np.arange(n)
-    # Out of the band either way: improving by more than tol, or rising by more than tol.
-    below = (np.abs(t[None, :] - t[a0:a1, None]) > tol) & (js[None, :] > starts[:, None])
-    first = np.where(below.any(axis=1), below.argmax(axis=1), n)
-    return first
+    ends = np.full(n, n)
+    for a0 in range(0, n, 1000):
+        starts = np.arange(a0, min(n, a0 + 1000))
+        # Out of the band either way: improving by more than tol, or rising by more than tol.
+        out = (np.abs(t[None, :] - t[starts, None]) > tol) & (js[None, :] > starts[:, None])
+        ends[starts] = np.where(out.any(axis=1), out.argmax(axis=1), n)
+    return ends
 
 
 def fitted_flat(
