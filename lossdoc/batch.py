@@ -106,9 +106,7 @@ def diagnose_all(
 
     shared = [i for i, r in enumerate(refs) if r.path != "-"]
     workers = min(jobs, len(shared))
-    # Small chunks keep every worker busy to the end; each costs one round trip.
-    size = max(1, min(16, len(shared) // (workers * 16)))
-    chunks = [shared[i : i + size] for i in range(0, len(shared), size)]
+    chunks = guided_chunks(shared, workers)
     context = _fork_context()
     results: list[tuple[list[Any], list[InputError]] | None] = [None] * len(refs)
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects (and their pages) alone
@@ -128,6 +126,18 @@ def diagnose_all(
     finally:
         gc.unfreeze()
     return [r for r in results if r is not None]
+
+
+def guided_chunks(items: list[int], workers: int, most: int = 16) -> list[list[int]]:
+    """``items`` in chunks of at most ``most``, each a quarter of a worker's share of what is left:
+    one round trip per chunk, and the chunks shrink to single logs at the end, so no worker is still
+    busy with a whole chunk when the others have nothing left to do."""
+    chunks, i = [], 0
+    while i < len(items):
+        size = max(1, min(most, (len(items) - i) // (workers * 4)))
+        chunks.append(items[i : i + size])
+        i += size
+    return chunks
 
 
 def _fork_context() -> Any:

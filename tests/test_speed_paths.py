@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 from lossdoc.advice import recommend
 from lossdoc.analysis.rules.plateau import flat_stretches
 from lossdoc.analysis.smoothing import row_medians
+from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
 from lossdoc.ingest.delimited import read_frame, read_frame_pandas, read_small_frame, sniff_delimiter
@@ -310,6 +311,18 @@ def test_pool_reads_folders_and_stdin_in_order(tmp_path: Path) -> None:
     assert runs[0]["source"] == "<stdin>"
     assert [r["name"] for r in runs[1:]] == [f"run{i:03d}" for i in range(30) if i % 7 != 3]
     assert not pooled[1]["errors"]  # found files without a loss column are skipped, as in a serial run
+
+
+@pytest.mark.parametrize(("count", "workers"), [(0, 2), (1, 2), (20, 2), (1000, 2), (1000, 8), (37, 3)])
+def test_pool_chunks_cover_every_log_once_and_shrink_to_single_logs(count: int, workers: int) -> None:
+    chunks = guided_chunks(list(range(count)), workers)
+    assert [i for chunk in chunks for i in chunk] == list(range(count))
+    sizes = [len(chunk) for chunk in chunks]
+    assert all(1 <= size <= 16 for size in sizes)
+    assert sizes == sorted(sizes, reverse=True)  # large first, one round trip per chunk
+    assert sizes[-workers:] == [1] * min(workers, count)  # the last ones leave nobody waiting long
+    if count >= 1000:
+        assert len(chunks) < count / 5  # but not one round trip per log
 
 
 def test_jobs_must_be_positive(tmp_path: Path) -> None:
