@@ -207,6 +207,26 @@ def test_large_files_go_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     _same_frames(read_frame(raw), read_frame_pandas(raw, ","))
 
 
+def test_pandas_skips_lines_with_extra_fields_reading_clean_files_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pandas as pd
+
+    modes: list[str] = []
+    read_csv = pd.read_csv
+    monkeypatch.setattr(pd, "read_csv", lambda *a, **k: modes.append(k["on_bad_lines"]) or read_csv(*a, **k))
+    clean, bad = tmp_path / "clean.csv", tmp_path / "bad.csv"
+    clean.write_text("step,loss\n0,1.0\n1,0.5\n2,0.25\n")
+    bad.write_text("step,loss\n0,1.0\n1,0.5,oops\n2,0.25\n")
+    assert read_frame_pandas(open_input(str(clean)), ",").columns["loss"].values.tolist() == [1.0, 0.5, 0.25]
+    assert modes == ["error"]
+    modes.clear()
+    frame = read_frame_pandas(open_input(str(bad)), ",")
+    assert modes == ["error", "skip"]
+    assert frame.columns["step"].values.tolist() == [0.0, 2.0]
+    assert frame.columns["loss"].values.tolist() == [1.0, 0.25]
+
+
 # --- advice and smoothing shortcuts ---------------------------------------------------------------
 
 

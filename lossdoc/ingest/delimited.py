@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import numpy as np
 
@@ -77,21 +78,29 @@ def read_frame_pandas(raw: RawInput, delim: str) -> Frame:
     import pandas as pd
 
     text = raw.text() if raw.path is None or _needs_decoding(raw) else None
-    buffer = io.StringIO(text) if text is not None else raw.path
-    try:
-        df = pd.read_csv(
-            buffer,  # type: ignore[arg-type]
+
+    def read(bad_lines: str) -> Any:
+        return pd.read_csv(
+            io.StringIO(text) if text is not None else raw.path,  # type: ignore[arg-type]
             sep=delim,
             engine="python" if delim == r"\s+" else "c",
             keep_default_na=False,
             na_values=list(MISSING_TOKENS),
             skipinitialspace=True,
             index_col=False,
-            on_bad_lines="skip",
+            on_bad_lines=bad_lines,
             encoding="utf-8-sig" if text is None else None,
             encoding_errors="replace",
             compression=None,  # gzip was undone when reading; a plain "x.csv.gz" is plain text
         )
+
+    try:
+        try:
+            # Lines with more fields than the header are skipped, but being ready to skip them makes
+            # pandas read a third slower: they are rare, so the file is read again only when one is met.
+            df = read("error")
+        except pd.errors.ParserError:
+            df = read("skip")
     except pd.errors.EmptyDataError:
         raise LossdocError(raw.source, "empty file") from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
@@ -242,9 +251,7 @@ def _incomplete_last_line(raw: RawInput, delim: str, n_columns: int) -> str | No
         return line.split() if delim == r"\s+" else line.split(delim)
 
     last, before = split(lines[-1]), split(lines[-2])
-    cut = len(last) < n_columns or any(
-        not _is_number(a) and _is_number(b) for a, b in zip(last, before, strict=False)
-    )
+    cut = len(last) < n_columns or any(not _is_number(a) and _is_number(b) for a, b in zip(last, before, strict=False))
     return lines[-1].strip()[:40] if cut else None
 
 
