@@ -100,6 +100,12 @@ def row_medians(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def median(a: np.ndarray) -> float:
+    """``np.median`` of a 1-D array bit for bit, in a quarter of its time (see :func:`row_medians`)."""
+    a = np.asarray(a, dtype=np.float64)
+    return float(row_medians(a[None, :])[0]) if a.size else float("nan")
+
+
 def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` points: the middle x and the median y of equal-count buckets (x is sorted)."""
     n = y.size
@@ -135,7 +141,7 @@ def robust_sigma(a: np.ndarray) -> float:
     a = a[np.isfinite(a)]
     if a.size == 0:
         return 0.0
-    return float(1.4826 * np.median(np.abs(a - np.median(a))))
+    return 1.4826 * median(np.abs(a - median(a)))
 
 
 def diff_noise(z: np.ndarray) -> float:
@@ -147,7 +153,7 @@ def diff_noise(z: np.ndarray) -> float:
     d = _sample(np.diff(z[np.isfinite(z)]))
     if d.size < 3:
         return 0.0
-    dev = np.abs(d - np.median(d))
+    dev = np.abs(d - median(d))
     mad, q75 = np.percentile(dev, [50, 75])
     return float(max(1.4826 * mad, q75 / 1.1503) / np.sqrt(2.0))
 
@@ -158,7 +164,7 @@ def curvature_noise(z: np.ndarray) -> float:
     d2 = np.diff(_sample(z[np.isfinite(z)]), n=2)
     if d2.size < 3:
         return 0.0
-    return float(1.4826 * np.median(np.abs(d2 - np.median(d2))) / np.sqrt(6.0))
+    return float(1.4826 * median(np.abs(d2 - median(d2))) / np.sqrt(6.0))
 
 
 @dataclass(frozen=True)
