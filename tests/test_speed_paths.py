@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from lossdoc.advice import recommend
 from lossdoc.analysis.rules.plateau import flat_stretches
-from lossdoc.analysis.smoothing import row_medians
+from lossdoc.analysis.smoothing import median, row_medians
 from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
@@ -255,6 +255,16 @@ def test_row_medians_equal_numpy_median() -> None:
             a[rng.random((rows, cols)) < 0.05] = value
         with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as np.median meets it too
             assert np.array_equal(row_medians(a), np.median(a, axis=1), equal_nan=True)
+
+
+def test_median_of_one_array_equals_numpy_median() -> None:
+    rng = np.random.default_rng(9)
+    for size in [1, 2, 3, 10, 11, 1000, 1001]:
+        a = np.round(rng.normal(size=size), int(rng.integers(0, 3)))
+        assert median(a) == np.median(a)
+        a[rng.integers(size)] = np.nan
+        assert np.isnan(median(a))
+    assert np.isnan(median(np.array([])))
 
 
 def _first_out_of_band(t: np.ndarray, tol: float) -> list[int]:
