@@ -147,10 +147,24 @@ def _fork_context() -> Any:
 
 
 def _import_matplotlib() -> None:
-    import matplotlib.figure  # noqa: F401
+    """What the plot helper needs, imported while the parent reads and analyses.
+
+    matplotlib writes a table of every artist class's properties into the docstring of its ``set()``
+    (and of methods documented with ``%(Line2D:kwdoc)s``) as the class is defined: a quarter of
+    importing it. This process only draws and never shows a docstring, so ``kwdoc`` here returns
+    nothing; drawing does not use it (the helper's plots are pixel-identical to this process's).
+    """
+    import matplotlib.artist
+
+    matplotlib.artist.kwdoc = _no_kwdoc
+    import matplotlib.figure
 
     import lossdoc.report.canvas
     import lossdoc.report.plot  # noqa: F401
+
+
+def _no_kwdoc(artist: Any) -> str:
+    return ""
 
 
 def _write_plots(

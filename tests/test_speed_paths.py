@@ -421,6 +421,32 @@ def test_plot_helper_is_sent_drawings_that_draw_the_same_pixels(tmp_path: Path) 
     assert pngs["1"] == pngs["2"]
 
 
+def test_a_fresh_plot_helper_draws_the_same_bytes_and_leaves_this_process_alone(tmp_path: Path) -> None:
+    """The helper imports matplotlib itself (without the docstring tables of its artists) when it
+    starts in a process that has not: its PNG must still be the one drawn in a single process."""
+    log = tmp_path / "run.csv"
+    rng = np.random.default_rng(4)
+    loss = np.exp(-np.arange(3000) / 700) + 0.1 + rng.normal(0, 0.01, 3000)
+    log.write_text("step,loss,val_loss\n" + "".join(f"{i},{v:.5f},{v + 0.02:.5f}\n" for i, v in enumerate(loss)))
+    pngs = {}
+    for jobs in ("1", "2"):
+        target = tmp_path / f"plot{jobs}.png"
+        done = subprocess.run(
+            [sys.executable, "-m", "lossdoc", "analyze", str(log), "--plot", str(target), "--jobs", jobs, "-q"],
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode in (0, 1), done.stderr
+        pngs[jobs] = target.read_bytes()
+    assert pngs["1"] == pngs["2"]
+    import matplotlib.artist
+
+    from lossdoc.batch import PlotHelper
+
+    PlotHelper().close()
+    assert matplotlib.artist.kwdoc.__module__ == "matplotlib.artist"
+
+
 def test_console_script_flushes_output_and_keeps_the_exit_code(tmp_path: Path) -> None:
     paths, bad = _write_runs(tmp_path / "runs", 8)
     out = subprocess.run(
