@@ -17,7 +17,6 @@ named by its path relative to the folder searched.
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
 import re
 import stat
@@ -216,6 +215,8 @@ class _Twins:
     def _digest(self, path: Path) -> bytes | None:
         if path not in self.digests:
             try:
+                import hashlib  # here: OpenSSL's start-up is only paid by folders with same-size files
+
                 self.digests[path] = hashlib.sha256(path.read_bytes()).digest()
             except OSError:
                 self.digests[path] = None
