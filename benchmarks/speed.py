@@ -2,8 +2,8 @@
 
 Run by hand, never in the test suite:
 
-    PATH=.venv/bin:$PATH python benchmarks/speed.py                  # every figure, 5 runs each
-    PATH=.venv/bin:$PATH python benchmarks/speed.py --runs 9 --markdown
+    PATH=.venv/bin:$PATH python benchmarks/speed.py                  # every figure, 9 runs each (as in README)
+    PATH=.venv/bin:$PATH python benchmarks/speed.py --markdown        # and the table README shows
     PATH=.venv/bin:$PATH python benchmarks/speed.py --only help,keras  # a subset
 
 It writes its own inputs (a 100-epoch Keras CSVLogger log, 1,000,000- and 10,000,000-row step
@@ -314,7 +314,7 @@ def fig_many(ld: list[str], runs: int, work: Path, separate: int) -> list[Figure
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--runs", type=int, default=5, help="runs per command; the median counts (default 5)")
+    ap.add_argument("--runs", type=int, default=9, help="runs per command; the median counts (default 9)")
     ap.add_argument("--out", type=Path, help="keep the generated inputs here (reused when present)")
     ap.add_argument("--only", help=f"comma-separated subset of {','.join(ITEMS)}")
     ap.add_argument("--separate", type=int, default=100, help="separate calls actually timed (default 100)")
