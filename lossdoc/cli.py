@@ -10,6 +10,7 @@ from typing import Annotated, Any, Optional
 import typer
 
 from lossdoc import __version__
+from lossdoc.errors import one_line
 from lossdoc.lean_typer import LeanCommand, LeanGroup
 
 app = typer.Typer(
@@ -38,17 +39,6 @@ def _root(
     ] = None,
 ) -> None:
     """lossdoc: a command-line doctor for training-loss histories."""
-
-
-def one_line(text: str) -> str:
-    """``text`` fit for one stderr line: control characters (a newline in a file or column name)
-    escaped, and the undecodable bytes of a file name shown as ``\\xff``."""
-    try:
-        data = text.encode("utf-8", "surrogateescape")
-    except UnicodeEncodeError:  # a lone surrogate from a JSON "\\ud800" escape
-        data = text.encode("utf-8", "backslashreplace")
-    text = data.decode("utf-8", "backslashreplace")
-    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _fail(message: str) -> typer.Exit:

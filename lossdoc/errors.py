@@ -1,4 +1,5 @@
-"""The one error type readers and config raise; the CLI turns it into one stderr line and exit 2."""
+"""The one error type readers and config raise; the CLI turns it into one stderr line and exit 2,
+made printable by :func:`one_line`."""
 
 from __future__ import annotations
 
@@ -14,3 +15,14 @@ class LossdocError(Exception):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
+
+
+def one_line(text: str) -> str:
+    """``text`` fit for one line of a terminal or a plot: control characters (a newline in a file or
+    column name) escaped, and the undecodable bytes of a file name shown as ``\\xff``."""
+    try:
+        data = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON "\\ud800" escape
+        data = text.encode("utf-8", "backslashreplace")
+    text = data.decode("utf-8", "backslashreplace")
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)

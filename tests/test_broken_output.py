@@ -22,7 +22,8 @@ from lossdoc.report import Report
 from lossdoc.report.plot import plan_outputs, safe_name, save_atomic, write_plots
 
 runner = CliRunner()
-HOSTILE_NAMES = ["../../escape", "/etc/passwd", "a/b\\c", "..", "", ".hidden", "~root", "x\x00y", "C:\\win", "ok", "ok"]
+HOSTILE_NAMES = ["../../escape", "/etc/passwd", "a/b\\c", "..", "", ".hidden", "~root", "x\x00y", "C:\\win", "ok", "ok",
+                 "loss$\\frac{1$", "a $b$ c"]  # fmt: skip
 
 
 def diagnosis(name: str, source: str):
@@ -57,6 +58,27 @@ def test_hostile_run_names_are_plotted_inside_the_target_folder(tmp_path):
     written = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if p.is_file())
     assert written == sorted(o.relative_to(tmp_path) for o in outs)
     assert all(not p.name.startswith(".lossdoc-") for p in target.iterdir())  # no temp file left
+
+
+def test_names_are_drawn_as_written_never_as_mathtext_or_missing_glyphs():
+    import io
+    import warnings
+
+    from matplotlib.cbook import is_math_text
+
+    from lossdoc.report.plot import figure
+
+    x = np.arange(30, dtype=float)
+    series = [Series("lo$s\x01s", "train", x, 1 / (x + 1)), Series("val_$loss$", "val", x, 1 / (x + 1) + x / 100)]
+    d = analyze(LossHistory(source="r.csv", format="csv", name="run$\\frac{1$", x_name="st$ep$", series=series))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a glyph missing from the font is a warning
+        fig = figure([d])
+        fig.savefig(io.BytesIO(), format="png")
+    texts = [t.get_text() for t in fig.findobj(lambda a: hasattr(a, "get_text"))]
+    shown = [t for t in texts if "$" in t or "\\x01" in t]
+    assert {r"run\$\frac{1\$", r"st\$ep\$", r"train (lo\$s\x01s)", r"validation (val_\$loss\$)"} <= set(shown)
+    assert not any(is_math_text(t) for t in shown)
 
 
 class FailingFigure:

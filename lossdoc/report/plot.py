@@ -30,6 +30,7 @@ import numpy as np
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.smoothing import ema_debiased
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.errors import one_line
 from lossdoc.history import LossHistory, Series
 from lossdoc.report import by_severity, verdict_text
 
@@ -124,6 +125,13 @@ def _shared_name(names: list[str]) -> str:
 def figure_name(diags: list[Diagnosis]) -> str:
     """The run name, or for panels the name they share (``results`` of ``results [train/box_loss]``)."""
     return _shared_name([d.history.name for d in diags])
+
+
+def _literal(text: str) -> str:
+    """A name from the log (run, series, column) as drawn: control characters escaped (they have no
+    glyph) and every ``$`` escaped, so that matplotlib never reads it as mathtext (a run named
+    ``loss$\\frac{1$`` made it give up on the whole plot)."""
+    return one_line(text).replace("$", r"\$")
 
 
 def _panel_title(name: str, panels: int) -> str:
@@ -293,7 +301,7 @@ def sketch(runs: list[Curves]) -> Sketch:
         suptitle = None
         if n > 1:
             name = _shared_name([c.name for c in runs])
-            suptitle = fig.suptitle(name, x=0.01, ha="left", fontsize=11, fontweight="bold")
+            suptitle = fig.suptitle(_literal(name), x=0.01, ha="left", fontsize=11, fontweight="bold")
         _fit(fig, panels, cols, suptitle, None)
     return Sketch(fig, panels, cols, suptitle)
 
@@ -343,7 +351,7 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
             markersize=2.5,
         )
         role = "validation" if s.role == "val" else s.role
-        handles[f"{role} ({s.name})" if named else role] = line
+        handles[f"{role} ({_literal(s.name)})" if named else role] = line
         if s.bad:
             tick = ax.plot(
                 s.bad_x,
@@ -373,16 +381,16 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
         twin.spines["right"].set_color(LR_COLOR)
         ax.set_zorder(twin.get_zorder() + 1)  # loss curves above the lr line
         ax.patch.set_visible(False)
-        lr_handle[f"learning rate ({c.lr.name})" if named else "learning rate"] = lr_line
+        lr_handle[f"learning rate ({_literal(c.lr.name)})" if named else "learning rate"] = lr_line
     lo, hi = c.x_range
     if max(abs(lo), abs(hi)) >= 1e4:
         from matplotlib.ticker import EngFormatter
 
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M instead of an offset label
-    ax.set_xlabel(c.x_name)
+    ax.set_xlabel(_literal(c.x_name))
     ax.set_ylabel("loss (log scale)" if ax.get_yscale() == "log" else "loss")
     # y given: placed by _fit, not by matplotlib at every draw (which measures every y axis twice per title)
-    left = ax.set_title(title, loc="left", y=1.0, fontweight="bold" if title == c.name else "normal")
+    left = ax.set_title(_literal(title), loc="left", y=1.0, fontweight="bold" if title == c.name else "normal")
     ax.grid(True, alpha=0.25, linewidth=0.6)
     ax.margins(x=0.01)
     return _Panel(ax, twin, handles, lr_handle, [left])
@@ -538,7 +546,7 @@ def _series_named(d: Diagnosis, name: str | None) -> Series | None:
 
 def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
     handles: dict[str, Any] = {}
-    x_name = dr.run.history.x_name
+    x_name = _literal(dr.run.history.x_name)
     for i, f in enumerate(dr.run.findings):
         color = SEVERITY_COLOR[f.severity]
         if f.start is None:
@@ -586,7 +594,7 @@ def _mark_best_val(ax: Any, dr: Drawing) -> dict[str, Any]:
     lo, hi = dr.curves.x_range
     right_half = hi > lo and (x - lo) / (hi - lo) > 0.6
     ax.annotate(
-        f"best val {fmt_loss(y)}\n{dr.run.history.x_name} {fmt_x(x)}",
+        f"best val {fmt_loss(y)}\n{_literal(dr.run.history.x_name)} {fmt_x(x)}",
         xy=(x, 0.97),
         xycoords=ax.get_xaxis_transform(),
         xytext=(-4 if right_half else 4, 0),
