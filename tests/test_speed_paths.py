@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lossdoc.advice import recommend
-from lossdoc.analysis.rules.plateau import flat_stretches
+from lossdoc.analysis.rules.plateau import fitted_flat, flat_stretches
 from lossdoc.analysis.smoothing import median, row_medians
 from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
@@ -290,6 +290,19 @@ def test_flat_stretches_end_where_the_trend_first_leaves_the_band() -> None:
         tol = float(rng.choice([0.0, 1e-3, 0.1, 0.25, 0.5]))
         with np.errstate(invalid="ignore"):
             assert flat_stretches(t, tol).tolist() == _first_out_of_band(t, tol)
+
+
+def test_fitted_flat_gives_the_same_pairs_whatever_the_block() -> None:
+    rng = np.random.default_rng(13)
+    for _ in range(60):
+        n = int(rng.integers(4, 200))
+        x = np.sort(rng.uniform(0, 100, n))
+        z = np.cumsum(rng.normal(size=n)) * rng.choice([0.001, 0.05, 1.0])
+        args = (x, z, 0.02, 2.0, 0.05, 0.03)
+        whole = fitted_flat(*args, block=n * n)
+        assert whole.any() or n < 8
+        assert np.array_equal(fitted_flat(*args, block=1), whole)
+        assert np.array_equal(fitted_flat(*args), whole)
 
 
 # --- many logs: the process pool ------------------------------------------------------------------

@@ -100,37 +100,44 @@ def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
     return ends
 
 
+FIT_BLOCK = 8192
+""":func:`fitted_flat` works through this many pairs at a time (64 KB per intermediate array)."""
+
+
 def fitted_flat(
-    x: np.ndarray, z: np.ndarray, tol: float, sigmas: float, max_rise: float, max_fall: float
+    x: np.ndarray, z: np.ndarray, tol: float, sigmas: float, max_rise: float, max_fall: float, block: int = FIT_BLOCK
 ) -> np.ndarray:
     """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
     allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
     rises by less than ``max_rise``.
 
-    All pairs at once from cumulative sums (O(n^2) memory: callers pass a few hundred points).
+    Every pair from cumulative sums, a block of starts at a time. Whole n×n intermediates (a dozen of
+    them, 135 KB each at 130 points) went back to the kernel after every run and were faulted in
+    again for the next one: most of this rule's time on small logs.
     """
     n = z.size
     xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
     c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xs, z, xs * xs, xs * z, z * z)]
-    a = np.arange(n)[:, None]
     b = np.arange(n)[None, :]
-    valid = b - a >= 3
-
-    def seg(k: int) -> np.ndarray:
-        return c[k][np.minimum(b + 1, n)] - c[k][a]
-
+    upto = [ck[np.minimum(b + 1, n)] for ck in c]  # sums over points 0..b
+    x_end = xs[np.minimum(b, n - 1)]
+    flat = np.empty((n, n), dtype=bool)
+    rows = max(1, block // max(n, 1))
     with np.errstate(all="ignore"):
-        m, sx, sz, sxx, sxz, szz = (seg(k) for k in range(6))
-        vxx = sxx - sx * sx / m
-        vxz = sxz - sx * sz / m
-        vzz = szz - sz * sz / m
-        slope = vxz / vxx
-        rss = np.maximum(vzz - slope * vxz, 0.0)
-        se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
-        length = xs[np.minimum(b, n - 1)] - xs[a]
-        fall = -slope * length
-        flat = valid & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall) & (-fall < max_rise)
-    return np.where(np.isfinite(fall), flat, False)
+        for a0 in range(0, n, rows):
+            a = np.arange(a0, min(n, a0 + rows))[:, None]
+            m, sx, sz, sxx, sxz, szz = (upto[k] - c[k][a] for k in range(6))  # sums over points a..b
+            vxx = sxx - sx * sx / m
+            vxz = sxz - sx * sz / m
+            vzz = szz - sz * sz / m
+            slope = vxz / vxx
+            rss = np.maximum(vzz - slope * vxz, 0.0)
+            se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
+            length = x_end - xs[a]
+            fall = -slope * length
+            ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
+            flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
+    return flat
 
 
 def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
