@@ -65,7 +65,7 @@ def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
 
     Binary lifting over a sparse table of running maxima and minima: from ``a + 1``, take the largest
     power-of-two step whose stretch stays in the band, then the next smaller, and so on. O(n log n),
-    where comparing every pair costs n² (20 ms on 2,000 trend points). ``max - t[a]`` is the largest
+    where comparing every pair costs n² (24 ms on 2,000 trend points). ``max - t[a]`` is the largest
     ``t[j] - t[a]`` exactly (rounding is monotone), so the ends are those of the pairwise test,
     which short trends (faster that way) and the few with a non-finite value still take.
     """

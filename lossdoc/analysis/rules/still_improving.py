@@ -23,7 +23,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
-from lossdoc.analysis.smoothing import Prepared, row_medians
+from lossdoc.analysis.smoothing import Prepared, median
 from lossdoc.analysis.types import Finding
 
 SLUG = "still-improving"
@@ -86,11 +86,6 @@ MAX_PAIR_POINTS = 200
 """Theil–Sen takes the median over all pairs of points; longer tails are first averaged down to this."""
 
 
-def _median(a: np.ndarray) -> float:
-    """The median of a 1-D array (the shared one-partition median; a fit takes several)."""
-    return float(row_medians(a[None, :])[0])
-
-
 @lru_cache(maxsize=64)
 def _pairs(n: int) -> tuple[np.ndarray, np.ndarray]:
     """Index pairs i < j of n points (a run's fits reuse the same few sizes)."""
@@ -123,12 +118,12 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     ok = dx > 0
     if not ok.any():
         return None
-    slope = _median((z[j] - z[i])[ok] / dx[ok])
-    level = _median(z - slope * x)
+    slope = median((z[j] - z[i])[ok] / dx[ok])
+    level = median(z - slope * x)
     resid = z - level - slope * x
     xc = x - x.mean()
     sxx = float(xc @ xc)
-    mad_sigma = 1.4826 * _median(np.abs(resid))
+    mad_sigma = 1.4826 * median(np.abs(resid))
     sd_sigma = float(np.sqrt((resid @ resid) / max(1, z.size - 2)))
     se = max(mad_sigma, 0.7 * sd_sigma) / np.sqrt(sxx) if sxx > 0 else 0.0
     fall = -slope * (x[-1] - x[0])
