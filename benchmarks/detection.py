@@ -34,9 +34,10 @@ What it does
      blow-up is searched, and the case is unclear if the blown-up tail alone would form such a stretch.
      A slow upward drift that is not a blow-up (mild_drift_up) is unclear: "improves by < 2%" is literally
      true of a rise, yet the curve is not flat.
-   - still_improving: drop of the noiseless train over the last 10% of the x range, relative to its end
-     value (and the same for val, when present). yes if train and val both drop >= 3%; no if either drops
-     < 1% (or rises); else unclear. An overfitting run whose train is still falling is unclear.
+   - still_improving (the run stopped too early): drop of the noiseless loss that matters over the last 10%
+     of the x range, relative to its end value. With val: yes if val drops >= 3% and train >= 1% (train
+     not flat); no if val drops < 1% or train < 0.3%. Without val: yes if train drops >= 3%, no if < 1%.
+     Else unclear. An overfitting run is never still improving (an unclear one is unclear).
    - spikes: yes for injected transient jumps (>= max(4x, 10 sigma of the noise) above the curve, 1-3
      points, then back to the curve); a spike that only partly recovers and leaves the loss ~1.3x higher
      is unclear; jumps that stay (divergence) and LR-step drops are no.
@@ -321,16 +322,23 @@ def label_case(c: Case, x: np.ndarray, xv: np.ndarray | None) -> dict[str, str]:
     f_drop = (f[tg >= 0.9][0] - f[-1]) / f[-1]
     if c.nan_from is not None or dv == "yes":
         lab["still_improving"] = "no"
-    elif lab["overfit"] == "yes":
-        lab["still_improving"] = "unclear" if f_drop >= 0.01 else "no"
-    else:
-        drops = [f_drop] + ([g_drop] if g_drop is not None else [])
-        if min(drops) >= 0.03:
+    elif lab["overfit"] in ("yes", "unclear"):
+        # an overfitting run is never still improving; an unclear one leaves this unclear (LABELS.md)
+        lab["still_improving"] = "no" if lab["overfit"] == "yes" else "unclear"
+    elif g_drop is not None:
+        # the loss that matters is validation; the training loss must not be flat either
+        if g_drop >= 0.03 and f_drop >= 0.01:
             lab["still_improving"] = "yes"
-        elif min(drops) < 0.01:
+        elif g_drop < 0.01 or f_drop < 0.003:
             lab["still_improving"] = "no"
         else:
             lab["still_improving"] = "unclear"
+    elif f_drop >= 0.03:
+        lab["still_improving"] = "yes"
+    elif f_drop < 0.01:
+        lab["still_improving"] = "no"
+    else:
+        lab["still_improving"] = "unclear"
     # spikes
     lab["spikes"] = "yes" if c.spikes else ("unclear" if c.partial_spike else "no")
     lab.update(c.overrides)

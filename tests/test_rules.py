@@ -154,13 +154,27 @@ def test_the_same_small_fall_after_ten_decades_of_progress_is_not_still_improvin
     assert "still-improving" not in rules_of(history((x, y)))
 
 
-def test_overfitting_run_with_falling_training_loss_says_more_epochs_will_not_help():
+def test_an_overfitting_run_is_never_still_improving():
     h = history(decay(100, rate=1.0, floor=0.0, noise=0.01), u_shape(100, best=30, rise=0.5, noise=0.01))
     found = rules_of(h)
     assert "overfitting" in found
-    f = found["still-improving"]
-    assert f.evidence["validation_overfitting"] is True
-    assert "not the validation loss" in f.advice
+    assert "still-improving" not in found
+
+
+def test_validation_decides_when_it_has_a_trend():
+    # noisy per-step training loss that hardly falls in its tail; seven evaluations still falling clearly
+    xt, yt = decay(700, start=2.0, floor=0.4, rate=1.0, noise=0.25, seed=4)
+    xv = np.arange(100.0, 701.0, 100.0)
+    yv = 1.5 * np.exp(-xv / 900)
+    f = rules_of(history((xt, yt), (xv, yv), x_name="step"))["still-improving"]
+    assert f.message.startswith("the validation loss was still falling")
+    assert f.series == "loss" and f.evidence["judged"] == "val_loss"
+
+
+def test_falling_validation_with_a_flat_training_loss_is_not_still_improving():
+    xt, yt = decay(100, start=1.0, floor=1.0, noise=0.002, seed=2)
+    xv, yv = decay(100, start=2.0, floor=0.2, rate=1.0, noise=0.002, seed=3)
+    assert "still-improving" not in rules_of(history((xt, yt), (xv, yv)))
 
 
 def test_noisy_minibatch_curve_has_no_spike_or_divergence():

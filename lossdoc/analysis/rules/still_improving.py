@@ -1,11 +1,12 @@
-"""still-improving — the loss was still clearly falling when the run ended.
+"""still-improving — the run stopped too early: the loss that matters was still clearly falling.
 
-What it means: over the last part of the run a robust straight line (Theil–Sen, in log space) through
-the training loss falls by a clear amount and by several standard errors, the fall is sustained (the
-stretch twice as long fell at least as much) and still going on in the last points, the run ends at
-its best level (not while recovering from a blow-up), and the validation loss — when logged, not
-overfitting and not too noisy to read — is falling clearly too. When validation loss is overfitting,
-only the training loss is judged, and the advice says that more epochs would not help validation.
+What it means: the loss that matters is the validation loss when it is logged with enough points to
+show a trend (five or more, and not too noisy to read), else the training loss. Over the last part of
+the run a robust straight line (Theil–Sen, in log space) through it falls by a clear amount and by
+several standard errors, the fall is sustained (the stretch twice as long fell at least as much) and
+still going on in the last points, and the run ends at its best level (not while recovering from a
+blow-up). When validation decides, the training loss must not be flat either. An overfitting run is
+never still improving: more epochs would lower the training loss, not the validation loss.
 
 Why it matters: more training would likely give a better model for little extra cost; comparing
 this run against others that trained longer is not a fair comparison.
@@ -52,6 +53,10 @@ class Params:
     borrow_min_t: float = 1.0
     """A sustained fall whose tail alone is this many standard errors strong is judged with the
     longer stretch's standard errors (its slope is measured on twice the points)."""
+    borrow_max_points: int = 20
+    """...but only a tail of fewer than this many points borrows (a run under 100 points at the default
+    tail): a t statistic from so few noisy points is itself unreliable. A longer tail shows its own
+    significance, and borrowing there would let an earlier, steeper fall vouch for a tail gone flat."""
     last_min_points: int = 8
     """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
     last_t: float = 0.0
@@ -59,11 +64,21 @@ class Params:
     last_min_drop: float = 0.005
     """...and by at least this fraction..."""
     last_share: float = 0.05
-    """...and this share of the whole tail's fall (a fall that has died out leaves almost none there)."""
+    """...and this share of the whole tail's fall (a fall that has died out leaves almost none there)..."""
+    last_sigmas: float = 2.0
+    """...where the shortfall against half the tail's fall is this many standard errors of the last half's
+    fall: a real stop, not noise (2 sigma: about one noisy flat-looking end in forty passes as a stop)."""
     val_min_drop: float = 0.025
     """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
     val_min_t: float = 1.5
     """...by at least this many standard errors..."""
+    val_min_points: int = 5
+    """Validation loss logged at this many points or more shows a trend, and is the loss that is judged
+    (a run with 3 or 4 evaluations leaves the decision to the training loss)."""
+    train_min_drop: float = 0.01
+    """When validation loss decides, the training loss must still fall at least this fraction over the
+    tail or its last half: a flat training loss means the run has stopped learning, whatever the
+    validation loss does."""
     val_max_noise: float = 0.1
     """...unless it is too noisy to read: the standard error of its fall over the tail is above this
     (in judging units, about 10%), and the training loss decides alone."""
@@ -80,6 +95,7 @@ class TailFit:
     inside: int  # how many of them lie inside the tail (the rest were added to reach the minimum)
     share: float  # the fall as a share of the curve's whole smoothed range in judging space
     fall_se: float  # standard error of the fall, in judging units
+    fall: float = 0.0  # the fall itself, in judging units (log space: -log of the end/start ratio)
 
 
 MAX_PAIR_POINTS = 200
@@ -135,7 +151,7 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     else:
         drop, above = fall, end - best
     t = -slope / se if se > 0 else (np.inf if slope < 0 else 0.0)
-    return TailFit(drop, float(t), above, n, inside, fall / span if span > 0 else 0.0, se * float(x[-1] - x[0]))
+    return TailFit(drop, float(t), above, n, inside, fall / span if span > 0 else 0.0, se * float(x[-1] - x[0]), float(fall))
 
 
 def clearly_falling(fit: TailFit, longer: TailFit | None, min_drop: float, min_t: float, params: Params) -> bool:
@@ -146,7 +162,12 @@ def clearly_falling(fit: TailFit, longer: TailFit | None, min_drop: float, min_t
     is judged with that longer stretch's strength: on a short noisy run the tail's five points cannot
     show significance that the ten before them plainly have."""
     t = fit.t
-    if longer is not None and sustained(fit, longer, params) and fit.t >= params.borrow_min_t:
+    if (
+        longer is not None
+        and fit.points < params.borrow_max_points
+        and sustained(fit, longer, params)
+        and fit.t >= params.borrow_min_t
+    ):
         t = max(t, longer.t)
     if fit.drop >= min_drop and t >= min_t:
         return True
@@ -158,80 +179,99 @@ def sustained(fit: TailFit, longer: TailFit, params: Params) -> bool:
     return longer.drop >= params.sustain_share * fit.drop
 
 
-def check(ctx: RunContext, params: Params) -> list[Finding]:
-    p = ctx.train
-    h = ctx.history.train
-    if p is None or p.n < 5 or h is None or not np.isfinite(h.y[-1]):
-        return []
+def still_falling(p: Prepared, params: Params, min_drop: float, min_t: float) -> TailFit | None:
+    """The tail fit of a series that is still clearly falling when the run ends, or None.
+
+    Clearly falling (:func:`clearly_falling`), ending near its best level (not recovering from a
+    blow-up), sustained over twice the tail, and still falling in the last half of the tail where that
+    half holds points enough for a slope (on a 40-epoch run its 4 noisy points say nothing)."""
     fit = tail_fit(p, params.tail_fraction, params.min_tail_points)
     if (
         fit is None
-        or fit.drop < params.sure_drop_factor * params.min_drop  # no clear fall however strong (cheap test first)
+        or fit.drop < params.sure_drop_factor * min_drop  # no clear fall however strong (cheap test first)
         or fit.end_above_best > params.max_above_best
     ):
-        return []
+        return None
     longer = tail_fit(p, 2 * params.tail_fraction, params.min_tail_points)
-    if not clearly_falling(fit, longer, params.min_drop, params.min_t, params) or (
+    if not clearly_falling(fit, longer, min_drop, min_t, params) or (
         longer is not None and not sustained(fit, longer, params)
     ):
-        return []
-    # Still falling at the very end, judged only where the last half of the tail has points enough for a
-    # slope (on a 40-epoch run its 4 noisy points say nothing).
+        return None
     last = tail_fit(p, params.tail_fraction / 2, params.last_min_points)
-    if (
-        last is not None
-        and last.inside >= params.last_min_points
-        and (last.t < params.last_t or last.drop < max(params.last_min_drop, params.last_share * fit.drop))
-    ):
-        return []  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
-    val_text = ""
-    v = ctx.val
+    if last is not None and last.inside >= params.last_min_points and died_out(fit, last, params):
+        return None  # the fall happened early in the tail (e.g. a learning-rate step) and has stopped
+    return fit
+
+
+def died_out(fit: TailFit, last: TailFit, params: Params) -> bool:
+    """The last half of the tail fell clearly less than the tail's own pace predicts: less than
+    ``last_share`` of the tail's fall (and ``last_min_drop``), short of half the tail's fall by more
+    than ``last_sigmas`` standard errors of the last half's fall. Noise alone never makes a fall die
+    out: on a noisy validation curve the last 30 points can look flat by chance."""
+    small = last.t < params.last_t or last.drop < max(params.last_min_drop, params.last_share * fit.drop)
+    return small and fit.fall / 2 - last.fall > params.last_sigmas * last.fall_se
+
+
+def _fall_text(p: Prepared, fit: TailFit) -> str:
+    """``4.2% lower``; a negative loss has no percentage, so its fall is quoted in its own units."""
+    return f"{fit.drop:.1%} lower" if p.log_space else f"{fmt_loss(float(p.to_value(fit.drop)))} lower"
+
+
+def check(ctx: RunContext, params: Params) -> list[Finding]:
+    """Judge the loss that matters: validation when it is logged with points enough to show a trend
+    (and is readable), else training. An overfitting run is never still improving: more epochs would
+    lower the training loss, not the validation loss."""
     overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
-    if overfit is not None and overfit.rise_ratio - 1 < ctx.params("overfitting").min_rise:
-        return []  # a long but mild rise: validation has flattened out, so more training would not help
-    if v is not None and v.n >= 5 and overfit is None:
-        vfit = tail_fit(v, params.tail_fraction)
-        if (
-            vfit is not None
-            and vfit.fall_se <= params.val_max_noise
-            and (
-                vfit.drop < params.sure_drop_factor * params.val_min_drop
-                or not clearly_falling(
-                    vfit, tail_fit(v, 2 * params.tail_fraction), params.val_min_drop, params.val_min_t, params
-                )
-            )
-        ):
+    if overfit is not None:
+        return []
+    p, v = ctx.train, ctx.val
+    h = ctx.history.train if p is not None else ctx.history.val
+    if h is None or not np.isfinite(h.y[-1]):
+        return []
+    use_val = False
+    noisy_val = False
+    if v is not None and v.n >= params.val_min_points:
+        vfit = tail_fit(v, params.tail_fraction, params.min_tail_points)
+        noisy_val = vfit is not None and vfit.fall_se > params.val_max_noise
+        use_val = vfit is not None and not noisy_val
+    if use_val:
+        fit = still_falling(v, params, params.val_min_drop, params.val_min_t)
+        if fit is None:
             return []
-        vlast = tail_fit(v, params.tail_fraction / 2, params.last_min_points)
-        if vlast is not None and vlast.inside >= params.last_min_points and vlast.t <= -params.val_min_t:
-            return []  # validation has turned up at the very end
-        if vfit is not None and vfit.fall_se > params.val_max_noise:
-            val_text = "; validation loss is too noisy at the end to tell its trend"
-        elif vfit is not None:
-            val_text = f"; validation loss fell {vfit.drop:.1%} over the same stretch"
+        tfit = tail_fit(p, params.tail_fraction, params.min_tail_points) if p is not None and p.n >= 5 else None
+        if tfit is not None:
+            tlast = tail_fit(p, params.tail_fraction / 2, params.min_tail_points)
+            falls = max(tfit.drop, tlast.drop if tlast is not None else 0.0)
+            if falls < params.train_min_drop or tfit.end_above_best > params.max_above_best:
+                return []  # the training loss is flat at the end (or far above its best): training has stalled
+        judged = v
+        what = "the validation loss was still falling when the run ended"
+        extra = f"; the training loss ended {_fall_text(p, tfit)} over the same stretch" if tfit is not None else ""
+    else:
+        judged = p if p is not None else v
+        if judged is None or judged.n < 5:
+            return []
+        fit = still_falling(judged, params, params.min_drop, params.min_t)
+        if fit is None:
+            return []
+        role = "training" if judged is p else "validation"
+        what = f"the {role} loss was still falling when the run ended"
+        extra = "; validation loss is too noisy at the end to tell its trend" if noisy_val else ""
     lo, hi = ctx.x_span
     # The first logged point of the judged tail (not a computed x that was never logged).
-    tail = p.x[p.x >= hi - params.tail_fraction * (hi - lo)]
+    tail = judged.x[judged.x >= hi - params.tail_fraction * (hi - lo)]
     start = float(tail[0]) if tail.size else hi
-    # A negative loss has no percentage: its fall is quoted in the loss's own units.
-    by = f"{fit.drop:.1%} lower" if p.log_space else f"{fmt_loss(float(p.to_value(fit.drop)))} lower"
-    msg = (
-        f"the training loss was still falling when the run ended: {by} over the last "
-        f"{params.tail_fraction:.0%} of the run{val_text}"
+    msg = f"{what}: {_fall_text(judged, fit)} over the last {params.tail_fraction:.0%} of the run{extra}"
+    advice = (
+        "Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
+        "ended the run, raise its patience."
     )
-    if overfit is not None:
-        msg += f"; validation loss has been rising since {ctx.at(overfit.best_x)}"
-        advice = "More epochs would lower the training loss further, not the validation loss: see overfitting."
-    else:
-        advice = (
-            "Train longer (more epochs or steps), resuming from the last checkpoint; if early stopping "
-            "ended the run, raise its patience."
-        )
+    series = p.series.name if p is not None else judged.series.name
     return [
         Finding(
             rule=SLUG,
             severity=SEVERITY,
-            series=p.series.name,
+            series=series,
             start=float(start),
             end=float(hi),
             message=msg,
@@ -239,7 +279,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             evidence={
                 "tail_drop_pct": round(fit.drop * 100, 2),
                 "slope_t": round(fit.t, 2),
-                "validation_overfitting": overfit is not None,
+                "judged": judged.series.name,
+                "validation_overfitting": False,
             },
         )
     ]
