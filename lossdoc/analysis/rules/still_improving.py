@@ -151,7 +151,8 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     else:
         drop, above = fall, end - best
     t = -slope / se if se > 0 else (np.inf if slope < 0 else 0.0)
-    return TailFit(drop, float(t), above, n, inside, fall / span if span > 0 else 0.0, se * float(x[-1] - x[0]), float(fall))
+    share = fall / span if span > 0 else 0.0
+    return TailFit(drop, float(t), above, n, inside, share, se * float(x[-1] - x[0]), float(fall))
 
 
 def clearly_falling(fit: TailFit, longer: TailFit | None, min_drop: float, min_t: float, params: Params) -> bool:
