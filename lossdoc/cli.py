@@ -61,6 +61,13 @@ def analyze(
         Optional[str],  # noqa: UP045
         typer.Option("--fail-on", help="never, info, warning, error (default), or rule slugs (comma-separated)."),
     ] = None,
+    min_confidence: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--min-confidence",
+            help="Findings --fail-on counts: high, medium (default) or low (every finding).",
+        ),
+    ] = None,
     select: Annotated[Optional[str], typer.Option(help="Only these rules (comma-separated slugs).")] = None,  # noqa: UP045
     ignore: Annotated[Optional[str], typer.Option(help="Skip these rules (comma-separated slugs).")] = None,  # noqa: UP045
     x: Annotated[Optional[str], typer.Option("--x", help="Column to use as the x axis.")] = None,  # noqa: UP045
@@ -119,7 +126,11 @@ def analyze(
             if smoothing is not None
             else settings.smoothing
         )
-        policy = FailPolicy.parse(fail_on if fail_on is not None else settings.fail_on, RULES)
+        policy = FailPolicy.parse(
+            fail_on if fail_on is not None else settings.fail_on,
+            RULES,
+            min_confidence if min_confidence is not None else settings.min_confidence,
+        )
         rules = selected_rules(
             split_list(select) if select is not None else settings.select,
             split_list(ignore) if ignore is not None else settings.ignore,

@@ -39,6 +39,7 @@ KEYS = (
     "format",
     "plot",
     "fail-on",
+    "min-confidence",
     "select",
     "ignore",
     "x",
@@ -58,6 +59,8 @@ class Settings:
     format: str = "table"
     plot: str | None = None
     fail_on: str = "error"
+    min_confidence: str = "medium"
+    """Only findings at least this sure fail the call (see policy.DEFAULT_MIN_CONFIDENCE)."""
     select: tuple[str, ...] = ()
     ignore: tuple[str, ...] = ()
     x: str | None = None
@@ -132,6 +135,7 @@ def _key(name: str) -> str:
 def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) -> Settings:
     """Validate one ``[tool.lossdoc]`` table (or a lossdoc.toml's top level) into Settings."""
     from lossdoc.analysis import RULES
+    from lossdoc.analysis.types import CONFIDENCES
     from lossdoc.policy import FailPolicy
 
     where = f"{shown} [{prefix}]" if prefix else shown
@@ -157,6 +161,10 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             except LossdocError as exc:
                 raise bad(raw_key, exc.message) from None
             values["fail_on"] = text
+        elif key == "min-confidence":
+            if value not in CONFIDENCES:
+                raise bad(raw_key, f"must be one of {', '.join(CONFIDENCES)}, not {value!r}")
+            values["min_confidence"] = value
         elif key in ("select", "ignore"):
             slugs = tuple(s for s in _str_or_list(value, partial(bad, raw_key)).split(",") if s)
             unknown = [s for s in slugs if s not in RULES]

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lossdoc.analysis.types import SEVERITIES, Diagnosis, Finding, severity_rank
+from lossdoc.analysis.types import CONFIDENCES, SEVERITIES, Diagnosis, Finding, confidence_rank, severity_rank
 from lossdoc.errors import LossdocError
 
 FAIL_NEVER = "never"
+DEFAULT_MIN_CONFIDENCE = "medium"
+"""``--fail-on`` gates on findings at least this sure: a low-confidence finding (a trend through three
+points, an effect within two standard errors of the noise) is reported but does not fail CI."""
 
 
 def split_list(value: str | Iterable[str] | None) -> list[str]:
@@ -34,18 +37,22 @@ def selected_rules(select: Iterable[str], ignore: Iterable[str], known: Iterable
 
 @dataclass(frozen=True)
 class FailPolicy:
-    """Fail on findings at or above a severity, or on findings of listed rules; or never."""
+    """Fail on findings at or above a severity, or on findings of listed rules; or never. Only findings
+    of at least ``min_confidence`` count."""
 
     min_severity: str | None
     rules: frozenset[str]
+    min_confidence: str = DEFAULT_MIN_CONFIDENCE
 
     @classmethod
-    def parse(cls, value: str, known: Iterable[str]) -> FailPolicy:
+    def parse(cls, value: str, known: Iterable[str], min_confidence: str = DEFAULT_MIN_CONFIDENCE) -> FailPolicy:
         items = split_list(value)
         if not items:
             raise LossdocError("--fail-on", "empty value; use never, info, warning, error or rule slugs")
+        if min_confidence not in CONFIDENCES:
+            raise LossdocError("--min-confidence", f"'{min_confidence}' is not one of {', '.join(CONFIDENCES)}")
         if items == [FAIL_NEVER]:
-            return cls(None, frozenset())
+            return cls(None, frozenset(), min_confidence)
         known = set(known)
         sev = [i for i in items if i in SEVERITIES]
         rules = [i for i in items if i not in SEVERITIES]
@@ -56,9 +63,11 @@ class FailPolicy:
                 f"'{value}' is not a severity (never, info, warning, error) or a list of rules "
                 f"({', '.join(sorted(known))})",
             )
-        return cls(sev[0] if sev else None, frozenset(rules))
+        return cls(sev[0] if sev else None, frozenset(rules), min_confidence)
 
     def fails(self, finding: Finding) -> bool:
+        if confidence_rank(finding.confidence) < confidence_rank(self.min_confidence):
+            return False
         if finding.rule in self.rules:
             return True
         return self.min_severity is not None and severity_rank(finding.severity) >= severity_rank(self.min_severity)

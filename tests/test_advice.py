@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from lossdoc.advice import advise
+from lossdoc.advice.best import best_point
 from lossdoc.advice.recommend import search
 from lossdoc.analysis import analyze
 from lossdoc.analysis.types import Diagnosis, Finding
@@ -31,8 +32,7 @@ def run(val, fmt="csv", x=None, x_name="epoch", train=None, extra=()):
 def test_best_point_saving_and_rise():
     # epochs 1..30, lowest 0.31 at epoch 12, last 0.45: 18 of 30 epochs after it = 60%, +45.16%
     val = np.concatenate([np.linspace(1.0, 0.32, 11), [0.31], np.linspace(0.32, 0.45, 18)])
-    a = advise(analyze(run(val, x=np.arange(1, 31))))
-    assert a["best"] == {
+    assert best_point(run(val, x=np.arange(1, 31))) == {
         "x": 12.0,
         "value": pytest.approx(0.31),
         "saved_fraction": 0.6,
@@ -40,6 +40,17 @@ def test_best_point_saving_and_rise():
         "rise_pct": pytest.approx(45.16, abs=0.01),
         "after": 18.0,
     }
+
+
+def test_advice_quotes_the_best_point_the_analysis_chose():
+    # a one-epoch dip (0.31 at epoch 12) is noise: the smoothed minimum decides, and every part agrees
+    val = np.concatenate([np.linspace(1.0, 0.32, 11), [0.31], np.linspace(0.32, 0.45, 18)])
+    d = analyze(run(val, x=np.arange(1, 31)))
+    a = advise(d)
+    f = next(f for f in d.findings if f.rule == "overfitting")
+    assert a["best"]["x"] == d.summary["best_val_x"] == f.start == f.evidence["best_x"]
+    assert a["best"]["value"] == d.summary["best_val"] == f.evidence["best_val_logged"]
+    assert f"{a['best']['saved_fraction']:.0%}" in f.message
 
 
 def test_best_at_the_end_saves_nothing_and_no_val_means_no_best():

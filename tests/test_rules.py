@@ -198,10 +198,29 @@ def test_too_mild_a_rise_is_not_overfitting():
     assert "overfitting" not in rules_of(h)
 
 
-def test_validation_that_never_improves_is_not_overfitting():
+def test_validation_worse_from_the_first_evaluation_while_training_learns_is_overfitting():
+    # a fine-tune: the first evaluation is the best, every later one is worse, the training loss falls
     x = np.arange(30.0)
-    val = 1.0 + 0.01 * x  # worse from the first check on: nothing was learned, there is no point to stop at
-    assert "overfitting" not in rules_of(history(decay(30), (x, val)))
+    val = 1.0 + 0.01 * x
+    f = rules_of(history(decay(30), (x, val)))["overfitting"]
+    assert f.start == 0 and f.evidence["from_first_evaluation"] is True
+    assert "first evaluation" in f.message and "keep that checkpoint" in f.advice
+
+
+def test_validation_worse_from_the_start_while_training_does_not_learn_is_not_overfitting():
+    x = np.arange(30.0)
+    train = decay(30, start=1.0, floor=1.0, noise=0.005)
+    assert "overfitting" not in rules_of(history(train, (x, 1.0 + 0.01 * x)))
+
+
+@pytest.mark.parametrize("evals", [4, 5, 6])
+def test_a_fine_tune_with_a_few_evaluations_is_judged_and_says_how_sure(evals):
+    xv = np.arange(1.0, evals + 1) * 100
+    yv = 0.5 * (1 + 0.08 * np.arange(evals)) * np.exp(np.random.default_rng(evals).normal(0, 0.01, evals))
+    xt = np.arange(10.0, xv[-1] + 1, 10.0)
+    yt = 0.9 * np.exp(-xt / xv[-1])
+    f = rules_of(history((xt, yt), (xv, yv), x_name="step"))["overfitting"]
+    assert f.start == 100 and f.confidence == "medium"
 
 
 def test_sparse_validation_rows_still_find_the_best_step():

@@ -42,11 +42,13 @@ def advise(diagnosis: Diagnosis) -> dict[str, Any]:
         "monitor": monitored.name if monitored is not None else None,
         "checks": 0,
         "bucket": 1,
-        "best": _clean(best_point(h)),
+        "best": _clean(best_point(h, diagnosis.summary.get("best_val_x"))),
         "replay": [],
         "recommendation": None,
         "notes": notes,
     }
+    if diagnosis.summary.get("too_short"):
+        monitored = None  # a few points replay no callback and recommend no patience
     if monitored is not None and monitored.y.size:
         xs, ys, k = replay.checks_of(monitored.x, monitored.y)
         out["checks"], out["bucket"] = int(ys.size), k

@@ -6,12 +6,18 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.analysis.smoothing import median
-from lossdoc.history import LossHistory, Series
+from lossdoc.analysis.context import run_origin
+from lossdoc.history import LossHistory
+
+__all__ = ["best_point", "run_origin"]
 
 
-def best_point(history: LossHistory) -> dict[str, Any] | None:
-    """Where the logged validation loss was lowest and what the rest of the run did after it.
+def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, Any] | None:
+    """The run's best validation point and what the rest of the run did after it.
+
+    ``x_best`` is the analysis' best point (``summary["best_val_x"]``: where the smoothed validation loss
+    is lowest), so the advice quotes the point every other part of the report quotes; ``value`` is the
+    loss logged there. Without it, the lowest logged value is used.
 
     ``saved_fraction`` is the share of the run after the best point, in x units, counting the first
     logged point as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so the best at
@@ -27,7 +33,7 @@ def best_point(history: LossHistory) -> dict[str, Any] | None:
     if int(finite.sum()) < 2:
         return None
     xv, yv = val.x[finite].astype(float), val.y[finite].astype(float)
-    k = int(np.argmin(yv))
+    k = int(np.argmin(yv)) if x_best is None else int(np.argmin(np.abs(xv - x_best)))
     x_best, value = float(xv[k]), float(yv[k])
     _, x_end = history.x_range
     x_end = max(float(x_end), float(val.x[-1]))
@@ -44,16 +50,3 @@ def best_point(history: LossHistory) -> dict[str, Any] | None:
         "rise_pct": round((final / value - 1.0) * 100.0, 2) if value > 0 else None,
         "after": after,
     }
-
-
-def run_origin(history: LossHistory) -> float:
-    """Where the run's work begins: one logging interval before the first logged x."""
-    ref: Series | None = history.train if history.train is not None and len(history.train) > 1 else history.val
-    lo, _ = history.x_range
-    if ref is None or ref.x.size < 2:
-        return lo
-    steps = np.diff(ref.x.astype(float))
-    if steps.size and steps.min() == steps.max() > 0:
-        return lo - float(steps[0])  # evenly logged: the median without sorting a million steps
-    steps = steps[steps > 0]
-    return lo - (median(steps) if steps.size else 0.0)

@@ -80,9 +80,15 @@ def analyze(
     return Diagnosis(history=history, findings=findings, summary=summarize(ctx))
 
 
+MIN_JUDGE_POINTS = 5
+"""A run whose longest loss series has fewer finite points than this is too short to judge: no trend
+rule can run on it (a slope, a stretch or a rise needs five points), so it is never called healthy."""
+
+
 def summarize(ctx: RunContext) -> dict[str, Any]:
     h = ctx.history
     lo, hi = h.x_range
+    judged = max((p.n for p in (ctx.train, ctx.val) if p is not None), default=0)
     out: dict[str, Any] = {
         "points": len(h.train) if h.train is not None else 0,
         "x_min": lo,
@@ -95,8 +101,10 @@ def summarize(ctx: RunContext) -> dict[str, Any]:
     if ctx.train is not None:
         out["final_train"] = float(ctx.train.y[-1])
     if ctx.val is not None:
-        k = int(np.argmin(ctx.val.y))
-        out["best_val_x"] = float(ctx.val.x[k])
-        out["best_val"] = float(ctx.val.y[k])
+        best = overfitting.best_val(ctx)
+        out["best_val_x"] = best.x
+        out["best_val"] = best.logged
+        out["best_val_smoothed"] = best.smoothed
         out["final_val"] = float(ctx.val.y[-1])
+    out["too_short"] = judged < MIN_JUDGE_POINTS
     return out

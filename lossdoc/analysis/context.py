@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.analysis.smoothing import Prepared
+from lossdoc.analysis.smoothing import Prepared, median
 from lossdoc.history import LossHistory, Series
 
 
@@ -60,6 +60,19 @@ class RunContext:
         lo, hi = self.x_span
         return float((b - a) / (hi - lo)) if hi > lo else 0.0
 
+    @cached_property
+    def origin(self) -> float:
+        """Where the run's work begins: see :func:`run_origin`."""
+        return run_origin(self.history)
+
+    def share_after(self, x: float) -> float:
+        """The share of the run's work after ``x``: what stopping at ``x`` would have saved. The first
+        logged point counts as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so
+        stopping at epoch 12 of 1..30 saves 18/30 = 60%. Every message quoting such a share uses this."""
+        _, hi = self.x_span
+        span = hi - self.origin
+        return float(max(0.0, hi - x) / span) if span > 0 else 0.0
+
     def at(self, x: float) -> str:
         """``epoch 12`` / ``step 4,200``: an x value in the run's own words."""
         return f"{self.x_name} {fmt_x(x)}"
@@ -95,3 +108,16 @@ def fmt_loss(v: float) -> str:
 def fmt_ratio(ratio: float) -> str:
     """``3.2x``, or ``9.2e+30x`` for a blow-up."""
     return f"{ratio:.1f}x" if ratio < 1000 else f"{ratio:.2g}x"
+
+
+def run_origin(history: LossHistory) -> float:
+    """Where the run's work begins: one logging interval before the first logged x."""
+    ref: Series | None = history.train if history.train is not None and len(history.train) > 1 else history.val
+    lo, _ = history.x_range
+    if ref is None or ref.x.size < 2:
+        return lo
+    steps = np.diff(ref.x.astype(float))
+    if steps.size and steps.min() == steps.max() > 0:
+        return lo - float(steps[0])  # evenly logged: the median without sorting a million steps
+    steps = steps[steps > 0]
+    return lo - (median(steps) if steps.size else 0.0)

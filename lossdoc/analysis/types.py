@@ -8,6 +8,32 @@ from typing import Any
 from lossdoc.history import LossHistory
 
 SEVERITIES = ("info", "warning", "error")
+CONFIDENCES = ("low", "medium", "high")
+
+
+def confidence_rank(confidence: str) -> int:
+    return CONFIDENCES.index(confidence)
+
+
+ENOUGH_POINTS = 8
+"""A finding backed by this many points (or more) can be of high confidence: a trend through fewer
+points moves with any one of them."""
+FEW_POINTS = 4
+"""Fewer points than this back a finding of low confidence only: three points show no trend."""
+STRONG_SIGMAS = 4.0
+"""High confidence needs an effect of this many standard errors (noise alone: about 1 in 30,000)."""
+WEAK_SIGMAS = 2.0
+"""Medium confidence needs this many (noise alone: about 1 in 40); below it, low."""
+
+
+def grade(points: int, sigmas: float) -> str:
+    """The confidence of a finding from the points that back it and the size of the effect in standard
+    errors of the noise: ``high``, ``medium`` or ``low``."""
+    if points >= ENOUGH_POINTS and sigmas >= STRONG_SIGMAS:
+        return "high"
+    if points >= FEW_POINTS and sigmas >= WEAK_SIGMAS:
+        return "medium"
+    return "low"
 
 
 def severity_rank(severity: str) -> int:
@@ -26,6 +52,9 @@ class Finding:
     message: str
     advice: str
     evidence: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    confidence: str = "high"
+    """How sure the finding is (high / medium / low), from how many points and how much noise backed it;
+    ``--fail-on`` gates on medium and above unless ``--min-confidence`` says otherwise."""
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -36,6 +65,7 @@ class Finding:
             "end": _num(self.end),
             "message": self.message,
             "advice": self.advice,
+            "confidence": self.confidence,
             "evidence": {k: _num(v) if isinstance(v, float) else v for k, v in self.evidence.items()},
         }
 
@@ -57,3 +87,11 @@ class Diagnosis:
     summary: dict[str, Any]
     advice: dict[str, Any] | None = None
     """Run-level advice (best point, callback replay, recommendation), set by lossdoc.advice."""
+
+    @property
+    def verdict(self) -> str:
+        """``error`` / ``warning`` / ``info`` (the worst finding), ``too-short`` (nothing found, but too few
+        points to judge: never called healthy) or ``healthy``."""
+        if self.findings:
+            return max(self.findings, key=lambda f: severity_rank(f.severity)).severity
+        return "too-short" if self.summary.get("too_short") else "healthy"

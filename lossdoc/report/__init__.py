@@ -69,9 +69,23 @@ def by_severity(findings: list[Finding]) -> list[Finding]:
 
 
 def verdict_text(d: Diagnosis) -> str:
-    """One word or two for a run: 'healthy', or the worst finding's severity and rule."""
+    """One word or two for a run: 'healthy', 'too short to judge: 3 points', or the worst finding's
+    severity and rule."""
     worst = by_severity(d.findings)[0] if d.findings else None
-    return "healthy" if worst is None else f"{worst.severity}: {worst.rule}"
+    if worst is not None:
+        return f"{worst.severity}: {worst.rule}"
+    return too_short_text(d) if d.verdict == "too-short" else "healthy"
+
+
+def too_short_text(d: Diagnosis) -> str:
+    """``too short to judge: 3 points``."""
+    n = max((len(s) for s in (d.history.train, d.history.val) if s is not None), default=0)
+    return f"too short to judge: {n:,} point{'s' if n != 1 else ''}"
+
+
+def confidence_text(f: Finding) -> str:
+    """`` (medium confidence)``; nothing for a high-confidence finding."""
+    return "" if f.confidence == "high" else f" ({f.confidence} confidence)"
 
 
 def headline(message: str, limit: int = 80) -> str:

@@ -13,7 +13,16 @@ from html import escape
 from pathlib import Path
 
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import (
+    Report,
+    by_severity,
+    confidence_text,
+    headline,
+    next_run_blocks,
+    too_short_text,
+    verdict_text,
+    where_text,
+)
 from lossdoc.report import facts as run_facts
 
 CSS = """
@@ -79,10 +88,12 @@ def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
             fails = ' <span class="fails">(fails --fail-on)</span>' if report.fails(f) else ""
             out.append(
                 f'<tr><td class="{f.severity}">{f.severity}{fails}</td><td><code>{escape(f.rule)}</code></td>'
-                f"<td>{escape(where_text(f))}</td><td>{escape(f.message)}"
+                f"<td>{escape(where_text(f))}</td><td>{escape(f.message + confidence_text(f))}"
                 f'<br><span class="advice">→ {escape(f.advice)}</span></td></tr>'
             )
         out.append("</table>")
+    elif d.verdict == "too-short":
+        out.append(f"<p>{escape(too_short_text(d).capitalize())}.</p>")
     else:
         out.append('<p class="healthy">No problems found.</p>')
     blocks = next_run_blocks(d)

@@ -97,6 +97,8 @@ def document(report: Report) -> dict[str, Any]:
     runs = []
     for i, d in enumerate(report.diagnoses):
         r = run_dict(d)
+        r["verdict"] = d.verdict
+        r["fails"] = any(report.fails(f) for f in d.findings)
         if i in report.plots:
             r["plot"] = report.plots[i]
         runs.append(r)

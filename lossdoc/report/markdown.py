@@ -7,10 +7,19 @@ A summary table of every run first, then per run its numbers, its findings with 
 from __future__ import annotations
 
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import (
+    Report,
+    by_severity,
+    confidence_text,
+    headline,
+    next_run_blocks,
+    too_short_text,
+    verdict_text,
+    where_text,
+)
 from lossdoc.report import facts as run_facts
 
-ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢"}
+ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢", "too-short": "⚪"}
 
 
 def cell(text: object) -> str:
@@ -33,8 +42,7 @@ def code(text: object) -> str:
 
 
 def _icon(d: Diagnosis) -> str:
-    worst = by_severity(d.findings)[0] if d.findings else None
-    return ICON["healthy" if worst is None else worst.severity]
+    return ICON[d.verdict]
 
 
 def anchor(i: int) -> str:
@@ -72,9 +80,11 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
             fail = " ❌" if report.fails(f) else ""
             out.append(
                 f"| {ICON[f.severity]} {f.severity}{fail} | `{f.rule}` | {cell(where_text(f))} "
-                f"| {cell(f.message)} | {cell(f.advice)} |"
+                f"| {cell(f.message + confidence_text(f))} | {cell(f.advice)} |"
             )
         out.append("")
+    elif d.verdict == "too-short":
+        out += [f"{cell(too_short_text(d).capitalize())}.", ""]
     else:
         out += ["No problems found.", ""]
     blocks = next_run_blocks(d)

@@ -24,7 +24,16 @@ from rich.text import Text
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import (
+    Report,
+    by_severity,
+    confidence_text,
+    headline,
+    next_run_blocks,
+    too_short_text,
+    verdict_text,
+    where_text,
+)
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DETAIL_ALL_UP_TO = 10
@@ -84,6 +93,8 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
 
 def _findings(d: Diagnosis) -> RenderableType:
     if not d.findings:
+        if d.verdict == "too-short":
+            return Text(too_short_text(d), style="yellow")
         return Text("✓ no problems found", style="green")
     t = Table(show_header=True, header_style="bold", expand=True, box=None, padding=(0, 1))
     t.add_column("severity", no_wrap=True)
@@ -92,6 +103,8 @@ def _findings(d: Diagnosis) -> RenderableType:
     t.add_column("finding / advice", ratio=1)
     for f in by_severity(d.findings):
         body = Text(f.message)
+        if f.confidence != "high":
+            body.append(confidence_text(f), style="italic")
         body.append("\n→ " + f.advice, style="dim")
         t.add_row(Text(f.severity, style=SEVERITY_STYLE[f.severity]), f.rule, where_text(f), body)
     return t

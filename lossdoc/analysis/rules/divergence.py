@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss, fmt_ratio
 from lossdoc.analysis.smoothing import diff_noise
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import Finding, grade
 
 SLUG = "divergence"
 SEVERITY = "error"
@@ -69,6 +69,7 @@ class Blowup:
     peak_ratio: float
     sustained_fraction: float
     recovered: bool
+    sigmas: float = float("inf")  # the largest rise in standard errors of the trend before it
 
 
 def detect(ctx: RunContext, params: Params) -> Blowup | None:
@@ -133,6 +134,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         peak_ratio=peak_ratio,
         sustained_fraction=(b - a) / t.size,
         recovered=b < t.size,
+        sigmas=float(gap[a:b].max() / se) if se > 0 else float("inf"),
     )
 
 
@@ -160,6 +162,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=d.end_x,
             message=msg,
             advice=advice,
+            # a blow-up into NaN/Inf is certain however short; else the run's points and the rise decide
+            confidence="high" if not d.recovered and _ends_non_finite(ctx) else grade(ctx.train.n, d.sigmas),
             evidence={
                 "min_loss": d.min_loss,
                 "min_x": d.best_x,
@@ -223,3 +227,8 @@ def _true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
         return []
     d = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
+
+
+def _ends_non_finite(ctx: RunContext) -> bool:
+    raw = ctx.history.train
+    return raw is not None and raw.y.size > 0 and not np.isfinite(raw.y[-1])

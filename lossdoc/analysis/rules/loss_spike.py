@@ -32,7 +32,7 @@ from lossdoc.analysis.smoothing import (
     row_medians,
     spread_stride,
 )
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
 
 SLUG = "loss-spike"
 SEVERITY = "warning"
@@ -147,7 +147,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         later = after[b + 1 : b + 1 + reach]
         if later.size == 0 or later.min() - base > params.recover_fraction * size:
             continue  # never came back down: a level shift or a blow-up, not a spike
-        spikes.append((peak, float(np.exp(size)) if p.log_space else float(size)))
+        noise = float(sigma[peak] if np.ndim(sigma) else sigma)
+        spikes.append((peak, float(np.exp(size)) if p.log_space else float(size), float(size / noise)))
     if not spikes or len(spikes) > max(5, params.max_rate * n):
         return []
     peaks = [s[0] for s in spikes]
@@ -170,6 +171,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(x[peaks[-1]]),
             message=msg,
             advice=advice,
+            confidence=grade(n, max(s[2] for s in spikes) / k * STRONG_SIGMAS),
             evidence={
                 "count": len(spikes),
                 "spike_x": [float(x[i]) for i in peaks[:50]],

@@ -19,7 +19,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext
 from lossdoc.analysis.smoothing import robust_sigma, spread_stride
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import Finding, grade
 
 SLUG = "oscillation"
 SEVERITY = "warning"
@@ -71,6 +71,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "Lower the learning rate (by 3-10x), use a larger batch or momentum/Adam, and decay the "
                 "rate over the run."
             ),
+            # every point backs it; strength: how far the swing clears its threshold, in threshold units x4
+            confidence=grade(p.n, 4.0 * swing / np.log1p(params.min_swing)),
             evidence={
                 "swing_ratio": round(ratio, 3),
                 "reversal_fraction": round(reversals, 3),

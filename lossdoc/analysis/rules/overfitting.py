@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import Finding, grade
 
 SLUG = "overfitting"
 SEVERITY = "warning"
@@ -43,6 +43,10 @@ class Params:
     """Width of the running median that smooths validation loss (3 points at least)."""
     min_points: int = 4
     """Validation points needed to judge at all."""
+    first_min_train_fall: float = 0.05
+    """Validation lowest at the first evaluation counts only when the training loss fell at least this
+    fraction after it: the model is learning the training set while getting worse on held-out data (a
+    fine-tune that overfits from its first epoch), not failing to learn at all."""
 
 
 def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
@@ -51,16 +55,48 @@ def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class BestVal:
+    """The run's best validation point: where the smoothed validation loss is lowest. Every report quotes
+    this one point (summary, header, finding, advice, plot), with the loss logged there."""
+
+    x: float
+    logged: float
+    smoothed: float
+    index: int  # into the smoothed (bucketed) validation series
+    first: bool  # it is the first evaluation
+
+
+def best_val(ctx: RunContext) -> BestVal | None:
+    """The smoothed validation minimum (computed once per run), or None without validation loss."""
+
+    def compute() -> BestVal | None:
+        v = ctx.val
+        if v is None:
+            return None
+        xv, sv = smoothed_val(v, ctx.params(SLUG).smooth_fraction)
+        k = int(np.argmin(sv))
+        x = float(xv[k])
+        logged = float(v.y[int(np.argmin(np.abs(v.x - x)))])
+        return BestVal(x, logged, float(v.to_value(sv[k])), k, k == 0)
+
+    return ctx.memo("best_val", compute)
+
+
+@dataclass(frozen=True)
 class Overfit:
     """The numbers behind an overfitting verdict (in the loss's own units)."""
 
     best_x: float
-    best_val: float
-    final_val: float
+    best_val: float  # smoothed, at best_x
+    best_logged: float  # logged at best_x
+    final_val: float  # smoothed level at the end
     end_x: float
-    rise_ratio: float
-    after_fraction: float
+    rise_ratio: float  # final_val / best_val (1 + rise in the loss's units for a non-positive loss)
+    after_fraction: float  # the share of the run after best_x (what stopping there saves)
     train_change: float | None
+    from_first: bool  # validation was lowest at the first evaluation
+    val_points: int
+    strength: float  # the rise in standard errors of the smoothed end level
 
 
 def detect(ctx: RunContext, params: Params) -> Overfit | None:
@@ -68,38 +104,47 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     v, tr = ctx.val, ctx.train
     if v is None or v.n < params.min_points:
         return None
+    best = best_val(ctx)
     xv, sv = smoothed_val(v, params.smooth_fraction)
-    k = int(np.argmin(sv))
-    best_x = float(xv[k])
+    k = best.index
     end_level = float(np.median(sv[-max(1, sv.size // 10) :]))
     rise = end_level - sv[k]
     after = sv[k + 1 :]
-    if after.size < 2 or k == 0:
-        return None  # k == 0: validation never got better than where it started; nothing was learned
-    run_frac = ctx.span_fraction(best_x, float(xv[-1]))
+    if after.size < 2:
+        return None
     noise = v.curvature_noise
     above = float(np.mean(after > sv[k] + max(noise, 1e-12)))
     rise_ratio = float(np.exp(rise)) if v.log_space else 1 + rise
+    run_frac = ctx.span_fraction(best.x, float(xv[-1]))
     big = rise_ratio - 1 >= params.min_rise
     long = run_frac >= params.long_rise_fraction and rise_ratio - 1 >= params.long_rise_min and above >= 0.7
-    if not (big or long) or rise < params.noise_sigmas * noise / np.sqrt(max(1, after.size / 3)):
+    se = noise / np.sqrt(max(1, after.size / 3))
+    if not (big or long) or rise < params.noise_sigmas * se:
         return None
     train_change = None
     if tr is not None:
         xt, tt = smoothed_val(tr, 0.05)
-        at_best = float(np.interp(best_x, xt, tt))
+        at_best = float(np.interp(best.x, xt, tt))
         train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
         if train_end - at_best > np.log1p(params.train_tolerance):
             return None  # training loss rises too: divergence or instability, not overfitting
         train_change = float(np.exp(train_end - at_best) - 1) if tr.log_space else None
+        if best.first and (train_change is None or train_change > -params.first_min_train_fall):
+            return None  # worse from the first evaluation on while training does not learn: not overfitting
+    elif best.first:
+        return None  # validation only, never better than at its start: nothing says the model learned
     return Overfit(
-        best_x,
-        float(v.to_value(sv[k])),
+        best.x,
+        best.smoothed,
+        best.logged,
         float(v.to_value(end_level)),
         float(xv[-1]),
         rise_ratio,
-        run_frac,
+        ctx.share_after(best.x),
         train_change,
+        best.first,
+        v.n,
+        float(rise / se) if se > 0 else float("inf"),
     )
 
 
@@ -116,27 +161,47 @@ def train_text(change: float | None) -> str:
     return f" while training loss fell {1 / max(1 + change, 1e-300):.0f}x"
 
 
+def rise_text(o: Overfit, v: Prepared) -> str:
+    """How far the smoothed validation loss ended above its minimum: ``+66%`` (``val_rise_pct``, the
+    same number) or, for a loss that can be negative, the rise in its own units."""
+    if v.log_space:
+        return f"{(o.rise_ratio - 1) * 100:+.1f}%"
+    return f"+{fmt_loss(o.final_val - o.best_val)}"
+
+
+def confidence(o: Overfit) -> str:
+    """high: eight or more evaluations and a rise of four standard errors or more; medium: fewer
+    evaluations (a fine-tune evaluated once per epoch) or a rise of two to four; else low."""
+    return grade(o.val_points, o.strength)
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
     o = ctx.memo(SLUG, lambda: detect(ctx, params))
     if o is None or ctx.val is None:
         return []
     v = ctx.val
     after_count = int(np.sum(v.x > o.best_x))
-    # The message quotes logged values (the smoothed ones decide, and are in the evidence), so it agrees
-    # with the log and with the run's best-point advice.
-    best_logged = float(v.y[int(np.argmin(np.abs(v.x - o.best_x)))])
-    final_logged = float(v.y[-1])
-    # A percentage only means something for a positive loss (a negative ELBO-style loss has none).
-    by = f" {final_logged / best_logged - 1:+.0%}" if best_logged > 0 else ""
+    where = f"its first evaluation, {ctx.at(o.best_x)}" if o.from_first else ctx.at(o.best_x)
+    best = fmt_loss(o.best_val)
+    logged = "" if fmt_loss(o.best_logged) == best else f", logged {fmt_loss(o.best_logged)}"
     msg = (
-        f"validation loss was lowest at {ctx.at(o.best_x)} ({fmt_loss(best_logged)}); the {o.after_fraction:.0%} "
-        f"of the run after it raised it{by} to {fmt_loss(final_logged)}{train_text(o.train_change)}"
+        f"validation loss was lowest at {where} (smoothed {best}{logged}); over the {o.after_fraction:.0%} "
+        f"of the run after it, the smoothed loss rose {rise_text(o, v)} to {fmt_loss(o.final_val)}"
+        f"{train_text(o.train_change)}"
     )
-    advice = (
-        f"Stop at {ctx.at(o.best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "
-        f"the best model and saves {o.after_fraction:.0%} of the run. Then reduce overfitting: more or "
-        "augmented data, a smaller model, weight decay (L2), dropout, or mixup."
-    )
+    if o.from_first:
+        advice = (
+            f"The model was best after its first evaluation ({ctx.at(o.best_x)}): keep that checkpoint "
+            "(load_best_model_at_end / restore_best_weights), and train fewer epochs, with a lower learning "
+            "rate or more regularisation (weight decay, dropout; for a fine-tune, fewer trainable "
+            "parameters such as a smaller LoRA rank)."
+        )
+    else:
+        advice = (
+            f"Stop at {ctx.at(o.best_x)}: early stopping (restore_best_weights / load_best_model_at_end) keeps "
+            f"the best model and saves {o.after_fraction:.0%} of the run. Then reduce overfitting: more or "
+            "augmented data, a smaller model, weight decay (L2), dropout, or mixup."
+        )
     return [
         Finding(
             rule=SLUG,
@@ -146,14 +211,18 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=o.end_x,
             message=msg,
             advice=advice,
+            confidence=confidence(o),
             evidence={
                 "best_x": o.best_x,
                 "best_val": o.best_val,
+                "best_val_logged": o.best_logged,
                 "final_val": o.final_val,
-                "val_rise_pct": round((o.rise_ratio - 1) * 100, 2),
-                "after_best_fraction": round(o.after_fraction, 3),
+                "val_rise_pct": round((o.rise_ratio - 1) * 100, 1),
+                "after_best_fraction": round(o.after_fraction, 2),
                 "val_points_after_best": after_count,
                 "train_change_pct": round(o.train_change * 100, 2) if o.train_change is not None else None,
+                "from_first_evaluation": o.from_first,
+                "rise_sigmas": round(min(o.strength, 1e6), 2),
             },
         )
     ]

@@ -26,7 +26,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, rolling_median, trend_window
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
 
 SLUG = "plateau"
 SEVERITY = "warning"
@@ -55,6 +55,9 @@ class Params:
     """...and whose smoothed trend spans at most this many of its standard errors (no U shapes)."""
     fit_points: int = 300
     """The fitted-line test runs on at most this many bucket medians (all pairs are tested)."""
+    min_points: int = 4
+    """A plateau holds at least this many logged points: fewer make no stretch (the confidence grades'
+    few-points floor)."""
     never_learned_gain: float = 0.10
     """The whole run improves by less than this fraction: the model never learned."""
 
@@ -208,6 +211,9 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     a = int(np.searchsorted(xb, x0))
     b = min(int(np.searchsorted(xb, x1, side="right")) - 1, t.size - 1)
     seg = t[a : b + 1]
+    logged = int(np.count_nonzero((p.x >= x0) & (p.x <= x1)))
+    if logged < params.min_points:
+        return []  # two or three points make no stretch: a 2-point "plateau" of a 5-point run is noise
     if seg.max() - t[a] > np.log(2.0):
         return []  # it blew up inside the stretch: divergence, not a plateau
     total_gain = float(1 - np.exp(t.min() - t[: max(1, t.size // 20)].max())) if p.log_space else 0.0
@@ -264,6 +270,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(xb[b]),
             message=msg,
             advice=advice,
+            # how flat is not in doubt once the band test passed; how many points show it is
+            confidence=grade(logged, STRONG_SIGMAS),
             evidence={
                 "kind": kind,
                 "fraction": round(frac, 3),

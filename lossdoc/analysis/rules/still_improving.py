@@ -25,7 +25,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
 from lossdoc.analysis.smoothing import Prepared, median
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import Finding, grade
 
 SLUG = "still-improving"
 SEVERITY = "info"
@@ -227,7 +227,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     p, v = ctx.train, ctx.val
     h = ctx.history.train if p is not None else ctx.history.val
-    if h is None or not np.isfinite(h.y[-1]):
+    if h is None or h.y.size == 0 or not np.isfinite(h.y[-1]):
         return []
     use_val = False
     noisy_val = False
@@ -277,6 +277,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             end=float(hi),
             message=msg,
             advice=advice,
+            confidence=grade(fit.points, fit.t),
             evidence={
                 "tail_drop_pct": round(fit.drop * 100, 2),
                 "slope_t": round(fit.t, 2),
