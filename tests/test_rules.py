@@ -327,3 +327,29 @@ def test_jumps_inside_a_blow_up_are_not_spikes():
     y[200:] = y[199] * np.exp(np.linspace(0, 6, 100)) * np.where(np.arange(100) % 7 == 0, 5, 1)
     found = rules_of(history((x, y)))
     assert "divergence" in found and "loss-spike" not in found
+
+
+def test_huge_early_spikes_before_a_fall_of_decades_are_found():
+    # a physics-informed net: 20,000 steps falling four decades, jumps of 30-300x, one in its first 1%
+    rng = np.random.default_rng(0)
+    x = np.arange(20_000, dtype=float)
+    y = 10 ** (2 - 4 * (x / x.size) ** 0.5) * np.exp(rng.normal(0, 0.05, x.size))
+    for at, by in [(100, 50), (1500, 30), (9000, 300), (15000, 20)]:
+        y[at : at + 3] *= by
+    f = rules_of(history((x, y), x_name="step"))["loss-spike"]
+    assert 100 <= f.evidence["spike_x"][0] <= 102
+    assert f.evidence["count"] == 4 and "divergence" not in rules_of(history((x, y), x_name="step"))
+
+
+def test_a_loss_that_climbs_back_to_its_start_and_stays_is_divergence():
+    x = np.arange(100.0)
+    y = np.where(x < 40, 2.3 * np.exp(-x / 10) + 0.2, 0.2 + 2.3 * np.exp(-4) + 2.1 * (1 - np.exp(-(x - 40) / 5)))
+    y = y * np.exp(np.random.default_rng(1).normal(0, 0.03, 100))
+    f = rules_of(history((x, y)))["divergence"]
+    assert 38 <= f.start <= 44
+
+
+def test_a_run_that_is_nan_from_its_first_step_is_an_error():
+    x = np.arange(50.0)
+    f = rules_of(history((x, np.full(50, np.nan))))["non-finite"]
+    assert f.severity == "error" and f.start == 0

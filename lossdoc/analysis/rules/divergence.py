@@ -66,7 +66,8 @@ class Blowup:
     best_x: float
     min_loss: float
     end_loss: float
-    peak_ratio: float
+    peak_ratio: float  # peak_loss / min_loss (the rise in the loss's units when it can be negative)
+    peak_loss: float
     sustained_fraction: float
     recovered: bool
     sigmas: float = float("inf")  # the largest rise in standard errors of the trend before it
@@ -104,7 +105,8 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         return None
     a, b = first
     m = int(np.argmin(t[: a + 1]))  # the best point before the blow-up
-    peak_ratio = float(np.exp(gap[a:b].max())) if p.log_space else float(gap[a:b].max())
+    top_z = float(t[a:b].max())
+    peak_ratio = float(np.exp(top_z - run_min[a])) if p.log_space else float(top_z - run_min[a])
     base = run_min[a]
     rise = t[a] - base
     # Onset: walk back from the first blown-up point to where the climb left the minimum,
@@ -132,6 +134,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         min_loss=float(p.to_value(base)),
         end_loss=float(p.to_value(t[b - 1])),
         peak_ratio=peak_ratio,
+        peak_loss=float(p.to_value(top_z)),
         sustained_fraction=(b - a) / t.size,
         recovered=b < t.size,
         sigmas=float(gap[a:b].max() / se) if se > 0 else float("inf"),
@@ -142,11 +145,13 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     d = ctx.memo(SLUG, lambda: detect(ctx, params))
     if d is None or ctx.train is None:
         return []
-    shape = "for a sustained stretch before partly recovering" if d.recovered else "and stays there"
+    shape = f"before partly recovering to {fmt_loss(d.end_loss)}" if d.recovered else "and stays there"
     creep = f", after a slow creep up since {ctx.at(d.creep_x)}" if d.creep_x is not None else ""
+    # peak / minimum is the quoted ratio; a loss that can be negative has none (its rise is quoted in units)
+    by = fmt_ratio(d.peak_ratio) + " its minimum" if ctx.train.log_space else f"+{fmt_loss(d.peak_ratio)}"
     msg = (
         f"training loss blows up from {ctx.at(d.onset_x)}{creep}: the smoothed loss climbs from its minimum "
-        f"{fmt_loss(d.min_loss)} to {fmt_loss(d.end_loss)} ({fmt_ratio(d.peak_ratio)} at its peak) {shape}"
+        f"{fmt_loss(d.min_loss)} to {fmt_loss(d.peak_loss)} at its peak ({by}) {shape}"
     )
     advice = (
         f"Lower the learning rate (by 3-10x), add or lengthen warm-up, and clip gradients; check the "
@@ -168,6 +173,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "min_loss": d.min_loss,
                 "min_x": d.best_x,
                 "peak_ratio_to_min": round(d.peak_ratio, 3),
+                "peak_loss": d.peak_loss,
+                "end_loss": d.end_loss,
                 "sustained_fraction": round(d.sustained_fraction, 3),
                 "recovered": d.recovered,
                 "creep_from_x": d.creep_x,

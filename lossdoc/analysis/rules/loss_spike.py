@@ -57,8 +57,10 @@ class Params:
     """A spike lasts at most this fraction of the run; longer is a regime, not a spike..."""
     max_width_min: int = 3
     """...though on a short run a spike may always last this many points (a few epochs)."""
-    skip_start_fraction: float = 0.02
-    """Ignore the first points of the run, where the loss legitimately moves fastest."""
+    skip_start_fraction: float = 0.0
+    """Ignore this fraction of the run's first points (the very first is always ignored: nothing comes
+    before it). 0: a physics-informed net can spike 100x in its first 1% before falling several decades,
+    and the level-before test already follows a fast early fall (a normal point lies below it)."""
     noise_window_fraction: float = 0.10
     """The step-to-step noise around a point is measured over this fraction of the run..."""
     noise_window_min: int = 21
@@ -155,7 +157,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     biggest = max(spikes, key=lambda s: s[1])
     where = ", ".join(fmt_x(x[i]) for i in peaks[:8]) + (" …" if len(peaks) > 8 else "")
     msg = (
-        f"{len(spikes)} loss spike(s) that recovered, at {ctx.x_name} {where}; the largest is "
+        f"{len(spikes)} loss spike{'s' if len(spikes) != 1 else ''} that recovered, at {ctx.x_name} {where}; "
+        f"the largest is "
         f"{fmt_ratio(biggest[1])} the level before it, at {ctx.at(x[biggest[0]])}"
     )
     advice = (

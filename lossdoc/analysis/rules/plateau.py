@@ -277,6 +277,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "fraction": round(frac, 3),
                 "level": level,
                 "improvement_in_stretch": round(float(1 - np.exp(seg.min() - t[a])), 4) if p.log_space else None,
+                "improvement_after": round(later_gain, 4),
+                "tolerance": params.tolerance,
                 "total_improvement": round(total_gain, 4),
             },
         )

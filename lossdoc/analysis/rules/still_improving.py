@@ -249,6 +249,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         what = "the validation loss was still falling when the run ended"
         extra = f"; the training loss ended {_fall_text(p, tfit)} over the same stretch" if tfit is not None else ""
     else:
+        tfit = None
         judged = p if p is not None else v
         if judged is None or judged.n < 5:
             return []
@@ -280,6 +281,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             confidence=grade(fit.points, fit.t),
             evidence={
                 "tail_drop_pct": round(fit.drop * 100, 2),
+                "tail_fraction": params.tail_fraction,
+                "train_tail_drop_pct": round(tfit.drop * 100, 2) if use_val and tfit is not None else None,
                 "slope_t": round(fit.t, 2),
                 "judged": judged.series.name,
                 "validation_overfitting": False,
