@@ -40,10 +40,20 @@ class Params:
     """A plateau covers at least this fraction of the run's x range."""
     smooth_fraction: float = 0.08
     """Width of the running median that smooths the loss, as a fraction of the run (3 points at least)."""
-    noise_sigmas: float = 1.0
-    """On noisy curves the tolerance widens to this many standard errors of the smoothed trend."""
+    noise_sigmas: float = 0.0
+    """The smoothed trend's band may widen to this many of its standard errors on noisy curves. 0: a
+    band wider than the tolerance cannot show an improvement below the tolerance (a noisy per-step loss
+    falling 10% a quarter stays inside a 5% band for a quarter of the run); noisy flat stretches are
+    found by the fitted-line test below."""
     fit_sigmas: float = 1.0
     """The fitted-line test allows the fall to exceed the tolerance by this many standard errors."""
+    max_fall_se: float = 2.0
+    """...and whose fall is measured finely enough to tell: the standard error of its fall per quarter of
+    the run is at most this many times that bound. A line through noisy points whose fall could as well
+    be 9% as 2% shows no plateau (a per-step loss falling 5-10% a quarter has quarter-stretches that fit
+    flat by chance). 1 to 2 give the same dev-corpus figures; 2 keeps the noisy converged floors (about
+    30% noise per point) that the generated benchmark labels flat. Heavily noisy curves (below) are
+    judged by their band instead."""
     max_rise: float = 1.25
     """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
     band_fraction: float = 0.5
@@ -103,12 +113,22 @@ def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
     return ends
 
 
+QUARTER = 0.25
+"""The definition's unit: a plateau improves by less than the tolerance over a quarter of the run."""
+
 FIT_BLOCK = 8192
 """:func:`fitted_flat` works through this many pairs at a time (64 KB per intermediate array)."""
 
 
 def fitted_flat(
-    x: np.ndarray, z: np.ndarray, tol: float, sigmas: float, max_rise: float, max_fall: float, block: int = FIT_BLOCK
+    x: np.ndarray,
+    z: np.ndarray,
+    tol: float,
+    sigmas: float,
+    max_rise: float,
+    max_fall: float,
+    block: int = FIT_BLOCK,
+    max_fall_se: float = np.inf,
 ) -> np.ndarray:
     """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
     allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
@@ -139,6 +159,8 @@ def fitted_flat(
             length = x_end - xs[a]
             fall = -slope * length
             ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
+            # the fall is measured finely enough to tell: its standard error per quarter of the run
+            ok &= se * np.minimum(length, QUARTER) <= max_fall_se * max_fall
             flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
     return flat
 
@@ -163,7 +185,9 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
         noise = diff_noise(zf)
         heavy = p.log_space and noise >= np.log1p(params.heavy_noise)
         tol_fit = max(base_tol, params.band_fraction * noise) if heavy else base_tol
-        flat = fitted_flat(xf, zf, base_tol, params.fit_sigmas, float(np.log(params.max_rise)), tol_fit)
+        precision = np.inf if heavy else params.max_fall_se
+        rise = float(np.log(params.max_rise))
+        flat = fitted_flat(xf, zf, base_tol, params.fit_sigmas, rise, tol_fit, max_fall_se=precision)
         # ...but a line through a U (falls, then rises back) is flat too: the smoothed trend must also stay
         # in a band no wider than its own scatter allows.
         w = trend_window(zf.size, params.smooth_fraction)
