@@ -353,3 +353,28 @@ def test_a_run_that_is_nan_from_its_first_step_is_an_error():
     x = np.arange(50.0)
     f = rules_of(history((x, np.full(50, np.nan))))["non-finite"]
     assert f.severity == "error" and f.start == 0
+
+
+@pytest.mark.parametrize("noise", [0.05, 0.08, 0.15, 0.25])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_noisy_per_step_loss_still_falling_slowly_is_not_a_plateau(seed, noise):
+    # 700 logged steps, the trend falling about 7% per quarter of the run to the end: no window of it is flat
+    x = np.arange(700.0)
+    y = 0.3 * np.exp(-0.3 * x / 700) * np.exp(np.random.default_rng(seed).normal(0, noise, 700))
+    assert "plateau" not in rules_of(history((x, y), x_name="step"))
+
+
+def test_a_slow_fall_printed_with_four_decimals_is_not_a_plateau():
+    x = np.arange(400.0)
+    y = np.round(0.08 * np.exp(-0.25 * x / 400) * np.exp(np.random.default_rng(3).normal(0, 0.01, 400)), 4)
+    assert "plateau" not in rules_of(history((x, y), x_name="step"))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_a_noisy_floor_is_a_converged_plateau(seed):
+    # a fast fall, then most of the run on a flat floor with 10% noise per point; the flat fit may end a
+    # little before the run does, but nothing improves after it: converged, to the end
+    x = np.arange(1000.0)
+    y = (0.5 + 2.0 * np.exp(-x / 60)) * np.exp(np.random.default_rng(seed).normal(0, 0.1, 1000))
+    f = rules_of(history((x, y), x_name="step"))["plateau"]
+    assert f.evidence["kind"] == "converged" and f.start <= 500 and f.end == 999
