@@ -378,3 +378,13 @@ def test_a_noisy_floor_is_a_converged_plateau(seed):
     y = (0.5 + 2.0 * np.exp(-x / 60)) * np.exp(np.random.default_rng(seed).normal(0, 0.1, 1000))
     f = rules_of(history((x, y), x_name="step"))["plateau"]
     assert f.evidence["kind"] == "converged" and f.start <= 500 and f.end == 999
+
+
+def test_a_transient_non_finite_validation_value_is_a_warning_not_an_error():
+    train = decay(50, noise=0.01)
+    xv, yv = decay(50, start=2.2, floor=0.3, seed=4)
+    yv[3] = np.inf  # one evaluation early in the run, finite again after it
+    f = rules_of(history(train, (xv, yv)))["non-finite"]
+    assert f.severity == "warning" and f.evidence["transient"] is True
+    yv[30:] = np.nan  # validation that stays NaN to the end is an error
+    assert rules_of(history(train, (xv, yv)))["non-finite"].severity == "error"

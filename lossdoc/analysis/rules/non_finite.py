@@ -107,10 +107,17 @@ def _loss_findings(ctx: RunContext) -> list[Finding]:
         last_good = f"; the last finite value before it was {fmt_loss(float(before[-1]))}" if before.size else ""
         stays = bool(bad[first:].all())
         tail = "and every value after it is non-finite" if stays else f"{int(bad.sum())} of {bad.size} points"
+        # Validation that is non-finite for a moment while training stays finite (an evaluation on an empty
+        # or degenerate batch early in a YOLO run) loses nothing the run needs: a warning, not an error.
+        train = ctx.history.train
+        recovers = not bool(bad[-1])
+        transient = series.role == "val" and recovers and (train is None or bool(np.isfinite(train.y).all()))
+        if transient:
+            tail += "; finite again after it while the training loss stays finite"
         findings.append(
             Finding(
                 rule=SLUG,
-                severity=SEVERITY,
+                severity="warning" if transient else SEVERITY,
                 series=series.name,
                 start=float(series.x[first]),
                 end=float(series.x[last]),
@@ -124,6 +131,7 @@ def _loss_findings(ctx: RunContext) -> list[Finding]:
                     "first_x": float(series.x[first]),
                     "fraction": round(float(bad.mean()), 4),
                     "stays_non_finite": stays,
+                    "transient": transient,
                 },
             )
         )
