@@ -210,3 +210,11 @@ def test_best_at_the_last_validation_check_saves_nothing_even_if_training_went_o
     )
     best = advise(analyze(h))["best"]
     assert best["x"] == 1.0 and best["saved_fraction"] == 0.0 and best["after"] == 0.0
+
+
+def test_a_best_point_followed_by_non_finite_checks_is_not_the_end_of_the_run():
+    # HF Trainer with logging_nan_inf_filter: eval_loss NaN after step 100, training went on to step 200
+    x = np.arange(10.0, 201, 10)
+    val = np.where(x <= 100, 3.0 - x / 100, np.nan)
+    a = advise(analyze(run(val, x=x, x_name="step", fmt="hf_trainer_state")))
+    assert a["best"]["x"] == 100 and a["best"]["saved_fraction"] == 0.5

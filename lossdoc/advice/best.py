@@ -39,8 +39,9 @@ def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, A
     x_end = max(float(x_end), float(val.x[-1]))
     origin = run_origin(history)
     span = x_end - origin
-    # Best at the last validation check: nothing measured after it, so nothing known to be saved.
-    after = 0.0 if k == yv.size - 1 else max(0.0, x_end - x_best)
+    # Best at the last validation check: nothing measured after it, so nothing known to be saved. Checks
+    # that came back NaN/Inf after it count: the run went on (and went wrong) after its best point.
+    after = 0.0 if x_best >= float(val.x[-1]) else max(0.0, x_end - x_best)
     final = float(yv[-1])
     return {
         "x": x_best,
