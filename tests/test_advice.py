@@ -217,4 +217,4 @@ def test_a_best_point_followed_by_non_finite_checks_is_not_the_end_of_the_run():
     x = np.arange(10.0, 201, 10)
     val = np.where(x <= 100, 3.0 - x / 100, np.nan)
     a = advise(analyze(run(val, x=x, x_name="step", fmt="hf_trainer_state")))
-    assert a["best"]["x"] == 100 and a["best"]["saved_fraction"] == 0.5
+    assert a["best"]["x"] == 100 and a["best"]["saved_fraction"] == 0.5 and a["best"]["final_value"] is None

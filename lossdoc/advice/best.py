@@ -21,10 +21,10 @@ def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, A
 
     ``saved_fraction`` is the share of the run after the best point, in x units, counting the first
     logged point as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so the best at
-    epoch 12 of 1..30 saves 18/30 = 60%. ``final_value`` is the last finite validation value and
-    ``rise_pct`` how far above the best it ended (None when the best is 0 or negative, where a ratio
-    means nothing). ``after`` is the length of the run after the best point, in x units. None when
-    the run has fewer than two finite validation values.
+    epoch 12 of 1..30 saves 18/30 = 60%. ``final_value`` is the last validation value (None when the
+    last check was NaN/Inf) and ``rise_pct`` how far above the best it ended (None when the best is 0
+    or negative, where a ratio means nothing, or the end is not finite). ``after`` is the length of the
+    run after the best point, in x units. None when the run has fewer than two finite validation values.
     """
     val = history.val
     if val is None:
@@ -42,12 +42,13 @@ def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, A
     # Best at the last validation check: nothing measured after it, so nothing known to be saved. Checks
     # that came back NaN/Inf after it count: the run went on (and went wrong) after its best point.
     after = 0.0 if x_best >= float(val.x[-1]) else max(0.0, x_end - x_best)
-    final = float(yv[-1])
+    # the run's last check: None when it came back NaN/Inf (the report says the run ended non-finite)
+    final = float(val.y[-1]) if np.isfinite(val.y[-1]) else None
     return {
         "x": x_best,
         "value": value,
         "saved_fraction": round(after / span, 4) if span > 0 else 0.0,
         "final_value": final,
-        "rise_pct": round((final / value - 1.0) * 100.0, 2) if value > 0 else None,
+        "rise_pct": round((final / value - 1.0) * 100.0, 2) if value > 0 and final is not None else None,
         "after": after,
     }
