@@ -412,3 +412,14 @@ def test_nan_positions_and_markers_do_not_break_a_plot(tmp_path):
     assert {"non-finite", "loss-spike"} <= {f.rule for f in d.findings}
     out = draw(d, tmp_path / "n.png")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_sparklines_share_a_scale_and_draw_a_flat_curve_flat():
+    from lossdoc.report.terminal import spark_scale, sparkline
+
+    flat = 0.6931 + 0.0001 * np.sin(np.arange(60))  # a 0.03% wiggle next to "never learned"
+    assert set(sparkline(flat)) == {"▄"}
+    train, val = np.linspace(2.0, 0.2, 60), np.linspace(2.2, 1.0, 60)
+    scale = spark_scale([train, val])
+    # on the shared scale validation ends higher than training does, as it does in the log
+    assert sparkline(val, scale=scale)[-1] > sparkline(train, scale=scale)[-1]

@@ -41,12 +41,15 @@ DETAIL_ALL_UP_TO = 10
 SPARK = "▁▂▃▄▅▆▇█"
 
 
-def sparkline(y: np.ndarray, width: int = 40) -> str:
-    """A unicode sparkline of a loss (log scale when positive); non-finite points show as '×'."""
-    if y.size == 0:
-        return ""
+MIN_SPARK_SPAN = 0.05
+"""A sparkline's scale spans at least this much (in log space: a 5% change; for a loss that can be
+negative, 5% of its largest magnitude): a curve that moves less is drawn flat, mid-height, never stretched
+from ▁ to █ next to a finding that calls it flat."""
+
+
+def _bucket_medians(y: np.ndarray, width: int) -> np.ndarray:
     idx = np.linspace(0, y.size, num=min(width, y.size) + 1).astype(int)
-    vals = np.array(
+    return np.array(
         [
             np.nanmedian(np.where(np.isfinite(y[a:b]), y[a:b], np.nan))
             if b > a and np.isfinite(y[a:b]).any()
@@ -54,12 +57,38 @@ def sparkline(y: np.ndarray, width: int = 40) -> str:
             for a, b in pairwise(idx)
         ]
     )
+
+
+def spark_scale(ys: list[np.ndarray], width: int = 40) -> tuple[bool, float, float] | None:
+    """One scale for a run's sparklines (train and validation side by side compare): log when every finite
+    value is positive, spanning at least :data:`MIN_SPARK_SPAN`."""
+    vals = np.concatenate([_bucket_medians(y, width) for y in ys if y.size] or [np.array([])])
+    vals = vals[np.isfinite(vals)]
+    if not vals.size:
+        return None
+    log = bool(np.all(vals > 0))
+    v = np.log(vals) if log else vals
+    lo, hi = float(v.min()), float(v.max())
+    span = MIN_SPARK_SPAN if log else MIN_SPARK_SPAN * max(float(np.abs(v).max()), 1e-300)
+    if hi - lo < span:
+        mid = (hi + lo) / 2
+        lo, hi = mid - span / 2, mid + span / 2
+    return log, lo, hi
+
+
+def sparkline(y: np.ndarray, width: int = 40, scale: tuple[bool, float, float] | None = None) -> str:
+    """A unicode sparkline of a loss on ``scale`` (:func:`spark_scale`; its own when None); non-finite
+    points show as '×'."""
+    if y.size == 0:
+        return ""
+    vals = _bucket_medians(y, width)
     finite = np.isfinite(vals)
-    if not finite.any():
+    scale = scale or spark_scale([y], width)
+    if not finite.any() or scale is None:
         return "×" * vals.size
-    v = np.log(vals) if bool(np.all(vals[finite] > 0)) else vals
-    lo, hi = np.nanmin(v[finite]), np.nanmax(v[finite])
-    scaled = np.zeros(v.size, dtype=int) if hi <= lo else ((v - lo) / (hi - lo) * (len(SPARK) - 1))
+    log, lo, hi = scale
+    v = np.log(np.where(vals > 0, vals, np.nan)) if log else vals
+    scaled = np.clip((v - lo) / (hi - lo) * (len(SPARK) - 1), 0, len(SPARK) - 1)
     return "".join(SPARK[int(s)] if f else "×" for s, f in zip(np.nan_to_num(scaled), finite, strict=True))
 
 
@@ -81,9 +110,10 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
         finals.append(f"val {fmt_loss(s['final_val'])}")
     if finals:
         t.add_row("final", " · ".join(finals))
-    for x in (h.train, h.val):
-        if x is not None and x.y.size:
-            t.add_row(x.role, Text(sparkline(x.y, spark_width), style="blue" if x.role == "train" else "red"))
+    shown = [x for x in (h.train, h.val) if x is not None and x.y.size]
+    scale = spark_scale([x.y for x in shown], spark_width)
+    for x in shown:
+        t.add_row(x.role, Text(sparkline(x.y, spark_width, scale), style="blue" if x.role == "train" else "red"))
     if plot:
         t.add_row("plot", escape(plot))
     for note in h.notes:
