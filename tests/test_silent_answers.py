@@ -80,3 +80,111 @@ def test_a_bad_value_in_json_records_is_a_note_too(tmp_path):
     assert errors == []
     assert [s.name for s in run.series] == ["loss", "val_loss"]
     assert run.notes == ["column 'loss': read 'oops' in data row 31 as missing (not a number)"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# TensorBoard event files: a damaged record is skipped and noted, never the end of the run.
+
+
+def _event_file(folder, n: int = 60):
+    import struct
+
+    from test_ingest_tensorboard import write_events
+
+    write_events(folder, [(s, "loss", 1.0 / (s + 1)) for s in range(n)])
+    (path,) = folder.iterdir()
+    data = path.read_bytes()
+    offsets, pos = [], 0
+    while pos < len(data):
+        (length,) = struct.unpack_from("<Q", data, pos)
+        offsets.append((pos, length))
+        pos += 12 + length + 4
+    return path, data, offsets
+
+
+def test_a_flipped_checksum_byte_costs_one_point_and_says_so(tmp_path):
+    path, data, offsets = _event_file(tmp_path)
+    pos, length = offsets[6]  # the file-version record, then one record per point
+    damaged = bytearray(data)
+    damaged[pos + 12 + length] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    (run,), errors = load_paths([str(tmp_path)])
+    assert errors == []
+    assert len(run.train) == 59
+    assert run.notes == [f"{path.name}: skipped 1 damaged record (checksum mismatch); what they held is missing"]
+
+
+def test_a_damaged_record_length_is_skipped_to_the_next_record(tmp_path):
+    path, data, offsets = _event_file(tmp_path)
+    pos, _ = offsets[6]
+    damaged = bytearray(data)
+    damaged[pos + 8] ^= 0xFF
+    path.write_bytes(bytes(damaged))
+    (run,), errors = load_paths([str(path)])
+    assert errors == [] and len(run.train) == 59
+    assert "skipped 1 damaged record" in run.notes[0]
+
+
+def test_a_truncated_event_file_says_where_it_ends(tmp_path):
+    path, data, offsets = _event_file(tmp_path)
+    path.write_bytes(data[: offsets[31][0] + 20])
+    (run,), errors = load_paths([str(path)])
+    assert errors == [] and len(run.train) == 30
+    assert run.notes == [f"{path.name} ends inside a record at byte {offsets[31][0]:,} (cut off while being written?)"]
+
+
+def test_an_event_file_with_nothing_readable_is_an_input_error(tmp_path):
+    path, data, _ = _event_file(tmp_path)
+    path.write_bytes(bytes(b ^ 0x55 for b in data[:8]) + data[8:40])
+    runs, errors = load_paths([str(tmp_path)])
+    assert runs == []
+    assert len(errors) == 1 and errors[0].message.startswith("damaged TensorBoard event file")
+
+
+# ---------------------------------------------------------------------------------------------------
+# Every other place a reader drops data says so.
+
+
+def _notes(tmp_path, name: str, text: str) -> list[str]:
+    log = tmp_path / name
+    log.write_text(text)
+    res = runner.invoke(app, ["analyze", str(log), "--format", "json"])
+    (run,) = json.loads(res.stdout)["runs"]
+    table = runner.invoke(app, ["analyze", str(log)]).stdout
+    markdown = runner.invoke(app, ["analyze", str(log), "--format", "markdown"]).stdout
+    for note in run["notes"]:
+        assert note in markdown
+        assert note.split(" ")[1] in table  # rich wraps long notes: a word of it is there
+    return run["notes"]
+
+
+def test_a_row_with_more_fields_than_the_header(tmp_path):
+    rows = ["epoch,loss"] + [f"{i},{1 / (i + 1)}" + (",7" if i == 9 else "") for i in range(20)]
+    notes = _notes(tmp_path, "run.csv", "\n".join(rows) + "\n")
+    assert notes == ["skipped 1 line with more fields than the header (the first: line 11)"]
+
+
+def test_a_5000_digit_number(tmp_path):
+    rows = ["epoch,loss"] + [f"{i},{1 / (i + 1)}" if i != 9 else f"{i},1{'0' * 5000}" for i in range(20)]
+    notes = _notes(tmp_path, "run.csv", "\n".join(rows) + "\n")
+    assert notes == ["read a number of 5,001 digits (line 11) as infinity (too large for a float)"]
+    notes = _notes(tmp_path, "run.json", '{"loss": [1.0, 0.5, 1' + "0" * 5000 + ", 0.2]}")
+    assert notes == ["read a number of 5,001 digits as infinity (too large for a float)"]
+
+
+def test_json_lines_that_are_not_records(tmp_path):
+    lines = [json.dumps({"step": i, "loss": 1 / (i + 1)}) if i != 5 else "[1, 2]" for i in range(20)]
+    notes = _notes(tmp_path, "log.jsonl", "\n".join(lines) + "\n")
+    assert notes == ["skipped 1 line holding JSON that is not an object (the first: line 6)"]
+
+
+def test_a_json_list_with_items_that_are_not_records(tmp_path):
+    items = [{"step": i, "loss": 1 / (i + 1)} if i != 3 else "oops" for i in range(20)]
+    notes = _notes(tmp_path, "log.json", json.dumps(items))
+    assert notes == ["skipped 1 list item that is not an object (the first: #4, a str)"]
+
+
+def test_points_without_an_x_value(tmp_path):
+    rows = ["step,loss"] + [f"{'' if i == 4 else i},{1 / (i + 1)}" for i in range(20)]
+    notes = _notes(tmp_path, "run.csv", "\n".join(rows) + "\n")
+    assert notes == ["left out 1 point of 'loss' with no usable 'step' value (the first: data row 5)"]

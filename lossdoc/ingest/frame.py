@@ -281,7 +281,16 @@ def _history_from_plan(
         if col_name is None:
             continue
         col = frame.columns[col_name]
-        keep = col.present & xcol.present & np.isfinite(x_all)
+        has_x = xcol.present & np.isfinite(x_all)
+        keep = col.present & has_x
+        if role in ("train", "val") and plan.x is not None:
+            lost = col.present & ~has_x
+            if lost.any():
+                count = int(lost.sum())
+                notes.append(
+                    f"left out {count:,} point{'s' if count != 1 else ''} of '{col_name}' with no usable "
+                    f"'{x_name}' value (the first: data row {int(np.argmax(lost)) + 1:,})"
+                )
         x, y = x_all[keep], col.values[keep]
         x, y, repeats = resolve_repeats(x, y)
         if repeats and role == "train":
