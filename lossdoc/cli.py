@@ -203,6 +203,7 @@ def write_plots(
 
 
 def emit(report: object, format: str, quiet: bool, details: str = "auto") -> None:
+    import contextlib
     import importlib
     import os
 
@@ -211,14 +212,25 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
     assert isinstance(report, Report)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if format == "github" else None
     report.options["step_summary"] = bool(summary_file)
-    if format == "table":
-        from rich.console import Console
+    with contextlib.suppress(AttributeError, ValueError):
+        # Whatever the terminal's encoding, a character it cannot show is written as an escape.
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    try:
+        if format == "table":
+            from lossdoc.report.terminal import QuietOnBrokenPipe, print_report
 
-        from lossdoc.report.terminal import print_report
-
-        print_report(report, Console(), quiet=quiet, details=details)
-    else:
-        sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+            print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
+        else:
+            sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code
+        # keeps its meaning, and the error lines still go to stderr.
+        _drop_stdout()
+    except OSError as exc:
+        _drop_stdout()
+        typer.echo(f"lossdoc: cannot write the report to standard output ({exc.strerror or exc})", err=True)
+        report.exit_code = 2
     if summary_file:
         from lossdoc.report.markdown import render as markdown
 
@@ -229,6 +241,18 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
             typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     for e in report.errors:
         typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device, so that nothing buffered for a closed or full
+    output is written again at exit (which would print a traceback)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 @app.command(cls=LeanCommand)
@@ -281,14 +305,23 @@ def main() -> None:
 def _exit_now(code: int) -> None:
     """End the process without tearing the interpreter down: freeing a long run's arrays and every
     module object by object costs a tenth of a second, more than analysing a small log. All output
-    is flushed first; lossdoc leaves no other work for exit time (its process pools are shut down)."""
+    is flushed first; lossdoc leaves no other work for exit time (its process pools are shut down).
+    Output that cannot be written (a full disk) is exit code 2 with one line; a closed pipe keeps the
+    exit code (the reader took what it wanted)."""
+    import contextlib
     import os
 
     try:
         sys.stdout.flush()
-        sys.stderr.flush()
+    except BrokenPipeError:
+        _drop_stdout()
     except (OSError, ValueError):
-        raise SystemExit(code) from None  # let Python report what it can, the usual way
+        _drop_stdout()
+        code = 2
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("lossdoc: cannot write to standard output\n")
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code)
 
 

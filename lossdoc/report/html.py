@@ -13,7 +13,7 @@ from html import escape
 from pathlib import Path
 
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import Report, by_severity, headline, next_run_blocks, printable, verdict_text, where_text
 from lossdoc.report import facts as run_facts
 
 CSS = """
@@ -100,6 +100,8 @@ def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
 
 def render(report: Report) -> str:
     from lossdoc.report.plot import groups
+
+    report = printable(report)
 
     first_of: dict[int, list[int]] = {idx[0]: idx for idx in groups(report.diagnoses)}
     runs = len(report.diagnoses)

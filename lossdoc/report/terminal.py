@@ -24,12 +24,21 @@ from rich.text import Text
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
-from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.report import Report, by_severity, headline, next_run_blocks, printable, verdict_text, where_text
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DETAIL_ALL_UP_TO = 10
 """With more runs than this, ``--details auto`` details only the runs that need a look."""
 SPARK = "▁▂▃▄▅▆▇█"
+
+
+class QuietOnBrokenPipe(Console):
+    """A Console that, when its reader goes away (``| head -1``), stops writing and lets the caller
+    decide the exit code (rich's own Console exits with 1, which means "findings" to a CI job)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
 
 
 def sparkline(y: np.ndarray, width: int = 40) -> str:
@@ -156,6 +165,7 @@ def detailed(report: Report, details: str = "auto") -> list[int]:
 
 
 def print_report(report: Report, console: Console, *, quiet: bool = False, details: str = "auto") -> None:
+    report = printable(report)
     if quiet or len(report.diagnoses) > 1:
         console.print(summary_table(report))
     if not quiet:
