@@ -93,6 +93,10 @@ def analyze(
         Optional[str],  # noqa: UP045
         typer.Option("--jobs", "-j", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
+    max_input_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--max-input-size", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."),
+    ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
 
@@ -127,10 +131,19 @@ def analyze(
         )
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
+        size_limit = (
+            cfg.parse_size_setting(max_input_size, lambda what: LossdocError("--max-input-size", what))
+            if max_input_size is not None
+            else settings.max_input_size
+        )
     except LossdocError as exc:
         if early is not None:
             early.close()
         raise _fail(f"{exc.source}: {exc.message}") from None
+    if size_limit is not None:
+        from lossdoc.ingest.source import set_max_input_bytes
+
+        set_max_input_bytes(size_limit)  # before the pool forks: its workers inherit it
     quiet = quiet if quiet is not None else settings.quiet
     plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}

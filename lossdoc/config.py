@@ -47,6 +47,7 @@ KEYS = (
     "smoothing",
     "quiet",
     "details",
+    "max-input-size",
     "rules",
 )
 
@@ -67,6 +68,8 @@ class Settings:
     """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
     quiet: bool = False
     details: str = "auto"
+    max_input_size: int | None = None
+    """Bytes an input may hold (see lossdoc.ingest.source.DEFAULT_MAX_INPUT_BYTES); None: that default."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
 
@@ -204,6 +207,8 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             if not isinstance(value, bool):
                 raise bad(raw_key, f"must be true or false, not {_r(value)}")
             values["quiet"] = value
+        elif key == "max-input-size":
+            values["max_input_size"] = parse_size_setting(value, partial(bad, raw_key))
         elif key == "plot":
             if not isinstance(value, str) or not value:
                 raise bad(raw_key, f"must be a path (a string), not {_r(value)}")
@@ -223,6 +228,16 @@ def _str_or_list(value: Any, bad: Any) -> str:
     else:
         raise bad(f"must be a string or a list of strings, not {_r(value)}")
     return ",".join(i.strip() for i in items if i.strip())
+
+
+def parse_size_setting(value: Any, bad: Any) -> int:
+    """``max-input-size``: a number of bytes or a size such as ``"2 GiB"``."""
+    from lossdoc.ingest.source import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise bad(f"must be a size in bytes or like '2 GiB', not {_r(value)}") from None
 
 
 def parse_smoothing(value: Any, bad: Any) -> float | None:

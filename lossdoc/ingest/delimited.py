@@ -17,13 +17,24 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest import NotALog
-from lossdoc.ingest.frame import MISSING_TOKENS, NAN_TOKENS, Column, Frame, frame_from_pandas, histories_from_frame
-from lossdoc.ingest.source import RawInput
+from lossdoc.ingest.frame import (
+    MISSING_TOKENS,
+    NAN_TOKENS,
+    Column,
+    Frame,
+    check_columns,
+    frame_from_pandas,
+    histories_from_frame,
+)
+from lossdoc.ingest.source import SNIFF_BYTES, RawInput
 
 DELIMITERS = (",", "\t", ";", "|")
 # Up to this size a log is read by the small-file reader below (no pandas import: about 0.3 s saved);
 # past it pandas' C parser is faster than any Python loop.
 SMALL_FILE_BYTES = 512 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+"""A header line longer than this is refused before the file is parsed: ten thousand columns of
+long names fit in a tenth of it, and pandas takes minutes over a 50 MB file with no line break."""
 
 
 def sniff_delimiter(head: str) -> str:
@@ -68,10 +79,28 @@ def name_format(names: list[str]) -> str:
 def read_frame(raw: RawInput) -> Frame:
     head = raw.head_text()
     delim = sniff_delimiter(head)
+    check_header(raw, delim)
     small = read_small_frame(raw, delim)
     if small is not None:
         return small
     return read_frame_pandas(raw, delim)
+
+
+def check_header(raw: RawInput, delim: str) -> None:
+    """Refuse, before parsing, a first line longer than MAX_HEADER_BYTES or of more than
+    :data:`~lossdoc.ingest.frame.MAX_COLUMNS` fields."""
+    head = raw.head(SNIFF_BYTES)
+    if b"\n" not in head and b"\r" not in head and len(head) == SNIFF_BYTES:
+        head = raw.head(MAX_HEADER_BYTES + 1)
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    if not ends and len(head) > MAX_HEADER_BYTES:
+        raise LossdocError(
+            raw.source,
+            f"the first line is longer than {MAX_HEADER_BYTES // 1024 ** 2} MiB (no line break): not a loss log header",
+        )
+    header = head[: min(ends)] if ends else head
+    fields = len(header.split()) if delim == r"\s+" else header.count(delim.encode()) + 1
+    check_columns(raw.source, fields)
 
 
 def read_frame_pandas(raw: RawInput, delim: str) -> Frame:

@@ -21,6 +21,10 @@ from lossdoc.ingest import NotALog
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
 from lossdoc.ingest.roles import RolePlan, plan_roles
 
+MAX_COLUMNS = 10_000
+"""A log with more columns (keys) than this is refused: real logs have tens, a YOLO or W&B export a
+few hundred, and each column costs a pass over the rows (pandas renames repeated names in quadratic
+time: 10,000 copies of one name take a second, 50,000 took 23 s)."""
 MISSING_TOKENS = ("", "NA", "N/A", "na", "n/a", "null", "NULL", "None", "none", "-", "--")
 NAN_TOKENS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 
@@ -74,6 +78,14 @@ def bad_cell_note(name: str, bad: BadCells) -> str:
     if bad.count == 1:
         return f"column '{name}': read {first} as missing (not a number)"
     return f"column '{name}': read {bad.count:,} cells that are not numbers as missing (the first: {first})"
+
+
+def check_columns(source: str, count: int) -> None:
+    """Refuse a log of more than MAX_COLUMNS columns before reading its rows."""
+    if count > MAX_COLUMNS:
+        raise LossdocError(
+            source, f"{count:,} columns, more than the {MAX_COLUMNS:,} a loss log could have; refusing to read it"
+        )
 
 
 def column_from_values(values: np.ndarray) -> Column:

@@ -12,7 +12,7 @@ import json
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest import NotALog
-from lossdoc.ingest.frame import Column, Frame, column_from_objects, histories_from_frame
+from lossdoc.ingest.frame import Column, Frame, check_columns, column_from_objects, histories_from_frame
 from lossdoc.ingest.source import RawInput
 
 MAX_DEPTH = 64
@@ -83,6 +83,7 @@ def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
     for r in flat:
         for k in r:
             keys.setdefault(k, None)
+        check_columns(source, len(keys))
     columns: dict[str, Column] = {}
     text_cells: dict[str, tuple[int, str]] = {}
     for k in keys:
@@ -99,6 +100,7 @@ def frame_from_lists(obj: dict[str, object], source: str) -> Frame:
     """Columns from a dict of equal-or-unequal-length lists (shorter lists end early)."""
     flat = _flatten(obj, ".")
     lists = {k: v for k, v in flat.items() if isinstance(v, list)}
+    check_columns(source, len(lists))
     if not lists:
         raise NotALog(source, "JSON object holds no lists of values")
     n = max(len(v) for v in lists.values())

@@ -185,7 +185,10 @@ def _too_large(source: str, what: str) -> LossdocError:
 def _read_file(source: str, path: Path) -> bytes:
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_DECOMPRESSED_BYTES + 1)
+            # read() sizes its buffer from the file; read(n) would reserve n bytes (the limit) first
+            if os.fstat(fh.fileno()).st_size > MAX_DECOMPRESSED_BYTES:
+                raise _too_large(source, "file is")
+            data = fh.read()
     except OSError as exc:
         raise LossdocError(source, _os_message(exc)) from None
     if len(data) > MAX_DECOMPRESSED_BYTES:
@@ -211,6 +214,9 @@ def gunzip(source: str, data: bytes) -> tuple[bytes, bool]:
                 out += chunk
                 if before < SNIFF_BYTES <= len(out):
                     _refuse_binary_early(source, bytes(out[:SNIFF_BYTES]))
+                if len(chunk) == READ_CHUNK and not chunk.strip(b"\x00"):
+                    # a bomb's usual filling; a log cut off by a crash does not compress a megabyte of them
+                    raise LossdocError(source, "gzip data holds over 1 MiB of zero bytes: not a text loss log")
                 if len(out) > MAX_DECOMPRESSED_BYTES:
                     raise LossdocError(
                         source, f"gzip data expands beyond {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it"
