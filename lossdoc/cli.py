@@ -3,6 +3,8 @@ so ``lossdoc --help`` never loads pandas or matplotlib."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -156,6 +158,10 @@ def analyze(
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
         if plot is not None:
             write_plots(report, plot, smooth, set(paths), helper)
+    except BaseException:
+        if helper is not None:
+            helper.close(abort=True)
+        raise
     finally:
         if helper is not None:
             helper.close()
@@ -304,15 +310,49 @@ def main() -> None:
         # A library's warning (numpy overflow while matplotlib picks ticks for 1e308) is not the
         # user's business and would break "one stderr line per bad file"; -W still shows them.
         warnings.simplefilter("ignore")
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread (lossdoc called from a program)
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("lossdoc: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # (Typer turns one into exit code 130, below)
+        _interrupted(130)
     except SystemExit as done:
+        if done.code == 130 and _from_interrupt(done):
+            _interrupted(130)
         if isinstance(done.code, int) or done.code is None:
             _exit_now(done.code or 0)
         raise
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM: stop the plot helper and the pool's workers (no orphan goes on writing plots), remove
+    the plot being written, then end as a terminated process does. Done here, not by raising an
+    exception, which a finaliser running at that moment would swallow."""
+    import signal
+
+    if "lossdoc.batch" in sys.modules:
+        sys.modules["lossdoc.batch"].stop_children()
+    if "lossdoc.report.plot" in sys.modules:
+        sys.modules["lossdoc.report.plot"].remove_partial()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _from_interrupt(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _interrupted(code: int) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write("lossdoc: interrupted\n")
+    _exit_now(code)
 
 
 def _exit_now(code: int) -> None:

@@ -17,6 +17,7 @@ the run is still being analysed) and then its findings and layout (:func:`finish
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -637,7 +638,9 @@ def save_atomic(fig: Any, path: Path) -> Path:
     """Write to a temp file beside ``path`` and rename it into place: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower() if path.suffix.lower() in PLOT_SUFFIXES else ".png"
+    global writing
     fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=suffix, dir=path.parent)
+    writing = tmp
     os.close(fd)
     try:
         fmt = suffix.lstrip(".")
@@ -645,9 +648,23 @@ def save_atomic(fig: Any, path: Path) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plot is as readable as any new file
         os.replace(tmp, path)
     finally:
+        writing = None
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+writing: str | None = None
+"""The temporary file a plot is being written to, if any: what a process stopped by a signal removes
+(see :func:`remove_partial`)."""
+
+
+def remove_partial() -> None:
+    """Remove the temporary file of a plot being written (called when the process is stopped)."""
+    tmp = writing
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _umask() -> int:
