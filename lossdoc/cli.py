@@ -56,7 +56,7 @@ def analyze(
         typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
     ] = None,
     plot: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[str],  # noqa: UP045 - a str: typer would make '' the current folder
         typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
@@ -113,6 +113,10 @@ def analyze(
     from lossdoc.policy import FailPolicy, selected_rules, split_list
 
     try:
+        if "" in paths:
+            raise LossdocError("''", "an empty path is not a log (the current folder is '.')")
+        if plot == "":
+            raise LossdocError("--plot", "an empty path is not a place for plots (the current folder is '.')")
         settings = cfg.load(config)
         format = format if format is not None else settings.format
         if format not in cfg.FORMATS:
@@ -147,17 +151,17 @@ def analyze(
 
         set_max_input_bytes(size_limit)  # before the pool forks: its workers inherit it
     quiet = quiet if quiet is not None else settings.quiet
-    plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
+    plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
-    helper = early or (_plot_helper() if plot is not None and workers > 1 else None)
+    helper = early or (_plot_helper() if plot_to is not None and workers > 1 else None)
     # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed
     on_read = (lambda histories: helper.ahead(histories, smooth)) if helper is not None else None
     try:
         report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read)
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
-        if plot is not None:
-            write_plots(report, plot, smooth, set(paths), helper)
+        if plot_to is not None:
+            write_plots(report, plot_to, smooth, set(paths), helper)
     except BaseException:
         if helper is not None:
             helper.close(abort=True)

@@ -714,6 +714,30 @@ def _drawing(d: Diagnosis, prepared: Drawing | None, smoothing: float | None) ->
     return prepared if prepared is not None else prepare(d, smoothing)
 
 
+def protected_paths(report: Any, inputs: set[str]) -> set[Path]:
+    """Every file the command line named or matched, read or not (one that failed to parse is still
+    somebody's file), and every log the runs came from: no plot may replace any of them."""
+    import glob
+
+    from lossdoc.ingest import glob_paths
+
+    named: set[str] = set()
+    for spec in inputs:
+        if spec in ("-", ""):
+            continue
+        named.add(spec)
+        if glob.has_magic(spec):
+            with contextlib.suppress(OSError, ValueError):
+                named.update(glob_paths(spec))
+    named |= {d.history.source for d in report.diagnoses if not d.history.source.startswith("<")}
+    named |= {e.source for e in report.errors if not e.source.startswith(("<", "-"))}
+    out: set[Path] = set()
+    for p in named:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            out.add(Path(p).resolve())
+    return out
+
+
 def write_plots(
     report: Any,
     target: Path,
@@ -731,8 +755,7 @@ def write_plots(
     """
     from lossdoc.ingest import InputError
 
-    protected = {Path(p).resolve() for p in inputs if p != "-"}
-    protected |= {Path(d.history.source).resolve() for d in report.diagnoses if not d.history.source.startswith("<")}
+    protected = protected_paths(report, inputs)
     for idx, out in plan_outputs(report.diagnoses, target):
         if out.resolve() in protected:
             report.errors.append(InputError(str(out), "refusing to overwrite an input file with a plot"))
