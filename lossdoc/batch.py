@@ -120,7 +120,8 @@ def diagnose_all(
         pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_signals)
         RUNNING.append(pool)
         try:
-            futures = [pool.submit(_diagnose_chunk, [refs[i] for i in chunk], job) for chunk in chunks]
+            with signals_held():  # the workers are forked by the first submit
+                futures = [pool.submit(_diagnose_chunk, [refs[i] for i in chunk], job) for chunk in chunks]
             for i, ref in enumerate(refs):
                 if ref.path == "-":
                     results[i] = diagnose_log(ref, job)  # standard input belongs to this process
@@ -142,6 +143,34 @@ def diagnose_all(
     return [r for r in results if r is not None]
 
 
+HELD_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+@contextlib.contextmanager
+def signals_held() -> Any:
+    """Ctrl-C and SIGTERM held back while child processes are forked: a child starts with them
+    blocked and sets its own handlers before it takes them (a Ctrl-C in between gave a traceback
+    from a worker), and this process takes one that arrived meanwhile as soon as the fork is done."""
+    import signal
+
+    held = {getattr(signal, name) for name in HELD_SIGNALS}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _unblock_signals() -> None:
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {getattr(signal, name) for name in HELD_SIGNALS})
+
+
 def _worker_signals() -> None:
     """A pool worker: Ctrl-C (sent to the whole process group) is for the calling process, which
     stops the workers; termination is immediate (a worker writes no file)."""
@@ -149,6 +178,7 @@ def _worker_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _unblock_signals()
 
 
 def _stop_pool(pool: Any) -> None:
@@ -263,13 +293,14 @@ class PlotHelper:
         try:
             context = _fork_context()
             self.conn, child = context.Pipe()
-            process = context.Process(target=_plot_server, args=(child, self.conn), daemon=True)
+            process = context.Process(target=_plot_server, args=(child, self.conn, os.getpid()), daemon=True)
             # Until close(), neither garbage collector walks the objects both processes share: a walk
             # writes to every object, and each page written is then copied (the analysis beside the
             # helper ran measurably slower without this).
             gc.freeze()
             self.frozen = True
-            process.start()
+            with signals_held():
+                process.start()
             self.process = process
             RUNNING.append(self)
             child.close()
@@ -356,7 +387,7 @@ def _buffered(conn: Any) -> int:
         return 0
 
 
-def _helper_signals() -> None:
+def _helper_signals(parent: int) -> None:
     """The plot helper's signals: Ctrl-C (sent to the whole process group) is for the parent, which
     then stops the helper; SIGTERM (the parent stopping it, or the helper noticing that the parent
     is gone) ends it through its ``finally`` clauses, so the plot it was writing leaves no temporary
@@ -368,7 +399,7 @@ def _helper_signals() -> None:
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_helper)
-    parent = os.getppid()
+    _unblock_signals()
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -400,8 +431,8 @@ def stop_children() -> None:
                 _stop_pool(child)
 
 
-def _plot_server(conn: Any, parent_end: Any) -> None:
-    _helper_signals()
+def _plot_server(conn: Any, parent_end: Any, parent: int) -> None:
+    _helper_signals(parent)
     # The fork copied this process's end of the pipe too: closed here, so that when the other process
     # closes it (or dies) without sending a job, recv() ends instead of waiting for ever (close()
     # then waited 5 s, e.g. after a bad --format).

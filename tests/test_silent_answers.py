@@ -188,3 +188,10 @@ def test_points_without_an_x_value(tmp_path):
     rows = ["step,loss"] + [f"{'' if i == 4 else i},{1 / (i + 1)}" for i in range(20)]
     notes = _notes(tmp_path, "run.csv", "\n".join(rows) + "\n")
     assert notes == ["left out 1 point of 'loss' with no usable 'step' value (the first: data row 5)"]
+
+
+def test_repeated_validation_steps(tmp_path):
+    rows = ["step,loss,val_loss"] + [f"{i},{1 / (i + 1)},{0.5 if i % 5 == 4 else ''}" for i in range(20)]
+    rows.append("19,0.05,0.4")  # a resumed run wrote the last validation point again
+    notes = _notes(tmp_path, "run.csv", "\n".join(rows) + "\n")
+    assert "x 'step' repeats or goes backwards in 'val_loss' (1 point(s)): kept the last write of each x" in notes

@@ -310,6 +310,11 @@ def _history_from_plan(
                 f"x '{x_name}' repeats or goes backwards ({repeats} point(s), e.g. a resumed run): "
                 "kept the last write of each x"
             )
+        elif repeats and role == "val":
+            notes.append(
+                f"x '{x_name}' repeats or goes backwards in '{col_name}' ({repeats} point(s)): "
+                "kept the last write of each x"
+            )
         if role == "train" and y.size == 0:
             raise LossdocError(source, f"loss column '{col_name}' has no values")
         if col_name in frame.text_cells:
