@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,11 @@ POOL_MIN_LOGS = 16
 """Fewer logs than this are read in the calling process (a pool costs tens of milliseconds to start)…"""
 POOL_MIN_BYTES = 16 * 1024 * 1024
 """…unless, together, they are at least this large."""
+HELPER_STOP_SECONDS = 1.0
+"""How long an interrupted call waits for the plot helper to remove its temporary file and exit
+before killing it (it stops within milliseconds unless matplotlib is inside one long C call)."""
+PARENT_CHECK_SECONDS = 0.1
+"""How often the plot helper checks that its parent is still alive (see _helper_signals)."""
 AHEAD_BYTES = 256 * 1024
 """Runs' curves sent to the plot helper ahead of their analysis, at most this much in all (a
 million-point run's are 100-130 KB), and at most three quarters of what the pipe holds without being
@@ -111,14 +117,23 @@ def diagnose_all(
     results: list[tuple[list[Any], list[InputError]] | None] = [None] * len(refs)
     gc.freeze()  # the workers' garbage collector then leaves the inherited objects (and their pages) alone
     try:
-        with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = [pool.submit(_diagnose_chunk, [refs[i] for i in chunk], job) for chunk in chunks]
+        pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_signals)
+        RUNNING.append(pool)
+        try:
+            with signals_held():  # the workers are forked by the first submit
+                futures = [pool.submit(_diagnose_chunk, [refs[i] for i in chunk], job) for chunk in chunks]
             for i, ref in enumerate(refs):
                 if ref.path == "-":
                     results[i] = diagnose_log(ref, job)  # standard input belongs to this process
             for chunk, future in zip(chunks, futures, strict=True):
                 for i, result in zip(chunk, future.result(), strict=True):
                     results[i] = result
+        except BaseException:
+            _stop_pool(pool)  # interrupted: waiting for the workers' chunks took seconds
+            raise
+        finally:
+            RUNNING.remove(pool)
+        pool.shutdown()
     except BrokenProcessPool:  # a worker died (e.g. killed for memory): do the rest here
         for i, ref in enumerate(refs):
             if results[i] is None:
@@ -126,6 +141,53 @@ def diagnose_all(
     finally:
         gc.unfreeze()
     return [r for r in results if r is not None]
+
+
+HELD_SIGNALS = ("SIGINT", "SIGTERM")
+
+
+@contextlib.contextmanager
+def signals_held() -> Any:
+    """Ctrl-C and SIGTERM held back while child processes are forked: a child starts with them
+    blocked and sets its own handlers before it takes them (a Ctrl-C in between gave a traceback
+    from a worker), and this process takes one that arrived meanwhile as soon as the fork is done."""
+    import signal
+
+    held = {getattr(signal, name) for name in HELD_SIGNALS}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _unblock_signals() -> None:
+    import signal
+
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {getattr(signal, name) for name in HELD_SIGNALS})
+
+
+def _worker_signals() -> None:
+    """A pool worker: Ctrl-C (sent to the whole process group) is for the calling process, which
+    stops the workers; termination is immediate (a worker writes no file)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _unblock_signals()
+
+
+def _stop_pool(pool: Any) -> None:
+    """End a pool's workers at once, whatever they are doing (they write nothing)."""
+    processes = getattr(pool, "_processes", None) or {}  # no public way to end a busy worker
+    for process in list(processes.values()):
+        with contextlib.suppress(OSError, ValueError, AttributeError):
+            process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
 def guided_chunks(items: list[int], workers: int, most: int = 16) -> list[list[int]]:
@@ -231,14 +293,16 @@ class PlotHelper:
         try:
             context = _fork_context()
             self.conn, child = context.Pipe()
-            process = context.Process(target=_plot_server, args=(child, self.conn), daemon=True)
+            process = context.Process(target=_plot_server, args=(child, self.conn, os.getpid()), daemon=True)
             # Until close(), neither garbage collector walks the objects both processes share: a walk
             # writes to every object, and each page written is then copied (the analysis beside the
             # helper ran measurably slower without this).
             gc.freeze()
             self.frozen = True
-            process.start()
+            with signals_held():
+                process.start()
             self.process = process
+            RUNNING.append(self)
             child.close()
             self.room = min(AHEAD_BYTES, _buffered(self.conn) * 3 // 4)
         except (OSError, ValueError):
@@ -280,23 +344,32 @@ class PlotHelper:
                 return
             except (OSError, EOFError):
                 pass  # the helper died: draw here
+            except BaseException:
+                self.close(abort=True)  # interrupted: stop it now, not once it has drawn everything
+                raise
             finally:
                 self.close()
         _write_plots(report, target, smoothing, inputs)
 
-    def close(self) -> None:
+    def close(self, abort: bool = False) -> None:
         """End the helper: once it has written what it was sent, or at once when it was sent nothing
-        (it may still be importing matplotlib, which would only delay the exit)."""
+        (it may still be importing matplotlib, which would only delay the exit) or when ``abort``
+        (the call was interrupted: it is asked to stop, and removes the plot it was writing)."""
         if self.conn is not None:
             self.conn.close()
             self.conn = None
         if self.process is not None:
-            if self.sent:
+            if abort:
+                self.process.terminate()
+                self.process.join(timeout=HELPER_STOP_SECONDS)
+            elif self.sent:
                 self.process.join(timeout=5)
             if self.process.is_alive():
                 self.process.kill()
             self.process.join()
             self.process = None
+            with contextlib.suppress(ValueError):
+                RUNNING.remove(self)
         if self.frozen:
             gc.unfreeze()
             self.frozen = False
@@ -314,7 +387,52 @@ def _buffered(conn: Any) -> int:
         return 0
 
 
-def _plot_server(conn: Any, parent_end: Any) -> None:
+def _helper_signals(parent: int) -> None:
+    """The plot helper's signals: Ctrl-C (sent to the whole process group) is for the parent, which
+    then stops the helper; SIGTERM (the parent stopping it, or the helper noticing that the parent
+    is gone) ends it through its ``finally`` clauses, so the plot it was writing leaves no temporary
+    file. A parent that dies without a word (SIGKILL, SIGTERM) is noticed within PARENT_CHECK_SECONDS:
+    the helper must not go on writing plots after lossdoc has exited."""
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_helper)
+    _unblock_signals()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="lossdoc-parent-watch", daemon=True).start()
+
+
+def _stop_helper(signum: int, frame: Any) -> None:
+    # Not an exception: raised inside a finaliser it would be ignored, and the helper would go on.
+    plot = sys.modules.get("lossdoc.report.plot")
+    if plot is not None:
+        plot.remove_partial()
+    os._exit(0)
+
+
+RUNNING: list[Any] = []
+"""This call's plot helper and process pool while they run: what :func:`stop_children` stops."""
+
+
+def stop_children() -> None:
+    """Stop the plot helper and the pool's workers now (the process is being terminated)."""
+    for child in list(RUNNING):
+        with contextlib.suppress(Exception):
+            if isinstance(child, PlotHelper):
+                child.close(abort=True)
+            else:
+                _stop_pool(child)
+
+
+def _plot_server(conn: Any, parent_end: Any, parent: int) -> None:
+    _helper_signals(parent)
     # The fork copied this process's end of the pipe too: closed here, so that when the other process
     # closes it (or dies) without sending a job, recv() ends instead of waiting for ever (close()
     # then waited 5 s, e.g. after a bad --format).

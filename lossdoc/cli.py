@@ -3,6 +3,8 @@ so ``lossdoc --help`` never loads pandas or matplotlib."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Optional
@@ -54,7 +56,7 @@ def analyze(
         typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
     ] = None,
     plot: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[str],  # noqa: UP045 - a str: typer would make '' the current folder
         typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
@@ -100,6 +102,10 @@ def analyze(
         Optional[str],  # noqa: UP045
         typer.Option("--jobs", "-j", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
+    max_input_size: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--max-input-size", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."),
+    ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
 
@@ -114,6 +120,10 @@ def analyze(
     from lossdoc.policy import FailPolicy, selected_rules, split_list
 
     try:
+        if "" in paths:
+            raise LossdocError("''", "an empty path is not a log (the current folder is '.')")
+        if plot == "":
+            raise LossdocError("--plot", "an empty path is not a place for plots (the current folder is '.')")
         settings = cfg.load(config)
         format = format if format is not None else settings.format
         if format not in cfg.FORMATS:
@@ -138,22 +148,35 @@ def analyze(
         )
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
+        size_limit = (
+            cfg.parse_size_setting(max_input_size, lambda what: LossdocError("--max-input-size", what))
+            if max_input_size is not None
+            else settings.max_input_size
+        )
     except LossdocError as exc:
         if early is not None:
             early.close()
         raise _fail(f"{exc.source}: {exc.message}") from None
+    if size_limit is not None:
+        from lossdoc.ingest.source import set_max_input_bytes
+
+        set_max_input_bytes(size_limit)  # before the pool forks: its workers inherit it
     quiet = quiet if quiet is not None else settings.quiet
-    plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
+    plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
-    helper = early or (_plot_helper() if plot is not None and workers > 1 else None)
+    helper = early or (_plot_helper() if plot_to is not None and workers > 1 else None)
     # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed
     on_read = (lambda histories: helper.ahead(histories, smooth)) if helper is not None else None
     try:
         report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read)
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
-        if plot is not None:
-            write_plots(report, plot, smooth, set(paths), helper)
+        if plot_to is not None:
+            write_plots(report, plot_to, smooth, set(paths), helper)
+    except BaseException:
+        if helper is not None:
+            helper.close(abort=True)
+        raise
     finally:
         if helper is not None:
             helper.close()
@@ -214,6 +237,7 @@ def write_plots(
 
 
 def emit(report: object, format: str, quiet: bool, details: str = "auto") -> None:
+    import contextlib
     import importlib
     import os
 
@@ -222,14 +246,25 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
     assert isinstance(report, Report)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if format == "github" else None
     report.options["step_summary"] = bool(summary_file)
-    if format == "table":
-        from rich.console import Console
+    with contextlib.suppress(AttributeError, ValueError):
+        # Whatever the terminal's encoding, a character it cannot show is written as an escape.
+        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+    try:
+        if format == "table":
+            from lossdoc.report.terminal import QuietOnBrokenPipe, print_report
 
-        from lossdoc.report.terminal import print_report
-
-        print_report(report, Console(), quiet=quiet, details=details)
-    else:
-        sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+            print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
+        else:
+            sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code
+        # keeps its meaning, and the error lines still go to stderr.
+        _drop_stdout()
+    except OSError as exc:
+        _drop_stdout()
+        typer.echo(f"lossdoc: cannot write the report to standard output ({exc.strerror or exc})", err=True)
+        report.exit_code = 2
     if summary_file:
         from lossdoc.report.markdown import render as markdown
 
@@ -240,6 +275,18 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
             typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     for e in report.errors:
         typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device, so that nothing buffered for a closed or full
+    output is written again at exit (which would print a traceback)."""
+    import contextlib
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 @app.command(cls=LeanCommand)
@@ -278,28 +325,71 @@ def main() -> None:
         # A library's warning (numpy overflow while matplotlib picks ticks for 1e308) is not the
         # user's business and would break "one stderr line per bad file"; -W still shows them.
         warnings.simplefilter("ignore")
+    import signal
+
+    with contextlib.suppress(ValueError):  # not the main thread (lossdoc called from a program)
+        signal.signal(signal.SIGTERM, _terminated)
     try:
         app()
-    except KeyboardInterrupt:
-        typer.echo("lossdoc: interrupted", err=True)
-        sys.exit(130)
+    except KeyboardInterrupt:  # (Typer turns one into exit code 130, below)
+        _interrupted(130)
     except SystemExit as done:
+        if done.code == 130 and _from_interrupt(done):
+            _interrupted(130)
         if isinstance(done.code, int) or done.code is None:
             _exit_now(done.code or 0)
         raise
 
 
+def _terminated(signum: int, frame: Any) -> None:
+    """SIGTERM: stop the plot helper and the pool's workers (no orphan goes on writing plots), remove
+    the plot being written, then end as a terminated process does. Done here, not by raising an
+    exception, which a finaliser running at that moment would swallow."""
+    import signal
+
+    if "lossdoc.batch" in sys.modules:
+        sys.modules["lossdoc.batch"].stop_children()
+    if "lossdoc.report.plot" in sys.modules:
+        sys.modules["lossdoc.report.plot"].remove_partial()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _from_interrupt(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 10:
+        if isinstance(exc, KeyboardInterrupt):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
+def _interrupted(code: int) -> None:
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.write("lossdoc: interrupted\n")
+    _exit_now(code)
+
+
 def _exit_now(code: int) -> None:
     """End the process without tearing the interpreter down: freeing a long run's arrays and every
     module object by object costs a tenth of a second, more than analysing a small log. All output
-    is flushed first; lossdoc leaves no other work for exit time (its process pools are shut down)."""
+    is flushed first; lossdoc leaves no other work for exit time (its process pools are shut down).
+    Output that cannot be written (a full disk) is exit code 2 with one line; a closed pipe keeps the
+    exit code (the reader took what it wanted)."""
+    import contextlib
     import os
 
     try:
         sys.stdout.flush()
-        sys.stderr.flush()
+    except BrokenPipeError:
+        _drop_stdout()
     except (OSError, ValueError):
-        raise SystemExit(code) from None  # let Python report what it can, the usual way
+        _drop_stdout()
+        code = 2
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.write("lossdoc: cannot write to standard output\n")
+    with contextlib.suppress(OSError, ValueError):
+        sys.stderr.flush()
     os._exit(code)
 
 

@@ -48,6 +48,7 @@ KEYS = (
     "smoothing",
     "quiet",
     "details",
+    "max-input-size",
     "rules",
 )
 
@@ -70,8 +71,37 @@ class Settings:
     """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
     quiet: bool = False
     details: str = "auto"
+    max_input_size: int | None = None
+    """Bytes an input may hold (see lossdoc.ingest.source.DEFAULT_MAX_INPUT_BYTES); None: that default."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
+
+
+def _r(value: Any) -> str:
+    """A value from a config file as a message shows it: short, however long or deeply nested
+    (``repr`` of a 10,000-deep array is a RecursionError)."""
+    import reprlib
+
+    shown = reprlib.Repr()
+    shown.maxlevel, shown.maxstring, shown.maxother, shown.maxlist, shown.maxdict = 3, 60, 60, 6, 6
+    try:
+        return shown.repr(value)
+    except RecursionError:
+        return type(value).__name__
+
+
+def _tool_table(data: dict[str, Any], path: Path) -> Any:
+    """``[tool]`` of a pyproject.toml, checked to be a table (``tool = 1`` is not)."""
+    tool = data.get("tool", {})
+    if not isinstance(tool, dict):
+        raise LossdocError(_shown(path), f"'tool' must be a table, not {_r(tool)}")
+    return tool
+
+
+def _lossdoc_table(table: Any, path: Path) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise LossdocError(f"{_shown(path)} [tool.lossdoc]", f"must be a table, not {_r(table)}")
+    return table
 
 
 def find_config(start: Path) -> tuple[Path, str] | None:
@@ -82,7 +112,7 @@ def find_config(start: Path) -> tuple[Path, str] | None:
         if own.is_file():
             return own, ""
         py = folder / "pyproject.toml"
-        if py.is_file() and "lossdoc" in _read_toml(py).get("tool", {}):
+        if py.is_file() and "lossdoc" in _tool_table(_read_toml(py), py):
             return py, "tool.lossdoc"
         if (folder / ".git").exists():
             return None
@@ -96,17 +126,17 @@ def load(explicit: Path | None = None, start: Path | None = None) -> Settings:
             raise LossdocError(str(explicit), "config file not found")
         data = _read_toml(explicit)
         if explicit.name == "pyproject.toml" or "tool" in data:
-            table = data.get("tool", {}).get("lossdoc")
+            table = _tool_table(data, explicit).get("lossdoc")
             if table is None:
                 raise LossdocError(str(explicit), "no [tool.lossdoc] table")
-            return from_table(table, _shown(explicit), "tool.lossdoc", explicit.parent)
+            return from_table(_lossdoc_table(table, explicit), _shown(explicit), "tool.lossdoc", explicit.parent)
         return from_table(data, _shown(explicit), "", explicit.parent)
     found = find_config(start or Path.cwd())
     if found is None:
         return Settings()
     path, prefix = found
     data = _read_toml(path)
-    table = data.get("tool", {}).get("lossdoc", {}) if prefix else data
+    table = _lossdoc_table(_tool_table(data, path).get("lossdoc", {}), path) if prefix else data
     return from_table(table, _shown(path), prefix, path.parent)
 
 
@@ -116,6 +146,10 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise LossdocError(_shown(path), f"invalid TOML ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise LossdocError(_shown(path), f"not UTF-8 text (bad byte at offset {exc.start})") from None
+    except RecursionError:
+        raise LossdocError(_shown(path), "invalid TOML (nested too deeply)") from None
     except OSError as exc:
         raise LossdocError(_shown(path), f"cannot read ({exc.strerror or exc})") from None
 
@@ -152,7 +186,7 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             values["rules"] = _rules(value, shown, f"{prefix}.rules" if prefix else "rules")
         elif key == "format":
             if value not in FORMATS:
-                raise bad(raw_key, f"must be one of {', '.join(FORMATS)}, not {value!r}")
+                raise bad(raw_key, f"must be one of {', '.join(FORMATS)}, not {_r(value)}")
             values["format"] = value
         elif key == "fail-on":
             text = _str_or_list(value, partial(bad, raw_key))
@@ -175,19 +209,21 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             values["smoothing"] = parse_smoothing(value, partial(bad, raw_key))
         elif key == "details":
             if value not in DETAILS:
-                raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {value!r}")
+                raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {_r(value)}")
             values["details"] = value
         elif key == "quiet":
             if not isinstance(value, bool):
-                raise bad(raw_key, f"must be true or false, not {value!r}")
+                raise bad(raw_key, f"must be true or false, not {_r(value)}")
             values["quiet"] = value
+        elif key == "max-input-size":
+            values["max_input_size"] = parse_size_setting(value, partial(bad, raw_key))
         elif key == "plot":
             if not isinstance(value, str) or not value:
-                raise bad(raw_key, f"must be a path (a string), not {value!r}")
+                raise bad(raw_key, f"must be a path (a string), not {_r(value)}")
             values["plot"] = str(base / value)
         else:  # x, train, val: column names
             if not isinstance(value, str) or not value:
-                raise bad(raw_key, f"must be a column name (a string), not {value!r}")
+                raise bad(raw_key, f"must be a column name (a string), not {_r(value)}")
             values[key] = value
     return Settings(**values)
 
@@ -198,8 +234,18 @@ def _str_or_list(value: Any, bad: Any) -> str:
     elif isinstance(value, list) and all(isinstance(v, str) for v in value):
         items = value
     else:
-        raise bad(f"must be a string or a list of strings, not {value!r}")
+        raise bad(f"must be a string or a list of strings, not {_r(value)}")
     return ",".join(i.strip() for i in items if i.strip())
+
+
+def parse_size_setting(value: Any, bad: Any) -> int:
+    """``max-input-size``: a number of bytes or a size such as ``"2 GiB"``."""
+    from lossdoc.ingest.source import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError:
+        raise bad(f"must be a size in bytes or like '2 GiB', not {_r(value)}") from None
 
 
 def parse_smoothing(value: Any, bad: Any) -> float | None:
@@ -210,9 +256,9 @@ def parse_smoothing(value: Any, bad: Any) -> float | None:
         try:
             value = float(value)
         except ValueError:
-            raise bad(f"must be 'auto' or a number at least 0 and below 1, not {value!r}") from None
+            raise bad(f"must be 'auto' or a number at least 0 and below 1, not {_r(value)}") from None
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise bad(f"must be 'auto' or a number at least 0 and below 1, not {value!r}")
+        raise bad(f"must be 'auto' or a number at least 0 and below 1, not {_r(value)}")
     return float(value)
 
 
@@ -227,7 +273,7 @@ def _rules(value: Any, shown: str, prefix: str) -> dict[str, dict[str, Any]]:
         if slug not in RULES:
             raise LossdocError(where, f"unknown rule '{slug}'; rules are: {', '.join(RULES)}")
         if not isinstance(params, dict):
-            raise LossdocError(where, f"must be a table of thresholds, not {params!r}")
+            raise LossdocError(where, f"must be a table of thresholds, not {_r(params)}")
         out[slug] = {k: v for k, v in (rule_param(slug, k, v, where) for k, v in params.items())}
     return out
 
@@ -257,9 +303,9 @@ def rule_param(slug: str, key: str, value: Any, where: str) -> tuple[str, Any]:
         ok = isinstance(value, type(default))
         want = type(default).__name__
     if not ok:
-        raise LossdocError(where, f"'{key}' must be {want}, not {value!r}")
+        raise LossdocError(where, f"'{key}' must be {want}, not {_r(value)}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
-        raise LossdocError(where, f"'{key}' must not be negative, not {value!r}")
+        raise LossdocError(where, f"'{key}' must not be negative, not {_r(value)}")
     params_for(slug, {name: value})  # the registry's own check, so the two can never disagree
     return name, value
 
@@ -278,6 +324,8 @@ def parse_param_option(text: str) -> tuple[str, str, Any]:
         value: Any = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:
         value = raw.strip()
+    except RecursionError:
+        raise LossdocError("--param", f"{slug}.{key}: value nested too deeply") from None
     name, checked = rule_param(slug, key, value, f"--param {slug}")
     return slug, name, checked
 

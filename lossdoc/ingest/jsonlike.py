@@ -12,7 +12,7 @@ import json
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest import NotALog
-from lossdoc.ingest.frame import Column, Frame, column_from_objects, histories_from_frame
+from lossdoc.ingest.frame import Column, Frame, check_columns, column_from_objects, histories_from_frame
 from lossdoc.ingest.source import RawInput
 
 MAX_DEPTH = 64
@@ -26,19 +26,54 @@ def _parse_error(source: str, exc: json.JSONDecodeError) -> LossdocError:
     return LossdocError(source, f"malformed JSON at line {exc.lineno} column {exc.colno} ({exc.msg})")
 
 
-def _parse_int(text: str) -> int | float:
-    # Python refuses to convert integers of more than 4300 digits (a ValueError); such a number is
-    # simply too large for a float, like 1e400, so it reads as inf, a value the rules report.
-    return int(text) if len(text) < 400 else float(text)
+FLOAT_DIGITS = 309
+"""An integer of this many digits is beyond any float (1.8e308): it reads as infinity, with a note."""
+
+
+class _Ints:
+    """``json``'s ``parse_int``: Python refuses to convert integers of more than 4300 digits (a
+    ValueError); such a number is simply too large for a float, like 1e400, so it reads as inf, a
+    value the rules report, and the run notes it (a 5,000-digit loss is damage, not a value)."""
+
+    def __init__(self) -> None:
+        self.long: list[int] = []
+
+    def __call__(self, text: str) -> int | float:
+        if len(text.lstrip("-")) < FLOAT_DIGITS:
+            return int(text)
+        self.long.append(len(text.lstrip("-")))
+        return float(text)
+
+    def notes(self) -> list[str]:
+        if not self.long:
+            return []
+        more = f" and {len(self.long) - 1:,} more" if len(self.long) > 1 else ""
+        return [f"read a number of {self.long[0]:,} digits{more} as infinity (too large for a float)"]
 
 
 def load_json(raw: RawInput) -> object:
+    ints = _Ints()
     try:
-        return json.loads(raw.text(), parse_int=_parse_int)
+        obj = json.loads(raw.text(), parse_int=ints)
+        raw.notes.extend(ints.notes())
+        return obj
     except json.JSONDecodeError as exc:
         raise _parse_error(raw.source, exc) from None
     except RecursionError:
         raise LossdocError(raw.source, "JSON nested too deeply") from None
+
+
+def _dropped(kept: int, items: list, what: str) -> list[str]:
+    """The note for the items of a JSON list that are not records (and so hold no points)."""
+    left = len(items) - kept
+    if not left:
+        return []
+    first = next(i for i, r in enumerate(items) if not isinstance(r, dict))
+    many = left != 1
+    return [
+        f"skipped {left:,} {what}{'s' if many else ''} that {'are' if many else 'is'} not an object "
+        f"(the first: #{first + 1}, a {type(items[first]).__name__})"
+    ]
 
 
 def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
@@ -48,6 +83,7 @@ def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
     for r in flat:
         for k in r:
             keys.setdefault(k, None)
+        check_columns(source, len(keys))
     columns: dict[str, Column] = {}
     text_cells: dict[str, tuple[int, str]] = {}
     for k in keys:
@@ -64,6 +100,7 @@ def frame_from_lists(obj: dict[str, object], source: str) -> Frame:
     """Columns from a dict of equal-or-unequal-length lists (shorter lists end early)."""
     flat = _flatten(obj, ".")
     lists = {k: v for k, v in flat.items() if isinstance(v, list)}
+    check_columns(source, len(lists))
     if not lists:
         raise NotALog(source, "JSON object holds no lists of values")
     n = max(len(v) for v in lists.values())
@@ -99,6 +136,8 @@ def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHisto
     if is_hf_trainer_state(obj):
         assert isinstance(obj, dict)
         entries = [e for e in obj["log_history"] if isinstance(e, dict) and not _is_hf_summary(e)]
+        dicts = sum(1 for e in obj["log_history"] if isinstance(e, dict))
+        raw.notes.extend(_dropped(dicts, obj["log_history"], "log_history entry"))
         if not entries:
             raise LossdocError(src, "trainer_state.json has an empty log_history")
         frame = frame_from_records(entries, src)
@@ -112,6 +151,7 @@ def read_json(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHisto
         records = [r for r in obj if isinstance(r, dict)]
         if not records:
             raise NotALog(src, "JSON list holds no records or numbers")
+        raw.notes.extend(_dropped(len(records), obj, "list item"))
         frame = frame_from_records(records, src)
         return histories_from_frame(frame, source=src, fmt="json_records", overrides=overrides, name=name)
     if isinstance(obj, dict):
@@ -139,12 +179,14 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
     lines = text.splitlines()
     records: list[dict[str, object]] = []
     notes = []
+    others: list[int] = []
+    ints = _Ints()
     for i, line in enumerate(lines):
         s = line.strip()
         if not s:
             continue
         try:
-            rec = json.loads(s, parse_int=_parse_int)
+            rec = json.loads(s, parse_int=ints)
         except json.JSONDecodeError as exc:
             if i == len(lines) - 1 and not text.endswith("\n"):
                 notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
@@ -152,8 +194,17 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
             raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
         if isinstance(rec, dict):
             records.append(rec)
+        else:
+            others.append(i + 1)
     if not records:
         raise LossdocError(raw.source, "no JSON records found")
+    if others:
+        many = len(others) != 1
+        notes.append(
+            f"skipped {len(others):,} line{'s' if many else ''} holding JSON that is not an object "
+            f"(the first: line {others[0]:,})"
+        )
+    notes.extend(ints.notes())
     frame = frame_from_records(records, raw.source)
     frame.notes.extend(notes)
     fmt = jsonl_format(frame.names)

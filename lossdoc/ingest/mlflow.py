@@ -43,8 +43,10 @@ def parse_metric(text: str, source: str, key: str) -> tuple[np.ndarray, np.ndarr
 
 
 def _read_text(path: Path, source: str) -> str:
+    from lossdoc.ingest.source import read_limited
+
     try:
-        return decode(source, path.read_bytes())
+        return decode(source, read_limited(path, source))
     except OSError as exc:
         raise LossdocError(source, f"cannot read {path.name} ({exc.strerror or exc})") from None
 

@@ -14,13 +14,21 @@ import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from lossdoc.errors import LossdocError
 
 GZIP_MAGIC = b"\x1f\x8b"
-# An input (a file, standard input, or what a gzip file expands to) larger than this is refused, not
-# read: memory stays bounded whatever a crashed job or a gzip bomb left behind.
-MAX_DECOMPRESSED_BYTES = 4 * 1024**3
+DEFAULT_MAX_INPUT_BYTES = 1024**3
+"""An input (a file, standard input, or what a gzip file expands to) larger than this is refused, and
+a stream is refused as soon as it passes it, before more is held in memory: memory stays bounded
+whatever a crashed job, a gzip bomb or ``/dev/zero`` supplies. A loss log of 5,000,000 rows is about
+200 MB of CSV; reading 1 GiB takes a few GiB of memory at most, which a CI runner has. Set with
+``max-input-size`` in ``[tool.lossdoc]`` or ``--max-input-size``."""
+MAX_DECOMPRESSED_BYTES = DEFAULT_MAX_INPUT_BYTES
+"""The limit in force (:func:`set_max_input_bytes`)."""
+READ_CHUNK = 1024 * 1024
+"""A stream (standard input, gzip data) is read this much at a time, and its size checked after each."""
 SNIFF_BYTES = 64 * 1024
 # A TensorBoard event file's first record (8-byte length, 4-byte CRC, Event) names its file version.
 TFEVENTS_MARK = b"brain.Event:"
@@ -106,14 +114,81 @@ def size_text(n: int) -> str:
     return f"{n} bytes"
 
 
+def set_max_input_bytes(limit: int) -> None:
+    """The input size limit for this process (and the workers it forks)."""
+    global MAX_DECOMPRESSED_BYTES
+    MAX_DECOMPRESSED_BYTES = limit
+
+
+def parse_size(value: object) -> int:
+    """``1073741824``, ``"512 MiB"``, ``"2GB"`` → bytes; ValueError for anything else."""
+    import re
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value < 1:
+            raise ValueError(value)
+        return value
+    if not isinstance(value, str):
+        raise ValueError(value)
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)?\s*", value, re.IGNORECASE)
+    if m is None:
+        raise ValueError(value)
+    unit = (m.group(2) or "").lower().rstrip("b").rstrip("i")
+    size = int(float(m.group(1)) * 1024 ** ("kmgt".index(unit) + 1 if unit else 0))
+    if size < 1:
+        raise ValueError(value)
+    return size
+
+
+def _refuse_binary_early(source: str, head: bytes) -> None:
+    """Standard input or gzip data whose first SNIFF_BYTES already make it unreadable (``/dev/zero``,
+    a gzip bomb of zeros): refused before the rest is read. Zero bytes, then any other byte is binary
+    whatever follows, as :func:`_strip_trailing_zeros` decides for the whole input."""
+    if len(head) < SNIFF_BYTES or head.startswith(GZIP_MAGIC) or TFEVENTS_MARK in head[:TFEVENTS_SNIFF]:
+        return
+    if _looks_utf16(head) is not None or b"\x00" not in head:
+        return
+    if not head.strip(b"\x00"):
+        raise LossdocError(source, "only zero bytes so far (binary data, not a text loss log); refusing to read on")
+    if b"\x00" in head.rstrip(b"\x00"):
+        raise LossdocError(source, "binary data, not a text loss log")
+
+
+def _read_stream(source: str, stream: Any) -> bytes:
+    """All of ``stream``, refused as soon as it passes the limit or its start is binary."""
+    out = bytearray()
+    checked = False
+    while True:
+        chunk = stream.read(READ_CHUNK)
+        if not chunk:
+            return bytes(out)
+        out += chunk
+        if not checked and len(out) >= SNIFF_BYTES:
+            _refuse_binary_early(source, bytes(out[:SNIFF_BYTES]))
+            checked = True
+        if len(out) > MAX_DECOMPRESSED_BYTES:
+            raise _too_large(source, "standard input is" if source == "<stdin>" else "input is")
+
+
+def read_limited(path: str | Path, source: str | None = None) -> bytes:
+    """A file's bytes, refused when it is larger than the limit."""
+    return _read_file(source or str(path), Path(path))
+
+
 def _too_large(source: str, what: str) -> LossdocError:
-    return LossdocError(source, f"{what} larger than {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it")
+    return LossdocError(
+        source,
+        f"{what} larger than {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it",
+    )
 
 
 def _read_file(source: str, path: Path) -> bytes:
     try:
         with path.open("rb") as fh:
-            data = fh.read(MAX_DECOMPRESSED_BYTES + 1)
+            # read() sizes its buffer from the file; read(n) would reserve n bytes (the limit) first
+            if os.fstat(fh.fileno()).st_size > MAX_DECOMPRESSED_BYTES:
+                raise _too_large(source, "file is")
+            data = fh.read()
     except OSError as exc:
         raise LossdocError(source, _os_message(exc)) from None
     if len(data) > MAX_DECOMPRESSED_BYTES:
@@ -134,8 +209,14 @@ def gunzip(source: str, data: bytes) -> tuple[bytes, bool]:
         buf = rest
         try:
             while True:
-                chunk = d.decompress(buf, 1 << 20)
+                chunk = d.decompress(buf, READ_CHUNK)
+                before = len(out)
                 out += chunk
+                if before < SNIFF_BYTES <= len(out):
+                    _refuse_binary_early(source, bytes(out[:SNIFF_BYTES]))
+                if len(chunk) == READ_CHUNK and not chunk.strip(b"\x00"):
+                    # a bomb's usual filling; a log cut off by a crash does not compress a megabyte of them
+                    raise LossdocError(source, "gzip data holds over 1 MiB of zero bytes: not a text loss log")
                 if len(out) > MAX_DECOMPRESSED_BYTES:
                     raise LossdocError(
                         source, f"gzip data expands beyond {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it"
@@ -186,9 +267,7 @@ def open_input(spec: str) -> RawInput:
     Only regular files and standard input are read, never more than MAX_DECOMPRESSED_BYTES.
     """
     if spec == "-":
-        data = sys.stdin.buffer.read(MAX_DECOMPRESSED_BYTES + 1)
-        if len(data) > MAX_DECOMPRESSED_BYTES:
-            raise _too_large("<stdin>", "standard input is")
+        data = _read_stream("<stdin>", sys.stdin.buffer)
         raw = RawInput(source="<stdin>", path=None, _data=data)
     else:
         path = Path(spec)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
+from lossdoc.errors import one_line
 from lossdoc.ingest import InputError
 
 
@@ -36,6 +37,44 @@ class Report:
         if policy is None:
             return finding.severity == "error"
         return bool(policy.fails(finding))
+
+
+def printable(report: Report) -> Report:
+    """The report with every text a log or the command line supplied (file, run, column and x names,
+    notes, messages, input errors, plot paths) passed through :func:`lossdoc.errors.one_line`:
+    control characters and escape sequences escaped, undecodable bytes and lone surrogates written
+    as ``\\xff`` / ``\\ud800``. Every format but JSON (whose strings are escaped ASCII and kept
+    exactly as in the input) renders this; each then escapes its own syntax."""
+    from dataclasses import replace
+
+    if report.options.get("printable"):
+        return report
+
+    def sentence(text: str) -> str:  # a message is one line: a line break in it is a space
+        return one_line(text.replace("\r\n", " ").replace("\n", " "))
+
+    def finding(f: Finding) -> Finding:
+        return replace(f, message=sentence(f.message), advice=sentence(f.advice))
+
+    diagnoses = []
+    for d in report.diagnoses:
+        h = d.history
+        history = replace(
+            h,
+            source=one_line(h.source),
+            name=one_line(h.name),
+            x_name=one_line(h.x_name),
+            series=[replace(x, name=one_line(x.name)) for x in h.series],
+            notes=[one_line(n) for n in h.notes],
+        )
+        diagnoses.append(replace(d, history=history, findings=[finding(f) for f in d.findings]))
+    return replace(
+        report,
+        diagnoses=diagnoses,
+        errors=[InputError(one_line(e.source), one_line(e.message)) for e in report.errors],
+        plots={i: one_line(p) for i, p in report.plots.items()},
+        options={**report.options, "printable": True},
+    )
 
 
 def facts(
@@ -120,7 +159,7 @@ def next_run_blocks(d: Diagnosis) -> list[tuple[str, list[str]]]:
     """The "Next run" lines as (line, its continuation lines): a continuation starts with two spaces
     (a replayed callback, a line of a copy-paste snippet) and belongs to the line above it."""
     blocks: list[tuple[str, list[str]]] = []
-    for line in next_run_lines(d):
+    for line in map(one_line, next_run_lines(d)):
         if line.startswith("  ") and blocks:
             blocks[-1][1].append(line[2:])
         else:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding, severity_rank
 from lossdoc.history import LossHistory
-from lossdoc.report import Report
+from lossdoc.report import Report, printable
 
 MAX_PER_LEVEL = 10
 LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -37,6 +37,7 @@ def _file(source: str) -> str | None:
 
 
 def render(report: Report) -> str:
+    report = printable(report)
     items: list[tuple[tuple[int, int, int], str, str]] = []
     for e in report.errors:
         line = command("error", e.message, file=_file(e.source), title="lossdoc: input error")

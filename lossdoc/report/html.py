@@ -19,6 +19,7 @@ from lossdoc.report import (
     confidence_text,
     headline,
     next_run_blocks,
+    printable,
     too_short_text,
     verdict_text,
     where_text,
@@ -111,6 +112,8 @@ def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
 
 def render(report: Report) -> str:
     from lossdoc.report.plot import groups
+
+    report = printable(report)
 
     first_of: dict[int, list[int]] = {idx[0]: idx for idx in groups(report.diagnoses)}
     runs = len(report.diagnoses)

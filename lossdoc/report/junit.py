@@ -15,7 +15,7 @@ import xml.etree.ElementTree as ET
 
 from lossdoc.analysis import RULES
 from lossdoc.analysis.types import Finding
-from lossdoc.report import Report, by_severity, where_text
+from lossdoc.report import Report, by_severity, printable, where_text
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -41,6 +41,7 @@ def _finding_text(x_name: str, f: Finding) -> str:
 
 
 def render(report: Report) -> str:
+    report = printable(report)
     root = ET.Element("testsuites", name="lossdoc")
     selected = set(report.rules)
     used: set[str] = set()

@@ -6,13 +6,17 @@ A summary table of every run first, then per run its numbers, its findings with 
 
 from __future__ import annotations
 
+import re
+
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.errors import one_line
 from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
     headline,
     next_run_blocks,
+    printable,
     too_short_text,
     verdict_text,
     where_text,
@@ -22,23 +26,43 @@ from lossdoc.report import facts as run_facts
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢", "too-short": "⚪"}
 
 
+MARKUP = str.maketrans(
+    {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "\\`"}
+)
+"""What text from a log must not be read as: a table cell's end, HTML (``<img onerror>``), a link
+(``](https://evil.example)``) or code."""
+
+
 def cell(text: object) -> str:
-    """Text safe inside a table cell: pipes escaped, one line, no accidental HTML."""
-    return (
-        str(text)
-        .replace("\\", "\\\\")
-        .replace("|", "\\|")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace("\r", " ")
-        .replace("\n", " ")
-    )
+    """Text safe in a table cell or a paragraph: one line (control characters escaped), no HTML,
+    link, code span or cell boundary of its own."""
+    return one_line(str(text).replace("\r", " ").replace("\n", " ")).translate(MARKUP)
 
 
-def code(text: object) -> str:
-    s = str(text).replace("\n", " ")
-    fence = "``" if "`" in s else "`"
-    return f"{fence}{s}{fence}" if fence == "`" else f"{fence} {s} {fence}"
+def code(text: object, in_table: bool = False) -> str:
+    """A file or column name as a code span, which nothing inside can end: the fence is longer than
+    any run of backticks in it. In a table a ``|`` still ends the cell (GFM), so it is escaped."""
+    s = one_line(str(text))
+    if in_table:
+        s = s.replace("|", "\\|")
+    longest = max((len(run) for run in re.findall("`+", s)), default=0)
+    if not longest:
+        return f"`{s}`"
+    fence = "`" * max(2, longest + 1)
+    return f"{fence} {s} {fence}"
+
+
+def _fence(lines: list[str]) -> str:
+    """A code block fence longer than any run of backticks in ``lines``."""
+    longest = max((len(run) for line in lines for run in re.findall("`+", line)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def _link(path: str) -> str:
+    """A plot's path as a link destination: nothing in it can end the link."""
+    from urllib.parse import quote
+
+    return quote(path, safe="/:._-~%")
 
 
 def _icon(d: Diagnosis) -> str:
@@ -62,18 +86,18 @@ def summary(report: Report) -> list[str]:
             f"| {cell(first)} | {len(d.findings)} |"
         )
     for e in report.errors:
-        lines.append(f"| ⛔ | {code(cell(e.source))} | input error | {cell(e.message)} | |")
+        lines.append(f"| ⛔ | {code(e.source, in_table=True)} | input error | {cell(e.message)} | |")
     return lines
 
 
 def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
     h = d.history
     out = [f'<a id="{anchor(i)}"></a>', "", f"### {_icon(d)} {cell(h.name)} — {cell(verdict_text(d))}", ""]
-    facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code)
+    facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code, cell)
     out.append(" · ".join(facts))
     out.append("")
     if i in report.plots:
-        out += [f"![{cell(h.name)}]({report.plots[i].replace(' ', '%20')})", ""]
+        out += [f"![{cell(h.name)}]({_link(report.plots[i])})", ""]
     if d.findings:
         out += ["| severity | rule | where | finding | what to do |", "|---|---|---|---|---|"]
         for f in by_severity(d.findings):
@@ -93,14 +117,16 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
         for line, more in blocks:
             out.append(f"- {cell(line)}")
             if more:
-                out += ["", "  ```text", *(f"  {m}" for m in more), "  ```", ""]
+                fence = _fence(more)
+                out += ["", f"  {fence}text", *(f"  {m}" for m in more), f"  {fence}", ""]
         out.append("")
     for note in h.notes:
-        out += [f"> note: {note}", ""]
+        out += [f"> note: {cell(note)}", ""]
     return out
 
 
 def render(report: Report) -> str:
+    report = printable(report)
     runs = len(report.diagnoses)
     failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
     lines = [

@@ -17,6 +17,7 @@ the run is still being analysed) and then its findings and layout (:func:`finish
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -637,7 +638,9 @@ def save_atomic(fig: Any, path: Path) -> Path:
     """Write to a temp file beside ``path`` and rename it into place: never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower() if path.suffix.lower() in PLOT_SUFFIXES else ".png"
+    global writing
     fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=suffix, dir=path.parent)
+    writing = tmp
     os.close(fd)
     try:
         fmt = suffix.lstrip(".")
@@ -645,9 +648,23 @@ def save_atomic(fig: Any, path: Path) -> Path:
         os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plot is as readable as any new file
         os.replace(tmp, path)
     finally:
+        writing = None
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+writing: str | None = None
+"""The temporary file a plot is being written to, if any: what a process stopped by a signal removes
+(see :func:`remove_partial`)."""
+
+
+def remove_partial() -> None:
+    """Remove the temporary file of a plot being written (called when the process is stopped)."""
+    tmp = writing
+    if tmp is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
 
 
 def _umask() -> int:
@@ -697,6 +714,30 @@ def _drawing(d: Diagnosis, prepared: Drawing | None, smoothing: float | None) ->
     return prepared if prepared is not None else prepare(d, smoothing)
 
 
+def protected_paths(report: Any, inputs: set[str]) -> set[Path]:
+    """Every file the command line named or matched, read or not (one that failed to parse is still
+    somebody's file), and every log the runs came from: no plot may replace any of them."""
+    import glob
+
+    from lossdoc.ingest import glob_paths
+
+    named: set[str] = set()
+    for spec in inputs:
+        if spec in ("-", ""):
+            continue
+        named.add(spec)
+        if glob.has_magic(spec):
+            with contextlib.suppress(OSError, ValueError):
+                named.update(glob_paths(spec))
+    named |= {d.history.source for d in report.diagnoses if not d.history.source.startswith("<")}
+    named |= {e.source for e in report.errors if not e.source.startswith(("<", "-"))}
+    out: set[Path] = set()
+    for p in named:
+        with contextlib.suppress(OSError, ValueError, RuntimeError):
+            out.add(Path(p).resolve())
+    return out
+
+
 def write_plots(
     report: Any,
     target: Path,
@@ -714,8 +755,7 @@ def write_plots(
     """
     from lossdoc.ingest import InputError
 
-    protected = {Path(p).resolve() for p in inputs if p != "-"}
-    protected |= {Path(d.history.source).resolve() for d in report.diagnoses if not d.history.source.startswith("<")}
+    protected = protected_paths(report, inputs)
     for idx, out in plan_outputs(report.diagnoses, target):
         if out.resolve() in protected:
             report.errors.append(InputError(str(out), "refusing to overwrite an input file with a plot"))

@@ -30,6 +30,7 @@ from lossdoc.report import (
     confidence_text,
     headline,
     next_run_blocks,
+    printable,
     too_short_text,
     verdict_text,
     where_text,
@@ -39,6 +40,15 @@ SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DETAIL_ALL_UP_TO = 10
 """With more runs than this, ``--details auto`` details only the runs that need a look."""
 SPARK = "▁▂▃▄▅▆▇█"
+
+
+class QuietOnBrokenPipe(Console):
+    """A Console that, when its reader goes away (``| head -1``), stops writing and lets the caller
+    decide the exit code (rich's own Console exits with 1, which means "findings" to a CI job)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
 
 
 MIN_SPARK_SPAN = 0.05
@@ -199,6 +209,7 @@ def detailed(report: Report, details: str = "auto") -> list[int]:
 
 
 def print_report(report: Report, console: Console, *, quiet: bool = False, details: str = "auto") -> None:
+    report = printable(report)
     if quiet or len(report.diagnoses) > 1:
         console.print(summary_table(report))
     if not quiet:
