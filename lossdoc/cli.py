@@ -125,6 +125,7 @@ def analyze(
             split_list(ignore) if ignore is not None else settings.ignore,
             RULES,
         )
+        policy.check_rules(rules)
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
     except LossdocError as exc:

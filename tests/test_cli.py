@@ -48,7 +48,24 @@ def test_fail_on_rule_gates_the_exit_code(tmp_path):
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting"]).exit_code == 1
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "error"]).exit_code == 0
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "warning"]).exit_code == 1
-    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting", "--ignore", "overfitting"]).exit_code == 0
+
+
+def test_fail_on_a_rule_that_does_not_run_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    for extra in (["--ignore", "overfitting"], ["--select", "plateau"]):
+        res = runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting", *extra])
+        assert res.exit_code == 2, res.output
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert "'overfitting' is turned off by --select/--ignore" in res.stderr
+
+
+def test_an_empty_rule_set_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    res = runner.invoke(app, ["analyze", str(f), "--select", "plateau", "--ignore", "plateau"])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "lossdoc: --select/--ignore: no rule is left to run; select at least one rule that is not ignored"
+    ]
 
 
 def test_bad_file_is_one_error_line_and_others_still_analysed(tmp_path):
