@@ -195,8 +195,11 @@ def _prepared(report: Any, smoothing: float | None, curves: dict[int, Any]) -> t
 
     drawings: list = []
     for d in report.diagnoses:
+        ahead = curves.get(id(d.history))
+        if ahead is not None and ahead.name != d.history.name:
+            ahead = None  # renamed since (two runs shared a name): its title would be the old one
         try:
-            drawings.append(prepare(d, smoothing, curves.get(id(d.history))))
+            drawings.append(prepare(d, smoothing, ahead))
         except Exception:
             drawings.append(None)
     runs = [dr.run if dr is not None else d for d, dr in zip(report.diagnoses, drawings, strict=True)]

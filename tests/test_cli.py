@@ -167,3 +167,54 @@ def test_details_option_is_checked_and_picks_the_runs_in_full(tmp_path):
     assert full.stdout.count("source ") == 12
     bad = runner.invoke(app, ["analyze", str(tmp_path), "--details", "some"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "lossdoc: --details: 'some' is not one of auto, all, problems"
+
+
+def _lightning_version(folder):
+    x, tr = decay(30, rate=3)
+    return write_csv(
+        folder / "lightning_logs" / "version_0" / "metrics.csv", {"epoch": x, "step": x * 10, "train_loss": tr}
+    )
+
+
+def test_runs_from_different_arguments_never_share_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for exp in ("exp_a", "exp_b"):
+        (tmp_path / exp / "lightning_logs" / "version_0").mkdir(parents=True)
+        _lightning_version(tmp_path / exp)
+    expected = ["exp_a/lightning_logs/version_0", "exp_b/lightning_logs/version_0"]
+    for args in (
+        ["exp_a/lightning_logs/version_0", "exp_b/lightning_logs/version_0"],
+        ["exp_a/lightning_logs/version_0/metrics.csv", "exp_b/lightning_logs/version_0/metrics.csv"],
+        ["exp_a", "exp_b"],
+    ):
+        doc = json.loads(runner.invoke(app, ["analyze", *args, "-f", "json", "--fail-on", "never"]).stdout)
+        assert [r["name"] for r in doc["runs"]] == expected, args
+    junit = runner.invoke(app, ["analyze", "exp_a", "exp_b", "-f", "junit", "--fail-on", "never"]).stdout
+    assert (
+        'classname="lossdoc.exp_a/lightning_logs/version_0"' in junit
+        and 'classname="lossdoc.exp_b/lightning_logs/version_0"' in junit
+    )
+    res = runner.invoke(app, ["analyze", "exp_a", "exp_b", "--plot", "plots", "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "exp_a_lightning_logs_version_0.png",
+        "exp_b_lightning_logs_version_0.png",
+    ]
+
+
+def test_distinct_names_takes_the_shortest_telling_suffix():
+    from types import SimpleNamespace
+
+    from lossdoc.ingest.names import distinct_names
+
+    runs = [SimpleNamespace(name=n) for n in ("run", "run", "results [train/box_loss]", "results [train/box_loss]")]
+    distinct_names([("a/x/run.csv", runs[0]), ("b/x/run.csv", runs[1]), ("m/p/y1", runs[2]), ("m/q/y1", runs[3])])
+    assert [r.name for r in runs] == [
+        "a/x/run",
+        "b/x/run",
+        "p/y1/results [train/box_loss]",
+        "q/y1/results [train/box_loss]",
+    ]
+    same = [SimpleNamespace(name="run"), SimpleNamespace(name="run")]
+    distinct_names([("a.csv", same[0]), ("a.csv", same[1])])  # one argument twice: nothing to tell apart
+    assert [r.name for r in same] == ["run", "run"]

@@ -262,6 +262,8 @@ class Sketch:
     panels: list[_Panel]
     cols: int
     suptitle: Any
+    names: tuple[str, ...] = ()
+    """The runs' names as drawn (titles)."""
 
 
 def figure(diags: list[Diagnosis], smoothing: float | None = None) -> Any:
@@ -303,7 +305,7 @@ def sketch(runs: list[Curves]) -> Sketch:
             name = _shared_name([c.name for c in runs])
             suptitle = fig.suptitle(_literal(name), x=0.01, ha="left", fontsize=11, fontweight="bold")
         _fit(fig, panels, cols, suptitle, None)
-    return Sketch(fig, panels, cols, suptitle)
+    return Sketch(fig, panels, cols, suptitle, tuple(c.name for c in runs))
 
 
 def finish(sk: Sketch, drawings: list[Drawing]) -> Any:
@@ -728,6 +730,8 @@ def write_plots(
         try:
             runs = [_drawing(report.diagnoses[i], drawings[i] if drawings else None, smoothing) for i in idx]
             sketched = sketches.pop(tuple(dr.key for dr in runs), None) if sketches else None
+            if sketched is not None and sketched.names != tuple(dr.run.history.name for dr in runs):
+                sketched = None  # the run was renamed after it was sketched (see ingest.names.distinct_names)
             save_atomic(figure_of(runs, sketched), out)
         except OSError as exc:
             report.errors.append(InputError(str(out), f"cannot write plot ({exc.strerror or exc})"))
