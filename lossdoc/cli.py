@@ -128,12 +128,16 @@ def analyze(
         policy.check_rules(rules)
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
+        plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
+        if plot is not None:
+            from lossdoc.report.plot import check_target
+
+            check_target(plot, set(paths))
     except LossdocError as exc:
         if early is not None:
             early.close()
         raise _fail(f"{exc.source}: {exc.message}") from None
     quiet = quiet if quiet is not None else settings.quiet
-    plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
     helper = early or (_plot_helper() if plot is not None and workers > 1 else None)

@@ -218,3 +218,30 @@ def test_distinct_names_takes_the_shortest_telling_suffix():
     same = [SimpleNamespace(name="run"), SimpleNamespace(name="run")]
     distinct_names([("a.csv", same[0]), ("a.csv", same[1])])  # one argument twice: nothing to tell apart
     assert [r.name for r in same] == ["run", "run"]
+
+
+def test_plot_target_of_an_unsupported_type_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(tmp_path / "x.jpg")])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        f"lossdoc: --plot: '{tmp_path / 'x.jpg'}': .jpg is not a plot type; use .png, .svg, .pdf, or a folder"
+    ]
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_plot_target_that_is_an_existing_non_plot_file_is_refused(tmp_path):
+    f = overfit_csv(tmp_path)
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture\n")
+    readme = tmp_path / "README"
+    readme.write_text("hello\n")
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(notes)])
+    assert res.exit_code == 2 and "exists and is not a PNG plot; refusing to overwrite it" in res.stderr
+    assert notes.read_text() == "not a picture\n"
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(readme)])
+    assert res.exit_code == 2 and "is a file, not a folder" in res.stderr
+    # a plot written before is overwritten, as a re-run should
+    good = tmp_path / "plot.png"
+    assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0
+    assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0

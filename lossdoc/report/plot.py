@@ -51,6 +51,8 @@ FEW_POINTS = 60
 MAX_BAD_TICKS = 2000
 """NaN/Inf positions marked per curve at most (the legend still gives the full count)."""
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+PLOT_MAGIC = {".png": (b"\x89PNG",), ".svg": (b"<?xml", b"<svg"), ".pdf": (b"%PDF",)}
+"""How each kind of plot file starts: an existing file is only overwritten when it is one."""
 DPI = 150
 PAD = 4 / 72
 """Inches of space around the figure's edge and between a panel's labels and its neighbour's."""
@@ -650,6 +652,33 @@ def save_atomic(fig: Any, path: Path) -> Path:
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def check_target(target: Path, inputs: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+    """Refuse a ``--plot`` target lossdoc cannot write plots to, before any log is read: a suffix
+    that is not a plot type (``x.jpg`` would otherwise become a folder), or an existing file that is
+    not a plot of its suffix's type (a log, a README, a CSV renamed .png). Raises LossdocError."""
+    from lossdoc.errors import LossdocError
+
+    kinds = ", ".join(PLOT_SUFFIXES)
+    suffix = target.suffix.lower()
+    if target.is_dir():
+        return
+    if suffix and suffix not in PLOT_SUFFIXES:
+        raise LossdocError("--plot", f"'{target}': {suffix} is not a plot type; use {kinds}, or a folder")
+    if not target.exists() or target.resolve() in {Path(p).resolve() for p in inputs if p != "-"}:
+        return  # an input given as the target: write_plots refuses it with the other plot errors
+    if not suffix:
+        raise LossdocError("--plot", f"'{target}' is a file, not a folder; name a {kinds} file or a folder")
+    try:
+        with open(target, "rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError as exc:
+        raise LossdocError("--plot", f"'{target}': cannot read it ({exc.strerror or exc})") from None
+    if head and not head.startswith(PLOT_MAGIC[suffix]):
+        raise LossdocError(
+            "--plot", f"'{target}' exists and is not a {suffix[1:].upper()} plot; refusing to overwrite it"
+        )
 
 
 def _umask() -> int:
