@@ -53,6 +53,10 @@ def analyze(
         Optional[str],  # noqa: UP045
         typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
     ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout."),
+    ] = None,
     plot: Annotated[
         Optional[Path],  # noqa: UP045
         typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
@@ -133,6 +137,8 @@ def analyze(
             from lossdoc.report.plot import check_target
 
             check_target(plot, set(paths))
+        if output is not None:
+            _check_output(output, paths)
     except LossdocError as exc:
         if early is not None:
             early.close()
@@ -151,8 +157,37 @@ def analyze(
     finally:
         if helper is not None:
             helper.close()
-    emit(report, format, quiet, details)
+    emit(report, format, quiet, details, output)
     raise typer.Exit(code=report.exit_code)
+
+
+def _check_output(output: Path, paths: list[str]) -> None:
+    from lossdoc.errors import LossdocError
+
+    if output.is_dir():
+        raise LossdocError("--output", f"'{output}' is a folder; name a file")
+    if output.exists() and output.resolve() in {Path(p).resolve() for p in paths if p != "-"}:
+        raise LossdocError("--output", f"'{output}' is an input; refusing to overwrite it with the report")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path`` and rename it into place: a reader (a CI step,
+    an editor) never sees a half-written report, and a failed write leaves the old one."""
+    import os
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a report is as readable as any new file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _jobs(value: str | None) -> int:
@@ -189,6 +224,12 @@ def run_analysis(
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))
 
 
+def _input_error(source: str, message: str) -> Any:
+    from lossdoc.ingest import InputError
+
+    return InputError(source, message)
+
+
 def _plot_helper() -> Any:
     from lossdoc.batch import PlotHelper
 
@@ -207,7 +248,7 @@ def write_plots(
         write(report, target, smoothing, inputs)
 
 
-def emit(report: object, format: str, quiet: bool, details: str = "auto") -> None:
+def emit(report: object, format: str, quiet: bool, details: str = "auto", output: Path | None = None) -> None:
     import importlib
     import os
 
@@ -217,13 +258,25 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if format == "github" else None
     report.options["step_summary"] = bool(summary_file)
     if format == "table":
+        import io
+
         from rich.console import Console
 
         from lossdoc.report.terminal import print_report
 
-        print_report(report, Console(), quiet=quiet, details=details)
+        buffer = io.StringIO() if output is not None else None
+        print_report(report, Console(file=buffer), quiet=quiet, details=details)
+        text = buffer.getvalue() if buffer is not None else ""
     else:
-        sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+        text = importlib.import_module(f"lossdoc.report.{format}").render(report)
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            report.errors.append(_input_error(str(output), f"cannot write the report ({exc.strerror or exc})"))
+            report.exit_code = 2
     if summary_file:
         from lossdoc.report.markdown import render as markdown
 

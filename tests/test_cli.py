@@ -245,3 +245,26 @@ def test_plot_target_that_is_an_existing_non_plot_file_is_refused(tmp_path):
     good = tmp_path / "plot.png"
     assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0
     assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0
+
+
+def test_output_writes_the_report_to_a_file_atomically(tmp_path, monkeypatch):
+    import os
+
+    f = overfit_csv(tmp_path)
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append((a, b)), real_replace(a, b))[1])
+    for fmt, name in (("json", "r.json"), ("table", "r.txt"), ("junit", "r.xml"), ("markdown", "r.md")):
+        out = tmp_path / name
+        res = runner.invoke(app, ["analyze", str(f), "-f", fmt, "-o", str(out), "--fail-on", "never"])
+        assert res.exit_code == 0, res.output
+        assert res.stdout == "" and out.stat().st_size > 0
+        src, dst = replaced[-1]
+        assert dst == out and os.path.dirname(src) == str(tmp_path)  # a temp file in the same folder, renamed
+    assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["name"] == "overfit"
+    assert "overfit" in (tmp_path / "r.txt").read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".lossdoc-")] == []
+    res = runner.invoke(app, ["analyze", str(f), "-o", str(tmp_path / "missing" / "r.txt")])
+    assert res.exit_code == 2 and "cannot write the report" in res.stderr
+    res = runner.invoke(app, ["analyze", str(f), "-o", str(f)])
+    assert res.exit_code == 2 and "is an input; refusing to overwrite it" in res.stderr
