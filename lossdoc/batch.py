@@ -41,6 +41,8 @@ class Job:
     overrides: Overrides | None
     rules: list[str]
     rule_params: Mapping[str, Mapping[str, Any]] | None
+    framework: str | None = None
+    """--framework: whose API the advice uses (None: guessed from each log)."""
 
 
 def diagnose_log(
@@ -58,7 +60,7 @@ def diagnose_log(
     for h in histories:
         try:
             diagnosis = analyze(h, job.rules, job.rule_params)
-            diagnosis.advice = advise(diagnosis)
+            diagnosis.advice = advise(diagnosis, job.framework)
             out.append(diagnosis)
         except Exception as exc:  # a bug must cost one run, never the whole call
             out.append(AnalysisFailure(InputError(h.source, f"internal error while analysing run '{h.name}': {exc!r}")))

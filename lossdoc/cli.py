@@ -85,6 +85,14 @@ def analyze(
             "all, or problems."
         ),
     ] = None,
+    framework: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="NAME",
+            help="Write advice and snippets for this framework instead of the one guessed from each log: "
+            "keras, lightning, pytorch, huggingface, xgboost, lightgbm, sklearn or generic.",
+        ),
+    ] = None,
     param: Annotated[
         Optional[list[str]],  # noqa: UP045
         typer.Option("--param", help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable."),
@@ -130,6 +138,11 @@ def analyze(
             RULES,
         )
         policy.check_rules(rules)
+        framework = (
+            cfg.parse_framework(framework, lambda what: LossdocError("--framework", what))
+            if framework is not None
+            else settings.framework
+        )
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
         plot = plot if plot is not None else (Path(settings.plot) if settings.plot else None)
@@ -150,7 +163,9 @@ def analyze(
     # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed
     on_read = (lambda histories: helper.ahead(histories, smooth)) if helper is not None else None
     try:
-        report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read)
+        report = run_analysis(
+            paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read, framework=framework
+        )
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
         if plot is not None:
             write_plots(report, plot, smooth, set(paths), helper)
@@ -209,6 +224,7 @@ def run_analysis(
     rule_params: dict[str, dict[str, object]] | None = None,
     jobs: int = 1,
     on_read: Any = None,
+    framework: str | None = None,
 ) -> object:
     """Read, analyse and advise on every log (in ``jobs`` processes when there are many), in input
     order; ``on_read`` is given each log's runs read in this process before they are analysed."""
@@ -217,7 +233,7 @@ def run_analysis(
     from lossdoc.policy import exit_code
     from lossdoc.report import Report
 
-    job = Job(overrides, rules, rule_params)
+    job = Job(overrides, rules, rule_params, framework)
     results, errors = load_paths(paths, overrides, read_all=lambda refs, _: diagnose_all(refs, job, jobs, on_read))
     diagnoses = [r for r in results if not isinstance(r, AnalysisFailure)]
     errors += [r.error for r in results if isinstance(r, AnalysisFailure)]

@@ -47,6 +47,7 @@ KEYS = (
     "smoothing",
     "quiet",
     "details",
+    "framework",
     "rules",
 )
 
@@ -67,6 +68,8 @@ class Settings:
     """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
     quiet: bool = False
     details: str = "auto"
+    framework: str | None = None
+    """Whose API the advice and snippets use (lossdoc.advice.frameworks.NAMES); None guesses per log."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
 
@@ -169,6 +172,8 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             if value not in DETAILS:
                 raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {value!r}")
             values["details"] = value
+        elif key == "framework":
+            values["framework"] = parse_framework(value, partial(bad, raw_key))
         elif key == "quiet":
             if not isinstance(value, bool):
                 raise bad(raw_key, f"must be true or false, not {value!r}")
@@ -192,6 +197,15 @@ def _str_or_list(value: Any, bad: Any) -> str:
     else:
         raise bad(f"must be a string or a list of strings, not {value!r}")
     return ",".join(i.strip() for i in items if i.strip())
+
+
+def parse_framework(value: Any, bad: Any) -> str:
+    """One of the framework names advice is written for."""
+    from lossdoc.advice.frameworks import NAMES
+
+    if not isinstance(value, str) or value.strip().lower() not in NAMES:
+        raise bad(f"{value!r} is not a framework; frameworks are: {', '.join(NAMES)}")
+    return value.strip().lower()
 
 
 def parse_smoothing(value: Any, bad: Any) -> float | None:
