@@ -412,3 +412,22 @@ def test_nan_positions_and_markers_do_not_break_a_plot(tmp_path):
     assert {"non-finite", "loss-spike"} <= {f.rule for f in d.findings}
     out = draw(d, tmp_path / "n.png")
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_terminal_prints_the_snippet_unwrapped_so_it_pastes():
+    from lossdoc.advice import advise
+    from lossdoc.analysis import analyze
+
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    h = history((x, tr), (x, va))
+    h.format = "keras_csv"
+    d = analyze(h)
+    d.advice = advise(d)
+    code = d.advice["recommendation"]["snippet"].splitlines()
+    assert max(len(line) for line in code) > 60
+    c = console(width=60)
+    print_report(report([d]), c)
+    out = c.export_text().splitlines()
+    for line in code:
+        assert line in out  # whole, on one line of its own: not wrapped, cut or framed

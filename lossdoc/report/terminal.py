@@ -97,14 +97,39 @@ def _findings(d: Diagnosis) -> RenderableType:
     return t
 
 
+def snippet_code(d: Diagnosis) -> str | None:
+    """The run's copy-paste code (a framework's early-stopping setup), or None (no recommendation, or
+    the framework-neutral sentence, which is prose and wraps like prose)."""
+    rec = (d.advice or {}).get("recommendation")
+    if not rec or (rec.get("framework") or "generic") == "generic" or not rec.get("snippet"):
+        return None
+    return "\n".join(line for line in str(rec["snippet"]).splitlines() if line.strip())
+
+
+def print_code(console: Console, code: str) -> None:
+    """Code as it must be pasted: highlighted, never wrapped or cut at the terminal's width (rich's
+    soft wrap leaves long lines to the terminal, so a copy gives the original lines)."""
+    from rich.syntax import Syntax
+
+    text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
+    text.rstrip()
+    console.print(text, soft_wrap=True)
+
+
 def _next_run(d: Diagnosis) -> RenderableType | None:
     blocks = next_run_blocks(d)
     if not blocks:
         return None
+    code = snippet_code(d)
+    code_lines = code.splitlines() if code else None
     t = Table.grid(padding=(0, 1))
     t.add_column(no_wrap=True)
     t.add_column()
     for line, more in blocks:
+        if code_lines is not None and more == code_lines:
+            # printed after the box, unwrapped: code cut at the box's edge would not run when pasted
+            t.add_row("•", Text(line.rstrip(":") + "; the code is below this box."))
+            continue
         t.add_row("•", Text(line))
         for m in more:
             t.add_row("", Padding(Text(m, style="dim"), (0, 0, 0, 2)))
@@ -169,6 +194,9 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
                 parts += [Text(""), nxt]
             title = Text.assemble((d.history.name, "bold"), "  ", verdict(d))
             console.print(Panel(Group(*parts), title=title, title_align="left"))
+            code = snippet_code(d)
+            if code is not None:
+                print_code(console, code)
         rest = len(report.diagnoses) - len(shown)
         if rest:
             console.print(
