@@ -249,7 +249,7 @@ def test_github_failing_findings_are_errors_and_levels_are_capped():
     assert "::notice title=lossdoc%3A more findings::" in lines[-2]
     # 5 warnings over the cap, and 3 notices: 9 are shown to keep a slot for this one
     assert "8 more findings not shown" in lines[-2] and "job summary" in lines[-2]
-    assert lines[-1].startswith("lossdoc: 1 run analysed, 1 fail the --fail-on policy")
+    assert lines[-1].startswith("lossdoc: 1 run analysed, 1 fails the --fail-on policy")
 
 
 def test_github_writes_the_step_summary(tmp_path, monkeypatch):
@@ -431,3 +431,17 @@ def test_terminal_prints_the_snippet_unwrapped_so_it_pastes():
     out = c.export_text().splitlines()
     for line in code:
         assert line in out  # whole, on one line of its own: not wrapped, cut or framed
+
+
+def test_counts_agree_with_their_nouns_and_carry_thousands_separators():
+    from lossdoc.advice.render import next_run_lines
+    from lossdoc.words import count, fail_count
+
+    assert count(1, "loss spike") == "1 loss spike" and count(2, "loss spike") == "2 loss spikes"
+    assert count(1, "check") == "1 check" and count(12500, "check") == "12,500 checks"
+    assert [fail_count(n) for n in (0, 1, 2, 1500)] == ["0 fail", "1 fails", "2 fail", "1,500 fail"]
+    replay = [{"callback": "x", "params": {}, "stop_x": None}]
+    assert "(1 check):" in next_run_lines({"x_name": "epoch", "monitor": "val_loss", "checks": 1, "replay": replay})[0]
+    assert "(2,000 checks):" in next_run_lines({"x_name": "epoch", "monitor": "m", "checks": 2000, "replay": replay})[0]
+    many = report([diag(f"r{i}") for i in range(1200)])
+    assert "1,200 runs analysed · 0 fail the" in markdown.render(many)

@@ -26,6 +26,7 @@ import numpy as np
 
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.history import LossHistory
+from lossdoc.words import count
 
 
 def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]:
@@ -214,12 +215,12 @@ def _spacing(xs: np.ndarray) -> float | None:
 def _check_unit(h: LossHistory, k: int, xs: np.ndarray) -> str:
     """How the generic statement names the checks, plural: ``epochs``, ``checks (every 500 steps)``."""
     if k > 1:
-        return f"checks (means of {k} logged points)"
+        return f"checks (means of {k:,} logged points)"
     every = _spacing(xs)
     if h.x_name in ("epoch", "step", "iteration") and every == 1:
         return f"{h.x_name}s"
     if every and h.x_name:
-        return f"checks (every {every:g} {h.x_name}s)"
+        return f"checks (every {count(every, h.x_name)})"
     return "checks"
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
 from lossdoc.report import facts as run_facts
+from lossdoc.words import count, fail_count
 
 CSS = """
 body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;max-width:1100px;
@@ -105,8 +106,8 @@ def render(report: Report) -> str:
     runs = len(report.diagnoses)
     failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
     head = (
-        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the --fail-on policy"
-        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        f"{count(runs, 'run')} analysed · {fail_count(failing)} the --fail-on policy"
+        + (f" · {count(len(report.errors), 'input error')}" if report.errors else "")
         + f" · exit code {report.exit_code}"
     )
     out = [

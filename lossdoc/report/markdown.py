@@ -9,6 +9,7 @@ from __future__ import annotations
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
 from lossdoc.report import facts as run_facts
+from lossdoc.words import count, fail_count
 
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢"}
 
@@ -96,8 +97,8 @@ def render(report: Report) -> str:
     lines = [
         "## lossdoc report",
         "",
-        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the `--fail-on` policy"
-        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        f"{count(runs, 'run')} analysed · {fail_count(failing)} the `--fail-on` policy"
+        + (f" · {count(len(report.errors), 'input error')}" if report.errors else "")
         + f" · exit code {report.exit_code}",
         "",
     ]

@@ -33,6 +33,7 @@ from lossdoc.analysis.types import Diagnosis
 from lossdoc.errors import one_line
 from lossdoc.history import LossHistory, Series
 from lossdoc.report import by_severity, verdict_text
+from lossdoc.words import count
 
 TRAIN_COLOR = "#0072B2"
 VAL_COLOR = "#D55E00"
@@ -578,7 +579,7 @@ def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
                 xs, ys, marker="^", markersize=6, color=color, markeredgecolor="black", markeredgewidth=0.4,
                 linestyle="none", zorder=7,
             )  # fmt: skip
-            handles.setdefault(f"loss spike ({len(xs)})", m)
+            handles.setdefault(count(len(xs), "loss spike"), m)
         elif f.rule == "non-finite" and not any(k.startswith("first NaN/Inf") for k in handles):
             line = ax.axvline(f.start, color=color, linestyle=":", linewidth=1.3, zorder=1)
             handles[f"first NaN/Inf at {x_name} {fmt_x(f.start)}"] = line

@@ -25,6 +25,7 @@ from rich.text import Text
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import Report, by_severity, headline, next_run_blocks, verdict_text, where_text
+from lossdoc.words import count, fail_count
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DETAIL_ALL_UP_TO = 10
@@ -160,10 +161,10 @@ def summary_table(report: Report) -> Table:
 def footer(report: Report) -> Text:
     runs = len(report.diagnoses)
     sick = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
-    text = Text(f"{runs} run{'s' if runs != 1 else ''} analysed", style="dim")
+    text = Text(f"{count(runs, 'run')} analysed", style="dim")
     if report.errors:
-        text.append(f", {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}", style="dim")
-    text.append(f"; {sick} fail{'s' if sick == 1 else ''} the --fail-on policy", style="dim")
+        text.append(f", {count(len(report.errors), 'input error')}", style="dim")
+    text.append(f"; {fail_count(sick)} the --fail-on policy", style="dim")
     text.append(f"; exit {report.exit_code}", style="bold" if report.exit_code else "dim")
     return text
 
@@ -201,7 +202,7 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
         if rest:
             console.print(
                 Text(
-                    f"{rest} run{'s' if rest != 1 else ''} without a warning or error "
+                    f"{count(rest, 'run')} without a warning or error "
                     f"{'are' if rest != 1 else 'is'} in the table only; --details all prints every run in full.",
                     style="dim",
                 )
