@@ -22,6 +22,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     cls=LeanGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -48,10 +49,12 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command(cls=LeanCommand)
 def analyze(
-    paths: Annotated[list[str], typer.Argument(help="Log files, folders or globs; '-' reads standard input.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH...", help="Log files, folders or globs; '-' reads standard input.")
+    ],
     format: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
+        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
     ] = None,
     output: Annotated[
         Optional[Path],  # noqa: UP045
@@ -59,20 +62,41 @@ def analyze(
     ] = None,
     plot: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
+        typer.Option(metavar="PATH", help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--fail-on", help="never, info, warning, error (default), or rule slugs (comma-separated)."),
+        typer.Option(
+            "--fail-on",
+            metavar="POLICY",
+            help="never, info, warning, error (default), or rule slugs (comma-separated).",
+        ),
     ] = None,
-    select: Annotated[Optional[str], typer.Option(help="Only these rules (comma-separated slugs).")] = None,  # noqa: UP045
-    ignore: Annotated[Optional[str], typer.Option(help="Skip these rules (comma-separated slugs).")] = None,  # noqa: UP045
-    x: Annotated[Optional[str], typer.Option("--x", help="Column to use as the x axis.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option("--train", help="Column holding the training loss.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option("--val", help="Column holding the validation loss.")] = None,  # noqa: UP045
+    select: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="RULES", help="Only these rules (comma-separated slugs)."),
+    ] = None,
+    ignore: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="RULES", help="Skip these rules (comma-separated slugs)."),
+    ] = None,
+    x: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
+    ] = None,
+    train: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
+    ] = None,
+    val: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
+    ] = None,
     smoothing: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."),
+        typer.Option(
+            metavar="WEIGHT", help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."
+        ),
     ] = None,
     quiet: Annotated[
         Optional[bool],  # noqa: UP045
@@ -81,8 +105,9 @@ def analyze(
     details: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
+            metavar="WHICH",
             help="Runs the table prints in full: auto (every run up to 10, else those with a warning or error), "
-            "all, or problems."
+            "all, or problems.",
         ),
     ] = None,
     framework: Annotated[
@@ -95,15 +120,21 @@ def analyze(
     ] = None,
     param: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--param", help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable."),
+        typer.Option(
+            "--param",
+            metavar="RULE.KEY=VALUE",
+            help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable.",
+        ),
     ] = None,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."),
+        typer.Option(
+            "--config", metavar="FILE", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."
+        ),
     ] = None,
     jobs: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--jobs", "-j", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
+        typer.Option("--jobs", "-j", metavar="N", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
@@ -305,15 +336,31 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
         typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
 
 
+def _terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` wins), at most 100 columns: prose wider than that is hard to read."""
+    import shutil
+
+    return max(40, min(100, shutil.get_terminal_size((100, 24)).columns))
+
+
 @app.command(cls=LeanCommand)
-def explain(rule: Annotated[str, typer.Argument(help="A rule slug, e.g. overfitting.")]) -> None:
+def explain(
+    rule: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(metavar="RULE", help="A rule slug, e.g. overfitting; none lists the rules."),
+    ] = None,
+) -> None:
     """Print a rule's documentation: what it means, why it matters, what to do, and its parameters."""
     from lossdoc.analysis import RULES
     from lossdoc.docs import rule_text
 
+    if rule is None:
+        list_rules()
+        typer.echo("\nlossdoc explain RULE prints a rule's documentation.")
+        return
     if rule not in RULES:
         raise _fail(f"unknown rule '{rule}'; rules are: {', '.join(RULES)}")
-    typer.echo(rule_text(RULES[rule]))
+    typer.echo(rule_text(RULES[rule], _terminal_width()))
 
 
 @app.command("rules", cls=LeanCommand)
@@ -329,9 +376,9 @@ def list_rules() -> None:
 @app.command(cls=LeanCommand)
 def formats() -> None:
     """List the log formats lossdoc reads and how each is recognised."""
-    from lossdoc.docs import FORMATS_TEXT
+    from lossdoc.docs import formats_text
 
-    typer.echo(FORMATS_TEXT)
+    typer.echo(formats_text(_terminal_width()))
 
 
 def main() -> None:

@@ -268,3 +268,44 @@ def test_output_writes_the_report_to_a_file_atomically(tmp_path, monkeypatch):
     assert res.exit_code == 2 and "cannot write the report" in res.stderr
     res = runner.invoke(app, ["analyze", str(f), "-o", str(f)])
     assert res.exit_code == 2 and "is an input; refusing to overwrite it" in res.stderr
+
+
+def test_dash_h_is_help_everywhere_and_help_has_no_type_noise():
+    for cmd in ([], ["analyze"], ["explain"], ["rules"], ["formats"]):
+        short, long = runner.invoke(app, [*cmd, "-h"]), runner.invoke(app, [*cmd, "--help"])
+        assert short.exit_code == 0 and short.stdout == long.stdout, cmd
+    text = runner.invoke(app, ["analyze", "-h"], env={"COLUMNS": "100"}).stdout
+    for noise in ("<str>", "<list[str]>", "<path>", "{paths}", "{PATH"):
+        assert noise not in text
+    assert "Usage: lossdoc analyze [OPTIONS] PATH..." in text
+    assert "--x COLUMN" in text and "--param RULE.KEY=VALUE" in text and "-o, --output FILE" in text
+
+
+def test_explain_without_a_rule_lists_the_rules():
+    from lossdoc.analysis import RULES
+
+    res = runner.invoke(app, ["explain"])
+    assert res.exit_code == 0
+    assert [line.split()[0] for line in res.stdout.splitlines()[: len(RULES)]] == list(RULES)
+
+
+def test_explain_and_formats_follow_the_terminal_width_without_rst_backticks():
+    for cmd in (["explain", "overfitting"], ["explain", "plateau"], ["formats"]):
+        for width in (60, 100):
+            out = runner.invoke(app, cmd, env={"COLUMNS": str(width)}).stdout
+            assert max(len(line) for line in out.splitlines()) <= width, (cmd, width)
+            assert "``" not in out
+    wide = runner.invoke(app, ["explain", "overfitting"], env={"COLUMNS": "200"}).stdout
+    assert "restore_best_weights/load_best_model_at_end" in wide
+
+
+def test_formats_lists_every_format_a_reader_reports():
+    from lossdoc.docs import FORMAT_DOCS, reader_formats
+
+    formats = reader_formats()
+    assert "llamafactory_jsonl" in formats and "tensorboard" in formats and "wandb_csv" in formats
+    assert set(formats) == set(FORMAT_DOCS)  # a new format is described, and nothing is described that is not read
+    out = runner.invoke(app, ["formats"]).stdout
+    listed = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    for name in formats:
+        assert name in listed
