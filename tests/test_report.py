@@ -445,3 +445,15 @@ def test_counts_agree_with_their_nouns_and_carry_thousands_separators():
     assert "(2,000 checks):" in next_run_lines({"x_name": "epoch", "monitor": "m", "checks": 2000, "replay": replay})[0]
     many = report([diag(f"r{i}") for i in range(1200)])
     assert "1,200 runs analysed · 0 fail the" in markdown.render(many)
+
+
+def test_terminal_summary_at_80_columns_breaks_run_names_between_words():
+    names = ["exp_a/lightning_logs/version_0", "a_very_long_experiment_name_for_sweeps/lightning_logs/version_0"]
+    ds = [diag(n, [finding("plateau", "warning", message="the training loss never learned")]) for n in names]
+    c = console(width=80)
+    print_report(report(ds), c, quiet=True)
+    lines = c.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    for word in ("lightning_logs/", "version_0", "exp_a/", "name_for_sweeps/"):
+        assert any(word in cell for cell in cells), word

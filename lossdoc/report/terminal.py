@@ -12,6 +12,7 @@ all`` prints every run. Width and colour follow the terminal (rich honours ``NO_
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -143,16 +144,56 @@ def verdict(d: Diagnosis) -> Text:
     return Text(text, style="green" if worst is None else SEVERITY_STYLE[worst.severity])
 
 
-def summary_table(report: Report) -> Table:
+def wrap_name(name: str, width: int) -> str:
+    """A run name in lines of at most ``width``, broken after a ``/`` rather than inside a word; a
+    single path part longer than ``width`` is broken after a ``_``, ``-`` or space, and only a word
+    longer than that is cut where it must be (by the table)."""
+    lines: list[str] = []
+    line = ""
+    for part in _parts(name, "/"):
+        pieces = [part] if len(part) <= width else _parts(part, "_- ")
+        for piece in pieces:
+            if line and len(line) + len(piece) > width:
+                lines.append(line)
+                line = ""
+            line += piece
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _parts(text: str, after: str) -> list[str]:
+    """``text`` cut after each of the characters in ``after`` (which stay with the part before)."""
+    return [p for p in re.findall(rf"[^{re.escape(after)}]*(?:[{re.escape(after)}]|$)", text) if p]
+
+
+WORST_MIN_WIDTH = 16
+"""The summary's "worst finding" column is never squeezed below this to make room for run names."""
+
+
+def _name_width(names: list[str], verdicts: list[str], console_width: int) -> int:
+    """The width run names are wrapped to: the longest name, as far as the other columns leave room
+    (so the table never has to cut a name where it likes)."""
+    longest = max((len(n) for n in names), default=3)
+    # 5 borders and 2 spaces of padding per column; "findings" is 8 wide
+    room = console_width - max((len(v) for v in verdicts), default=7) - len("findings") - WORST_MIN_WIDTH - 13
+    return max(8, min(room, longest))
+
+
+def summary_table(report: Report, console_width: int = 100) -> Table:
     t = Table(title="lossdoc", show_header=True, header_style="bold", expand=False)
-    t.add_column("run", overflow="fold")
+    names = [d.history.name for d in report.diagnoses]
+    width = _name_width(names, [verdict_text(d) for d in report.diagnoses], console_width)
+    cells = [wrap_name(n, width) for n in names]
+    longest = max((len(line) for c in cells for line in c.splitlines()), default=3)
+    t.add_column("run", overflow="fold", no_wrap=True, min_width=min(width, longest))  # wrapped here, not by rich
     t.add_column("verdict", no_wrap=True)
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
-    for d in report.diagnoses:
+    for d, cell in zip(report.diagnoses, cells, strict=True):
         worst = by_severity(d.findings)[0] if d.findings else None
         first = headline(worst.message) if worst else ""
-        t.add_row(escape(d.history.name), verdict(d), escape(first), str(len(d.findings)))
+        t.add_row(escape(cell), verdict(d), escape(first), str(len(d.findings)))
     for e in report.errors:
         t.add_row(escape(e.source), Text("input error", style="bold red"), escape(e.message), "")
     return t
@@ -183,7 +224,7 @@ def detailed(report: Report, details: str = "auto") -> list[int]:
 
 def print_report(report: Report, console: Console, *, quiet: bool = False, details: str = "auto") -> None:
     if quiet or len(report.diagnoses) > 1:
-        console.print(summary_table(report))
+        console.print(summary_table(report, console.width))
     if not quiet:
         spark_width = max(10, min(60, console.width - 20))
         shown = detailed(report, details)
