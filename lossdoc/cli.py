@@ -328,6 +328,7 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
         from lossdoc.report.markdown import render as markdown
 
         try:
+            report.options["for_step_summary"] = True
             with open(summary_file, "a", encoding="utf-8") as fh:
                 fh.write(markdown(report))
         except OSError as exc:

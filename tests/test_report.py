@@ -457,3 +457,19 @@ def test_terminal_summary_at_80_columns_breaks_run_names_between_words():
     cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
     for word in ("lightning_logs/", "version_0", "exp_a/", "name_for_sweeps/"):
         assert any(word in cell for cell in cells), word
+
+
+def test_step_summary_never_links_an_image_on_the_runners_disk(tmp_path):
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    f = write_csv(tmp_path / "overfit.csv", {"epoch": x, "loss": tr, "val_loss": va})
+    summary = tmp_path / "summary.md"
+    res = CliRunner().invoke(app, ["analyze", str(f), "-f", "github", "--plot", str(tmp_path / "plots")],
+                             env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = summary.read_text()
+    assert "![" not in text
+    assert str(tmp_path / "plots" / "overfit.png") in text and "actions/upload-artifact" in text
+    # a markdown document written with -f markdown still shows the image beside it
+    doc = CliRunner().invoke(app, ["analyze", str(f), "-f", "markdown", "--plot", str(tmp_path / "plots")]).stdout
+    assert f"]({tmp_path / 'plots' / 'overfit.png'})" in doc

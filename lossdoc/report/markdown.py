@@ -1,7 +1,8 @@
 """``--format markdown``: GitHub-flavoured Markdown for ``$GITHUB_STEP_SUMMARY`` or a document.
 
 A summary table of every run first, then per run its numbers, its findings with their advice, the
-"Next run" advice when present, and a link to its plot when ``--plot`` wrote one.
+"Next run" advice when present, and a link to its plot when ``--plot`` wrote one (in a GitHub job
+summary, where a link to the runner's disk would be a broken image, the plot's path and how to see it).
 """
 
 from __future__ import annotations
@@ -65,7 +66,15 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
     facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code)
     out.append(" · ".join(facts))
     out.append("")
-    if i in report.plots:
+    if i in report.plots and report.options.get("for_step_summary"):
+        # A job summary is shown by GitHub, far from the runner's disk: a link to the file there would
+        # be a broken image (and GitHub strips data: URIs). Say where the plot is instead.
+        out += [
+            f"**plot** {code(report.plots[i])} (written on the runner: upload it with "
+            "`actions/upload-artifact` to see it)",
+            "",
+        ]
+    elif i in report.plots:
         out += [f"![{cell(h.name)}]({report.plots[i].replace(' ', '%20')})", ""]
     if d.findings:
         out += ["| severity | rule | where | finding | what to do |", "|---|---|---|---|---|"]
