@@ -173,6 +173,7 @@ def test_framework_option_overrides_the_guess(tmp_path):
     f.write_text("epoch,loss,val_loss\n" + "".join(f"{i},{a},{a * 1.1}\n" for i, a in zip(x, tr, strict=True)))
     doc = json.loads(runner.invoke(app, ["analyze", str(f), "-f", "json", "--framework", "lightgbm"]).stdout)
     assert doc["runs"][0]["advice"]["recommendation"]["framework"] == "lightgbm"
+    assert doc["runs"][0]["advice"]["framework"] == "lightgbm"  # a run-level key, with or without a recommendation
     res = runner.invoke(app, ["analyze", str(f), "--framework", "jax"])
     assert res.exit_code == 2
     assert res.stderr.strip().splitlines() == [

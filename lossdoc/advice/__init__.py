@@ -6,7 +6,7 @@ and gradient norm say.
 floats, ints, strings and None; no NaN) that the JSON report emits as the run's ``advice`` and
 :func:`lossdoc.advice.render.next_run_lines` turns into the "next run" section of every report::
 
-    {"x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
+    {"framework": "keras", "x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
      "best": {"x", "value", "saved_fraction", "final_value", "rise_pct", "after"} | None,
      "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
      "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
@@ -45,6 +45,7 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
     notes: list[str] = []
     monitored = h.val if h.val is not None and np.isfinite(h.val.y).sum() >= 2 else h.train
     out: dict[str, Any] = {
+        "framework": framework,
         "x_name": h.x_name,
         "monitor": monitored.name if monitored is not None else None,
         "checks": 0,
@@ -63,7 +64,7 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
             )
         if k > 1:
             notes.append(
-                f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k} points per check."
+                f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k:,} points per check."
             )
         out["replay"] = _clean(replays(xs, ys, framework, initial_lr(h)))
         on_training_loss = monitored is h.train and h.val is None

@@ -127,7 +127,7 @@ def render(report: Report) -> str:
         out.append(
             f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'
             f'<td class="{_cls(d)}">{escape(verdict_text(d))}</td><td>{escape(first)}</td>'
-            f"<td>{len(d.findings)}</td></tr>"
+            f"<td>{len(d.findings):,}</td></tr>"
         )
     for e in report.errors:
         out.append(

@@ -53,7 +53,7 @@ def summary(report: Report) -> list[str]:
         first = headline(worst.message) if worst else ""
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
-            f"| {cell(first)} | {len(d.findings)} |"
+            f"| {cell(first)} | {len(d.findings):,} |"
         )
     for e in report.errors:
         lines.append(f"| ⛔ | {code(cell(e.source))} | input error | {cell(e.message)} | |")

@@ -193,7 +193,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     for d, cell in zip(report.diagnoses, cells, strict=True):
         worst = by_severity(d.findings)[0] if d.findings else None
         first = headline(worst.message) if worst else ""
-        t.add_row(escape(cell), verdict(d), escape(first), str(len(d.findings)))
+        t.add_row(escape(cell), verdict(d), escape(first), f"{len(d.findings):,}")
     for e in report.errors:
         t.add_row(escape(e.source), Text("input error", style="bold red"), escape(e.message), "")
     return t
