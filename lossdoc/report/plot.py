@@ -822,7 +822,7 @@ def save_atomic(fig: Any, path: Path) -> Path:
     return path
 
 
-def check_target(target: Path, inputs: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+def check_target(target: Path, inputs: set[str] | None = None) -> None:
     """Refuse a ``--plot`` target lossdoc cannot write plots to, before any log is read: a suffix
     that is not a plot type (``x.jpg`` would otherwise become a folder), or an existing file that is
     not a plot of its suffix's type (a log, a README, a CSV renamed .png). Raises LossdocError."""
@@ -834,7 +834,7 @@ def check_target(target: Path, inputs: set[str] = frozenset()) -> None:  # type:
         return
     if suffix and suffix not in PLOT_SUFFIXES:
         raise LossdocError("--plot", f"'{target}': {suffix} is not a plot type; use {kinds}, or a folder")
-    if not target.exists() or target.resolve() in {Path(p).resolve() for p in inputs if p != "-"}:
+    if not target.exists() or target.resolve() in {Path(p).resolve() for p in inputs or () if p != "-"}:
         return  # an input given as the target: write_plots refuses it with the other plot errors
     if not suffix:
         raise LossdocError("--plot", f"'{target}' is a file, not a folder; name a {kinds} file or a folder")
