@@ -47,6 +47,8 @@ class Job:
     overrides: Overrides | None
     rules: list[str]
     rule_params: Mapping[str, Mapping[str, Any]] | None
+    framework: str | None = None
+    """--framework: whose API the advice uses (None: guessed from each log)."""
 
 
 def diagnose_log(
@@ -64,7 +66,7 @@ def diagnose_log(
     for h in histories:
         try:
             diagnosis = analyze(h, job.rules, job.rule_params)
-            diagnosis.advice = advise(diagnosis)
+            diagnosis.advice = advise(diagnosis, job.framework)
             out.append(diagnosis)
         except Exception as exc:  # a bug must cost one run, never the whole call
             out.append(AnalysisFailure(InputError(h.source, f"internal error while analysing run '{h.name}': {exc!r}")))
@@ -257,8 +259,11 @@ def _prepared(report: Any, smoothing: float | None, curves: dict[int, Any]) -> t
 
     drawings: list = []
     for d in report.diagnoses:
+        ahead = curves.get(id(d.history))
+        if ahead is not None and ahead.name != d.history.name:
+            ahead = None  # renamed since (two runs shared a name): its title would be the old one
         try:
-            drawings.append(prepare(d, smoothing, curves.get(id(d.history))))
+            drawings.append(prepare(d, smoothing, ahead))
         except Exception:
             drawings.append(None)
     runs = [dr.run if dr is not None else d for d, dr in zip(report.diagnoses, drawings, strict=True)]

@@ -24,6 +24,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     pretty_exceptions_enable=False,
     cls=LeanGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
@@ -50,34 +51,62 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command(cls=LeanCommand)
 def analyze(
-    paths: Annotated[list[str], typer.Argument(help="Log files, folders or globs; '-' reads standard input.")],
+    paths: Annotated[
+        list[str], typer.Argument(metavar="PATH...", help="Log files, folders or globs; '-' reads standard input.")
+    ],
     format: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", help="table (default), json, markdown, html, github, junit."),
+        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
+    ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout."),
     ] = None,
     plot: Annotated[
         Optional[str],  # noqa: UP045 - a str: typer would make '' the current folder
-        typer.Option(help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
+        typer.Option(metavar="PATH", help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--fail-on", help="never, info, warning, error (default), or rule slugs (comma-separated)."),
+        typer.Option(
+            "--fail-on",
+            metavar="POLICY",
+            help="never, info, warning, error (default), or rule slugs (comma-separated).",
+        ),
+    ] = None,
+    select: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="RULES", help="Only these rules (comma-separated slugs)."),
+    ] = None,
+    ignore: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="RULES", help="Skip these rules (comma-separated slugs)."),
+    ] = None,
+    x: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
+    ] = None,
+    train: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
+    ] = None,
+    val: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
     ] = None,
     min_confidence: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
             "--min-confidence",
+            metavar="LEVEL",
             help="Findings --fail-on counts: high, medium (default) or low (every finding).",
         ),
     ] = None,
-    select: Annotated[Optional[str], typer.Option(help="Only these rules (comma-separated slugs).")] = None,  # noqa: UP045
-    ignore: Annotated[Optional[str], typer.Option(help="Skip these rules (comma-separated slugs).")] = None,  # noqa: UP045
-    x: Annotated[Optional[str], typer.Option("--x", help="Column to use as the x axis.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option("--train", help="Column holding the training loss.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option("--val", help="Column holding the validation loss.")] = None,  # noqa: UP045
     smoothing: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option(help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."),
+        typer.Option(
+            metavar="WEIGHT", help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."
+        ),
     ] = None,
     quiet: Annotated[
         Optional[bool],  # noqa: UP045
@@ -86,25 +115,42 @@ def analyze(
     details: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option(
+            metavar="WHICH",
             help="Runs the table prints in full: auto (every run up to 10, else those with a warning or error), "
-            "all, or problems."
+            "all, or problems.",
+        ),
+    ] = None,
+    framework: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            metavar="NAME",
+            help="Write advice and snippets for this framework instead of the one guessed from each log: "
+            "keras, lightning, pytorch, huggingface, xgboost, lightgbm, sklearn or generic.",
         ),
     ] = None,
     param: Annotated[
         Optional[list[str]],  # noqa: UP045
-        typer.Option("--param", help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable."),
+        typer.Option(
+            "--param",
+            metavar="RULE.KEY=VALUE",
+            help="A rule threshold, RULE.KEY=VALUE (e.g. overfitting.min_rise=0.1); repeatable.",
+        ),
     ] = None,
     config: Annotated[
         Optional[Path],  # noqa: UP045
-        typer.Option("--config", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."),
+        typer.Option(
+            "--config", metavar="FILE", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."
+        ),
     ] = None,
     jobs: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--jobs", "-j", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
+        typer.Option("--jobs", "-j", metavar="N", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
     max_input_size: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--max-input-size", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."),
+        typer.Option(
+            "--max-input-size", metavar="SIZE", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."
+        ),
     ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
@@ -146,6 +192,12 @@ def analyze(
             split_list(ignore) if ignore is not None else settings.ignore,
             RULES,
         )
+        policy.check_rules(rules)
+        framework = (
+            cfg.parse_framework(framework, lambda what: LossdocError("--framework", what))
+            if framework is not None
+            else settings.framework
+        )
         rule_params = cfg.merged_rules(settings.rules, [cfg.parse_param_option(p) for p in param or []])
         workers = _jobs(jobs)
         size_limit = (
@@ -153,6 +205,13 @@ def analyze(
             if max_input_size is not None
             else settings.max_input_size
         )
+        plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
+        if plot_to is not None:
+            from lossdoc.report.plot import check_target
+
+            check_target(plot_to, set(paths))
+        if output is not None:
+            _check_output(output, paths)
     except LossdocError as exc:
         if early is not None:
             early.close()
@@ -162,14 +221,15 @@ def analyze(
 
         set_max_input_bytes(size_limit)  # before the pool forks: its workers inherit it
     quiet = quiet if quiet is not None else settings.quiet
-    plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
 
     helper = early or (_plot_helper() if plot_to is not None and workers > 1 else None)
     # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed
     on_read = (lambda histories: helper.ahead(histories, smooth)) if helper is not None else None
     try:
-        report = run_analysis(paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read)
+        report = run_analysis(
+            paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read, framework=framework
+        )
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
         if plot_to is not None:
             write_plots(report, plot_to, smooth, set(paths), helper)
@@ -180,8 +240,37 @@ def analyze(
     finally:
         if helper is not None:
             helper.close()
-    emit(report, format, quiet, details)
+    emit(report, format, quiet, details, output)
     raise typer.Exit(code=report.exit_code)
+
+
+def _check_output(output: Path, paths: list[str]) -> None:
+    from lossdoc.errors import LossdocError
+
+    if output.is_dir():
+        raise LossdocError("--output", f"'{output}' is a folder; name a file")
+    if output.exists() and output.resolve() in {Path(p).resolve() for p in paths if p != "-"}:
+        raise LossdocError("--output", f"'{output}' is an input; refusing to overwrite it with the report")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temp file beside ``path`` and rename it into place: a reader (a CI step,
+    an editor) never sees a half-written report, and a failed write leaves the old one."""
+    import os
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        mask = os.umask(0o022)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a report is as readable as any new file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def _jobs(value: str | None) -> int:
@@ -203,6 +292,7 @@ def run_analysis(
     rule_params: dict[str, dict[str, object]] | None = None,
     jobs: int = 1,
     on_read: Any = None,
+    framework: str | None = None,
 ) -> object:
     """Read, analyse and advise on every log (in ``jobs`` processes when there are many), in input
     order; ``on_read`` is given each log's runs read in this process before they are analysed."""
@@ -211,11 +301,17 @@ def run_analysis(
     from lossdoc.policy import exit_code
     from lossdoc.report import Report
 
-    job = Job(overrides, rules, rule_params)
+    job = Job(overrides, rules, rule_params, framework)
     results, errors = load_paths(paths, overrides, read_all=lambda refs, _: diagnose_all(refs, job, jobs, on_read))
     diagnoses = [r for r in results if not isinstance(r, AnalysisFailure)]
     errors += [r.error for r in results if isinstance(r, AnalysisFailure)]
     return Report(diagnoses=diagnoses, errors=errors, exit_code=exit_code(diagnoses, len(errors), policy))
+
+
+def _input_error(source: str, message: str) -> Any:
+    from lossdoc.ingest import InputError
+
+    return InputError(source, message)
 
 
 def _plot_helper() -> Any:
@@ -236,7 +332,7 @@ def write_plots(
         write(report, target, smoothing, inputs)
 
 
-def emit(report: object, format: str, quiet: bool, details: str = "auto") -> None:
+def emit(report: object, format: str, quiet: bool, details: str = "auto", output: Path | None = None) -> None:
     import contextlib
     import importlib
     import os
@@ -246,29 +342,49 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto") -> Non
     assert isinstance(report, Report)
     summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if format == "github" else None
     report.options["step_summary"] = bool(summary_file)
-    with contextlib.suppress(AttributeError, ValueError):
-        # Whatever the terminal's encoding, a character it cannot show is written as an escape.
-        sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
-    try:
+    if output is not None:
         if format == "table":
-            from lossdoc.report.terminal import QuietOnBrokenPipe, print_report
+            import io
 
-            print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
+            from rich.console import Console
+
+            from lossdoc.report.terminal import print_report
+
+            buffer = io.StringIO()
+            print_report(report, Console(file=buffer), quiet=quiet, details=details)
+            text = buffer.getvalue()
         else:
-            sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
-        sys.stdout.flush()
-    except BrokenPipeError:
-        # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code
-        # keeps its meaning, and the error lines still go to stderr.
-        _drop_stdout()
-    except OSError as exc:
-        _drop_stdout()
-        typer.echo(f"lossdoc: cannot write the report to standard output ({exc.strerror or exc})", err=True)
-        report.exit_code = 2
+            text = importlib.import_module(f"lossdoc.report.{format}").render(report)
+        try:
+            write_atomic(output, text)
+        except OSError as exc:
+            report.errors.append(_input_error(str(output), f"cannot write the report ({exc.strerror or exc})"))
+            report.exit_code = 2
+    else:
+        with contextlib.suppress(AttributeError, ValueError):
+            # Whatever the terminal's encoding, a character it cannot show is written as an escape.
+            sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        try:
+            if format == "table":
+                from lossdoc.report.terminal import QuietOnBrokenPipe, print_report
+
+                print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
+            else:
+                sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+            sys.stdout.flush()
+        except BrokenPipeError:
+            # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code
+            # keeps its meaning, and the error lines still go to stderr.
+            _drop_stdout()
+        except OSError as exc:
+            _drop_stdout()
+            typer.echo(f"lossdoc: cannot write the report to standard output ({exc.strerror or exc})", err=True)
+            report.exit_code = 2
     if summary_file:
         from lossdoc.report.markdown import render as markdown
 
         try:
+            report.options["for_step_summary"] = True
             with open(summary_file, "a", encoding="utf-8") as fh:
                 fh.write(markdown(report))
         except OSError as exc:
@@ -289,15 +405,31 @@ def _drop_stdout() -> None:
         os.close(null)
 
 
+def _terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` wins), at most 100 columns: prose wider than that is hard to read."""
+    import shutil
+
+    return max(40, min(100, shutil.get_terminal_size((100, 24)).columns))
+
+
 @app.command(cls=LeanCommand)
-def explain(rule: Annotated[str, typer.Argument(help="A rule slug, e.g. overfitting.")]) -> None:
+def explain(
+    rule: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Argument(metavar="RULE", help="A rule slug, e.g. overfitting; none lists the rules."),
+    ] = None,
+) -> None:
     """Print a rule's documentation: what it means, why it matters, what to do, and its parameters."""
     from lossdoc.analysis import RULES
     from lossdoc.docs import rule_text
 
+    if rule is None:
+        list_rules()
+        typer.echo("\nlossdoc explain RULE prints a rule's documentation.")
+        return
     if rule not in RULES:
         raise _fail(f"unknown rule '{rule}'; rules are: {', '.join(RULES)}")
-    typer.echo(rule_text(RULES[rule]))
+    typer.echo(rule_text(RULES[rule], _terminal_width()))
 
 
 @app.command("rules", cls=LeanCommand)
@@ -313,9 +445,9 @@ def list_rules() -> None:
 @app.command(cls=LeanCommand)
 def formats() -> None:
     """List the log formats lossdoc reads and how each is recognised."""
-    from lossdoc.docs import FORMATS_TEXT
+    from lossdoc.docs import formats_text
 
-    typer.echo(FORMATS_TEXT)
+    typer.echo(formats_text(_terminal_width()))
 
 
 def main() -> None:

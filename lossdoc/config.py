@@ -49,6 +49,7 @@ KEYS = (
     "quiet",
     "details",
     "max-input-size",
+    "framework",
     "rules",
 )
 
@@ -73,6 +74,8 @@ class Settings:
     details: str = "auto"
     max_input_size: int | None = None
     """Bytes an input may hold (see lossdoc.ingest.source.DEFAULT_MAX_INPUT_BYTES); None: that default."""
+    framework: str | None = None
+    """Whose API the advice and snippets use (lossdoc.advice.frameworks.NAMES); None guesses per log."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
 
@@ -211,6 +214,8 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
             if value not in DETAILS:
                 raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {_r(value)}")
             values["details"] = value
+        elif key == "framework":
+            values["framework"] = parse_framework(value, partial(bad, raw_key))
         elif key == "quiet":
             if not isinstance(value, bool):
                 raise bad(raw_key, f"must be true or false, not {_r(value)}")
@@ -246,6 +251,15 @@ def parse_size_setting(value: Any, bad: Any) -> int:
         return parse_size(value)
     except ValueError:
         raise bad(f"must be a size in bytes or like '2 GiB', not {_r(value)}") from None
+
+
+def parse_framework(value: Any, bad: Any) -> str:
+    """One of the framework names advice is written for."""
+    from lossdoc.advice.frameworks import NAMES
+
+    if not isinstance(value, str) or value.strip().lower() not in NAMES:
+        raise bad(f"{_r(value)} is not a framework; frameworks are: {', '.join(NAMES)}")
+    return value.strip().lower()
 
 
 def parse_smoothing(value: Any, bad: Any) -> float | None:

@@ -45,6 +45,19 @@ if RuntimeParam is not None:
                 return list(value)
             return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
 
+    def _plain_help(params: list[Any]) -> None:
+        """An argument with a metavar is shown as that metavar: ``PATH...`` in the usage line and the
+        help, ``[RULE]`` when it may be left out; Typer's own type labels are for the reader of the
+        code (``<list[str]>``), not of the help."""
+        from typer.core import TyperArgument
+
+        for p in params:
+            if not isinstance(p, TyperArgument) or p.metavar is None:
+                continue
+            name = p.metavar if p.required else f"[{p.metavar}]"
+            p._usage_display_name = lambda name=name: name  # type: ignore[method-assign]
+            p.display_type_rich = lambda ctx: None  # type: ignore[method-assign]
+
     def _lighten(params: list[Any]) -> None:
         for p in params:
             if not isinstance(p, _TyperParameter) or getattr(p, "_runtime_param", "") is not None:
@@ -54,13 +67,15 @@ if RuntimeParam is not None:
                 p._runtime_param = PlainRuntimeParam(annotation=desc.annotation, parameter_info=desc.parameter_info)
 
     class _Lean:
-        """Mixed into a Typer command or group: its plain options skip pydantic."""
+        """Mixed into a Typer command or group: its plain options skip pydantic, and its help shows
+        arguments by their metavar alone (no ``{paths}`` or ``<list[str]>``)."""
 
         params: list[Any]
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
             _lighten(self.params)
+            _plain_help(self.params)
 
         def get_params(self, ctx: Any) -> list[Any]:
             params = super().get_params(ctx)  # type: ignore[misc]

@@ -32,7 +32,10 @@ def selected_rules(select: Iterable[str], ignore: Iterable[str], known: Iterable
         if slug not in known:
             raise LossdocError("--select/--ignore", f"unknown rule '{slug}'; rules are: {', '.join(known)}")
     chosen = sel or known
-    return [s for s in known if s in chosen and s not in ign]
+    rules = [s for s in known if s in chosen and s not in ign]
+    if not rules:
+        raise LossdocError("--select/--ignore", "no rule is left to run; select at least one rule that is not ignored")
+    return rules
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,17 @@ class FailPolicy:
                 f"({', '.join(sorted(known))})",
             )
         return cls(sev[0] if sev else None, frozenset(rules), min_confidence)
+
+    def check_rules(self, rules: Iterable[str]) -> None:
+        """Refuse to gate on a rule that does not run: it could never fail the call (a silent trap in CI)."""
+        off = sorted(self.rules - set(rules))
+        if off:
+            names = ", ".join(f"'{r}'" for r in off)
+            raise LossdocError(
+                "--fail-on",
+                f"{names} {'is' if len(off) == 1 else 'are'} turned off by --select/--ignore, "
+                "so it could never fail the call; run it or remove it from --fail-on",
+            )
 
     def fails(self, finding: Finding) -> bool:
         if confidence_rank(finding.confidence) < confidence_rank(self.min_confidence):

@@ -178,6 +178,10 @@ def test_plateau_with_a_constant_rate_asks_for_a_schedule():
     decaying = Series("lr", "lr", x, np.geomspace(1e-3, 1e-5, n))
     h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[decaying])
     assert not any("constant" in s for s in advise(diag(h, [finding("plateau", 80.0, 199.0)]))["notes"])
+    # a run that never learned is not told to decay its rate while its plateau says to raise it
+    h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("lr", "lr", x, np.full(n, 3e-4))])
+    never = finding("plateau", 0.0, 199.0, kind="never-learned")
+    assert not any("schedule" in s for s in advise(diag(h, [never]))["notes"])
 
 
 def test_grad_norm_spike_before_the_loss_spike_suggests_clipping_in_the_frameworks_terms():

@@ -48,7 +48,24 @@ def test_fail_on_rule_gates_the_exit_code(tmp_path):
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting"]).exit_code == 1
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "error"]).exit_code == 0
     assert runner.invoke(app, ["analyze", str(f), "--fail-on", "warning"]).exit_code == 1
-    assert runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting", "--ignore", "overfitting"]).exit_code == 0
+
+
+def test_fail_on_a_rule_that_does_not_run_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    for extra in (["--ignore", "overfitting"], ["--select", "plateau"]):
+        res = runner.invoke(app, ["analyze", str(f), "--fail-on", "overfitting", *extra])
+        assert res.exit_code == 2, res.output
+        assert len(res.stderr.strip().splitlines()) == 1
+        assert "'overfitting' is turned off by --select/--ignore" in res.stderr
+
+
+def test_an_empty_rule_set_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    res = runner.invoke(app, ["analyze", str(f), "--select", "plateau", "--ignore", "plateau"])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        "lossdoc: --select/--ignore: no rule is left to run; select at least one rule that is not ignored"
+    ]
 
 
 def test_bad_file_is_one_error_line_and_others_still_analysed(tmp_path):
@@ -150,3 +167,145 @@ def test_details_option_is_checked_and_picks_the_runs_in_full(tmp_path):
     assert full.stdout.count("source ") == 12
     bad = runner.invoke(app, ["analyze", str(tmp_path), "--details", "some"])
     assert bad.exit_code == 2 and bad.stderr.strip() == "lossdoc: --details: 'some' is not one of auto, all, problems"
+
+
+def _lightning_version(folder):
+    x, tr = decay(30, rate=3)
+    return write_csv(
+        folder / "lightning_logs" / "version_0" / "metrics.csv", {"epoch": x, "step": x * 10, "train_loss": tr}
+    )
+
+
+def test_runs_from_different_arguments_never_share_a_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for exp in ("exp_a", "exp_b"):
+        (tmp_path / exp / "lightning_logs" / "version_0").mkdir(parents=True)
+        _lightning_version(tmp_path / exp)
+    expected = ["exp_a/lightning_logs/version_0", "exp_b/lightning_logs/version_0"]
+    for args in (
+        ["exp_a/lightning_logs/version_0", "exp_b/lightning_logs/version_0"],
+        ["exp_a/lightning_logs/version_0/metrics.csv", "exp_b/lightning_logs/version_0/metrics.csv"],
+        ["exp_a", "exp_b"],
+    ):
+        doc = json.loads(runner.invoke(app, ["analyze", *args, "-f", "json", "--fail-on", "never"]).stdout)
+        assert [r["name"] for r in doc["runs"]] == expected, args
+    junit = runner.invoke(app, ["analyze", "exp_a", "exp_b", "-f", "junit", "--fail-on", "never"]).stdout
+    assert (
+        'classname="lossdoc.exp_a/lightning_logs/version_0"' in junit
+        and 'classname="lossdoc.exp_b/lightning_logs/version_0"' in junit
+    )
+    res = runner.invoke(app, ["analyze", "exp_a", "exp_b", "--plot", "plots", "--fail-on", "never"])
+    assert res.exit_code == 0, res.output
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [
+        "exp_a_lightning_logs_version_0.png",
+        "exp_b_lightning_logs_version_0.png",
+    ]
+
+
+def test_distinct_names_takes_the_shortest_telling_suffix():
+    from types import SimpleNamespace
+
+    from lossdoc.ingest.names import distinct_names
+
+    runs = [SimpleNamespace(name=n) for n in ("run", "run", "results [train/box_loss]", "results [train/box_loss]")]
+    distinct_names([("a/x/run.csv", runs[0]), ("b/x/run.csv", runs[1]), ("m/p/y1", runs[2]), ("m/q/y1", runs[3])])
+    assert [r.name for r in runs] == [
+        "a/x/run",
+        "b/x/run",
+        "p/y1/results [train/box_loss]",
+        "q/y1/results [train/box_loss]",
+    ]
+    same = [SimpleNamespace(name="run"), SimpleNamespace(name="run")]
+    distinct_names([("a.csv", same[0]), ("a.csv", same[1])])  # one argument twice: nothing to tell apart
+    assert [r.name for r in same] == ["run", "run"]
+
+
+def test_plot_target_of_an_unsupported_type_is_a_usage_error(tmp_path):
+    f = overfit_csv(tmp_path)
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(tmp_path / "x.jpg")])
+    assert res.exit_code == 2
+    assert res.stderr.strip().splitlines() == [
+        f"lossdoc: --plot: '{tmp_path / 'x.jpg'}': .jpg is not a plot type; use .png, .svg, .pdf, or a folder"
+    ]
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_plot_target_that_is_an_existing_non_plot_file_is_refused(tmp_path):
+    f = overfit_csv(tmp_path)
+    notes = tmp_path / "notes.png"
+    notes.write_text("not a picture\n")
+    readme = tmp_path / "README"
+    readme.write_text("hello\n")
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(notes)])
+    assert res.exit_code == 2 and "exists and is not a PNG plot; refusing to overwrite it" in res.stderr
+    assert notes.read_text() == "not a picture\n"
+    res = runner.invoke(app, ["analyze", str(f), "--plot", str(readme)])
+    assert res.exit_code == 2 and "is a file, not a folder" in res.stderr
+    # a plot written before is overwritten, as a re-run should
+    good = tmp_path / "plot.png"
+    assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0
+    assert runner.invoke(app, ["analyze", str(f), "--plot", str(good), "--fail-on", "never"]).exit_code == 0
+
+
+def test_output_writes_the_report_to_a_file_atomically(tmp_path, monkeypatch):
+    import os
+
+    f = overfit_csv(tmp_path)
+    replaced = []
+    real_replace = os.replace
+    monkeypatch.setattr(os, "replace", lambda a, b: (replaced.append((a, b)), real_replace(a, b))[1])
+    for fmt, name in (("json", "r.json"), ("table", "r.txt"), ("junit", "r.xml"), ("markdown", "r.md")):
+        out = tmp_path / name
+        res = runner.invoke(app, ["analyze", str(f), "-f", fmt, "-o", str(out), "--fail-on", "never"])
+        assert res.exit_code == 0, res.output
+        assert res.stdout == "" and out.stat().st_size > 0
+        src, dst = replaced[-1]
+        assert dst == out and os.path.dirname(src) == str(tmp_path)  # a temp file in the same folder, renamed
+    assert json.loads((tmp_path / "r.json").read_text())["runs"][0]["name"] == "overfit"
+    assert "overfit" in (tmp_path / "r.txt").read_text()
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".lossdoc-")] == []
+    res = runner.invoke(app, ["analyze", str(f), "-o", str(tmp_path / "missing" / "r.txt")])
+    assert res.exit_code == 2 and "cannot write the report" in res.stderr
+    res = runner.invoke(app, ["analyze", str(f), "-o", str(f)])
+    assert res.exit_code == 2 and "is an input; refusing to overwrite it" in res.stderr
+
+
+def test_dash_h_is_help_everywhere_and_help_has_no_type_noise():
+    for cmd in ([], ["analyze"], ["explain"], ["rules"], ["formats"]):
+        short, long = runner.invoke(app, [*cmd, "-h"]), runner.invoke(app, [*cmd, "--help"])
+        assert short.exit_code == 0 and short.stdout == long.stdout, cmd
+    text = runner.invoke(app, ["analyze", "-h"], env={"COLUMNS": "100"}).stdout
+    for noise in ("<str>", "<list[str]>", "<path>", "{paths}", "{PATH"):
+        assert noise not in text
+    assert "Usage: lossdoc analyze [OPTIONS] PATH..." in text
+    assert "--x COLUMN" in text and "--param RULE.KEY=VALUE" in text and "-o, --output FILE" in text
+
+
+def test_explain_without_a_rule_lists_the_rules():
+    from lossdoc.analysis import RULES
+
+    res = runner.invoke(app, ["explain"])
+    assert res.exit_code == 0
+    assert [line.split()[0] for line in res.stdout.splitlines()[: len(RULES)]] == list(RULES)
+
+
+def test_explain_and_formats_follow_the_terminal_width_without_rst_backticks():
+    for cmd in (["explain", "overfitting"], ["explain", "plateau"], ["formats"]):
+        for width in (60, 100):
+            out = runner.invoke(app, cmd, env={"COLUMNS": str(width)}).stdout
+            assert max(len(line) for line in out.splitlines()) <= width, (cmd, width)
+            assert "``" not in out
+    wide = runner.invoke(app, ["explain", "overfitting"], env={"COLUMNS": "200"}).stdout
+    assert "restore_best_weights/load_best_model_at_end" in wide
+
+
+def test_formats_lists_every_format_a_reader_reports():
+    from lossdoc.docs import FORMAT_DOCS, reader_formats
+
+    formats = reader_formats()
+    assert "llamafactory_jsonl" in formats and "tensorboard" in formats and "wandb_csv" in formats
+    assert set(formats) == set(FORMAT_DOCS)  # a new format is described, and nothing is described that is not read
+    out = runner.invoke(app, ["formats"]).stdout
+    listed = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
+    for name in formats:
+        assert name in listed

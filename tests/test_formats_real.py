@@ -38,7 +38,7 @@ CASES = [
     ("fastai/history_append.csv", "fastai_csv", "epoch", "train_loss", "valid_loss", 1),
     ("tensorboard/run-train-tag-loss.csv", "tb_csv", "Step", "Value", None, 1),
     ("tensorboard/torch_summarywriter", "tensorboard", "step", "train/loss", "val/loss", 1),
-    ("tensorboard/keras_layout_tensor_scalars", "tensorboard", "step", "epoch_loss", "epoch_loss", 1),
+    ("tensorboard/keras_layout_tensor_scalars", "tensorboard", "epoch", "epoch_loss", "epoch_loss", 1),
     ("wandb/run_history.csv", "wandb_csv", "_step", "train/loss", "val/loss", 1),
     ("wandb/panel_export.csv", "wandb_csv", "Step", "run1 - train/loss", None, 2),
     ("mlflow/mlruns", "mlflow", "step", "train_loss", "val_loss", 1),

@@ -249,7 +249,7 @@ def test_github_failing_findings_are_errors_and_levels_are_capped():
     assert "::notice title=lossdoc%3A more findings::" in lines[-2]
     # 5 warnings over the cap, and 3 notices: 9 are shown to keep a slot for this one
     assert "8 more findings not shown" in lines[-2] and "job summary" in lines[-2]
-    assert lines[-1].startswith("lossdoc: 1 run analysed, 1 fail the --fail-on policy")
+    assert lines[-1].startswith("lossdoc: 1 run analysed, 1 fails the --fail-on policy")
 
 
 def test_github_writes_the_step_summary(tmp_path, monkeypatch):
@@ -423,3 +423,64 @@ def test_sparklines_share_a_scale_and_draw_a_flat_curve_flat():
     scale = spark_scale([train, val])
     # on the shared scale validation ends higher than training does, as it does in the log
     assert sparkline(val, scale=scale)[-1] > sparkline(train, scale=scale)[-1]
+
+
+def test_terminal_prints_the_snippet_unwrapped_so_it_pastes():
+    from lossdoc.advice import advise
+    from lossdoc.analysis import analyze
+
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    h = history((x, tr), (x, va))
+    h.format = "keras_csv"
+    d = analyze(h)
+    d.advice = advise(d)
+    code = d.advice["recommendation"]["snippet"].splitlines()
+    assert max(len(line) for line in code) > 60
+    c = console(width=60)
+    print_report(report([d]), c)
+    out = c.export_text().splitlines()
+    for line in code:
+        assert line in out  # whole, on one line of its own: not wrapped, cut or framed
+
+
+def test_counts_agree_with_their_nouns_and_carry_thousands_separators():
+    from lossdoc.advice.render import next_run_lines
+    from lossdoc.words import count, fail_count
+
+    assert count(1, "loss spike") == "1 loss spike" and count(2, "loss spike") == "2 loss spikes"
+    assert count(1, "check") == "1 check" and count(12500, "check") == "12,500 checks"
+    assert [fail_count(n) for n in (0, 1, 2, 1500)] == ["0 fail", "1 fails", "2 fail", "1,500 fail"]
+    replay = [{"callback": "x", "params": {}, "stop_x": None}]
+    assert "(1 check):" in next_run_lines({"x_name": "epoch", "monitor": "val_loss", "checks": 1, "replay": replay})[0]
+    assert "(2,000 checks):" in next_run_lines({"x_name": "epoch", "monitor": "m", "checks": 2000, "replay": replay})[0]
+    many = report([diag(f"r{i}") for i in range(1200)])
+    assert "1,200 runs analysed · 0 fail the" in markdown.render(many)
+
+
+def test_terminal_summary_at_80_columns_breaks_run_names_between_words():
+    names = ["exp_a/lightning_logs/version_0", "a_very_long_experiment_name_for_sweeps/lightning_logs/version_0"]
+    ds = [diag(n, [finding("plateau", "warning", message="the training loss never learned")]) for n in names]
+    c = console(width=80)
+    print_report(report(ds), c, quiet=True)
+    lines = c.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    cells = [line.split("│")[1].strip() for line in lines if line.startswith("│")]
+    for word in ("lightning_logs/", "version_0", "exp_a/", "name_for_sweeps/"):
+        assert any(word in cell for cell in cells), word
+
+
+def test_step_summary_never_links_an_image_on_the_runners_disk(tmp_path):
+    x, tr = decay(60, rate=4)
+    _, va = u_shape(60, best=20, rise=0.6)
+    f = write_csv(tmp_path / "overfit.csv", {"epoch": x, "loss": tr, "val_loss": va})
+    summary = tmp_path / "summary.md"
+    res = CliRunner().invoke(app, ["analyze", str(f), "-f", "github", "--plot", str(tmp_path / "plots")],
+                             env={"GITHUB_STEP_SUMMARY": str(summary)})  # fmt: skip
+    assert res.exit_code == 0, res.output
+    text = summary.read_text()
+    assert "![" not in text
+    assert str(tmp_path / "plots" / "overfit.png") in text and "actions/upload-artifact" in text
+    # a markdown document written with -f markdown still shows the image beside it
+    doc = CliRunner().invoke(app, ["analyze", str(f), "-f", "markdown", "--plot", str(tmp_path / "plots")]).stdout
+    assert f"]({tmp_path / 'plots' / 'overfit.png'})" in doc

@@ -6,7 +6,7 @@ and gradient norm say.
 floats, ints, strings and None; no NaN) that the JSON report emits as the run's ``advice`` and
 :func:`lossdoc.advice.render.next_run_lines` turns into the "next run" section of every report::
 
-    {"x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
+    {"framework": "keras", "x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
      "best": {"x", "value", "saved_fraction", "final_value", "rise_pct", "after"} | None,
      "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
      "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
@@ -26,18 +26,26 @@ import numpy as np
 
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.history import LossHistory
+from lossdoc.words import count
 
 
-def advise(diagnosis: Diagnosis) -> dict[str, Any]:
+def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]:
+    """The run's advice; ``framework`` (one of :data:`lossdoc.advice.frameworks.NAMES`) overrides the
+    guess from the log. The diagnosis's findings are given advice that fits the framework and agrees
+    with itself (see :func:`lossdoc.advice.consistent.adapt_findings`)."""
     from lossdoc.advice import lr as lr_notes
     from lossdoc.advice import recommend, replay
     from lossdoc.advice.best import best_point
+    from lossdoc.advice.consistent import adapt_findings
+    from lossdoc.advice.frameworks import detect
 
     h = diagnosis.history
-    framework = recommend.framework_of(h.format)
+    framework = framework or detect(h)
+    diagnosis.findings = adapt_findings(diagnosis.findings, framework, h.x_name)
     notes: list[str] = []
     monitored = h.val if h.val is not None and np.isfinite(h.val.y).sum() >= 2 else h.train
     out: dict[str, Any] = {
+        "framework": framework,
         "x_name": h.x_name,
         "monitor": monitored.name if monitored is not None else None,
         "checks": 0,
@@ -58,10 +66,14 @@ def advise(diagnosis: Diagnosis) -> dict[str, Any]:
             )
         if k > 1:
             notes.append(
-                f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k} points per check."
+                f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k:,} points per check."
             )
         out["replay"] = _clean(replays(xs, ys, framework, initial_lr(h)))
-        found = recommend.search(ys, framework)
+        on_training_loss = monitored is h.train and h.val is None
+        cap = recommend.patience_cap(int(ys.size), on_training_loss)
+        found = recommend.search(ys, framework, cap)
+        if found is None and int(np.isfinite(ys).sum()) >= 3:
+            notes.append(_no_patience_note(framework, monitored.name, cap, _check_unit(h, k, xs), on_training_loss))
         if found is not None:
             patience, min_delta, stop = found
             context = {"x_name": h.x_name, "eval_every": _spacing(xs), "check_unit": _check_unit(h, k, xs)}
@@ -81,14 +93,43 @@ def advise(diagnosis: Diagnosis) -> dict[str, Any]:
         notes.extend(lr_notes.constant_lr_notes(h.lr, diagnosis.findings, h.x_name))
     grad = h.get("grad_norm")
     if grad is not None:
-        hint = lr_notes.CLIP_HINTS[framework]
+        hint = lr_notes.CLIP_HINTS.get(framework, lr_notes.CLIP_HINTS["generic"])
         notes.extend(lr_notes.grad_norm_notes(grad, diagnosis.findings, span, h.x_name, hint))
     return out
 
 
+def _no_patience_note(framework: str, monitor: str, cap: int, unit: str, on_training_loss: bool) -> str:
+    if on_training_loss and framework == "huggingface":
+        why = "validate during training (give the Trainer an eval_dataset and an eval_strategy) and stop on eval_loss"
+    elif on_training_loss:
+        why = "validate during training and stop on the validation loss"
+    else:
+        why = "evaluate on more data (a less noisy validation loss) or stop on a smoothed one"
+    return (
+        f"No early-stopping patience up to {cap:,} {unit} waits for the best value of {monitor}: "
+        f"it is too noisy for early stopping to help; {why}."
+    )
+
+
 def replays(xs: np.ndarray, ys: np.ndarray, framework: str, lr0: float | None) -> list[dict[str, Any]]:
-    """Every built-in callback with its documented defaults, the log's own framework first."""
+    """Every built-in callback with its documented defaults, the log's own framework first; a
+    gradient-boosting log gets none (XGBoost and LightGBM have no early stopping by default and no
+    learning-rate schedule to replay), a scikit-learn one its estimator's own rule."""
     from lossdoc.advice import replay
+    from lossdoc.advice.frameworks import GRADIENT_BOOSTING
+
+    if framework in GRADIENT_BOOSTING:
+        return []
+    if framework == "sklearn":
+        stop = replay.sklearn_mlp_early_stopping(ys)
+        return [
+            {
+                "callback": "sklearn.neural_network.MLPClassifier",
+                "params": {"n_iter_no_change": 10, "tol": 1e-4},
+                "stop_x": None if stop.index is None else float(xs[stop.index]),
+                "reason": stop.reason,
+            }
+        ]
 
     def at(i: int | None) -> float | None:
         return None if i is None else float(xs[i])
@@ -177,12 +218,12 @@ def _spacing(xs: np.ndarray) -> float | None:
 def _check_unit(h: LossHistory, k: int, xs: np.ndarray) -> str:
     """How the generic statement names the checks, plural: ``epochs``, ``checks (every 500 steps)``."""
     if k > 1:
-        return f"checks (means of {k} logged points)"
+        return f"checks (means of {k:,} logged points)"
     every = _spacing(xs)
     if h.x_name in ("epoch", "step", "iteration") and every == 1:
         return f"{h.x_name}s"
     if every and h.x_name:
-        return f"checks (every {every:g} {h.x_name}s)"
+        return f"checks (every {count(every, h.x_name)})"
     return "checks"
 
 

@@ -136,7 +136,9 @@ def constant_lr_notes(lr: Series, findings: list[Finding], x_name: str, params: 
     if y.size < 2:
         return []
     for f in findings:
-        if f.rule != "plateau" or f.start is None:
+        # A run that never learned needs a different rate, not a decaying one: a schedule would
+        # contradict the plateau's own advice (see lossdoc.advice.consistent).
+        if f.rule != "plateau" or f.start is None or f.evidence.get("kind") == "never-learned":
             continue
         end = f.end if f.end is not None else float(x[-1])
         seg = y[(x >= f.start) & (x <= end)]

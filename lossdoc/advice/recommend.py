@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lossdoc.advice import replay
+from lossdoc.advice.frameworks import BY_FORMAT
 
 MAX_PATIENCE = 100
 """Longest patience searched, in checks."""
@@ -24,14 +25,16 @@ MAX_PATIENCE = 100
 DELTA_FRACTIONS = (0.0, 0.5, 1.0)
 """``min_delta`` candidates as multiples of the check-to-check noise (median |Δ| of the later checks)."""
 
-FRAMEWORKS = {
-    "keras_csv": "keras",
-    "json_history": "keras",
-    "lightning_csv": "lightning",
-    "hf_trainer_state": "huggingface",
-    "jsonl": "pytorch",
-}
-"""Log format → the framework whose API the snippet uses; anything else gets a neutral statement."""
+FRAMEWORKS = BY_FORMAT
+"""Log format → the framework whose API the snippet uses (see :func:`lossdoc.advice.frameworks.detect`,
+which also tells XGBoost, LightGBM and scikit-learn apart); anything else gets a neutral statement."""
+
+MAX_PATIENCE_FRACTION = 0.25
+"""A patience longer than this fraction of the run's checks is not early stopping: on a 61-epoch run
+34 would wait more than half of the run (the last stretch is what early stopping exists to save)..."""
+TRAIN_MAX_PATIENCE = 10
+"""...and on a training loss (no validation logged) at most this many checks: a training loss keeps
+creeping down by noise-sized steps, so a long patience on it only measures the noise."""
 
 Stopper = Callable[[Any, int, float], "int | None"]
 
@@ -45,14 +48,18 @@ def stopper_for(framework: str) -> Stopper:
 
     Keras: ``keras.callbacks.EarlyStopping``; Lightning: its ``EarlyStopping`` with ``check_finite``
     off (a NaN would stop every setting at once, so it says nothing about patience);
-    HuggingFace: ``EarlyStoppingCallback``; PyTorch and generic: the snippet's plain loop, which is
-    Lightning's rule (improvement iff ``value + min_delta < best``; stop after ``patience`` checks
-    without one).
+    HuggingFace: ``EarlyStoppingCallback``; scikit-learn: the MLP's ``n_iter_no_change``/``tol``;
+    PyTorch, XGBoost (``early_stopping_rounds``), LightGBM (``lgb.early_stopping``) and generic: the
+    snippet's plain loop or the library's callback, which is Lightning's rule (improvement iff
+    ``value + min_delta < best``; stop after ``patience`` checks without one).
     """
     if framework == "keras":
         return lambda v, p, d: replay.keras_early_stopping(v, patience=p, min_delta=d).index
     if framework == "huggingface":
         return lambda v, p, d: replay.hf_early_stopping(v, early_stopping_patience=p, early_stopping_threshold=d).index
+    if framework == "sklearn":
+        # patience is n_iter_no_change itself (sklearn stops once its counter *exceeds* it)
+        return lambda v, p, d: replay.sklearn_mlp_early_stopping(v, n_iter_no_change=p, tol=d).index
     return lambda v, p, d: replay.lightning_early_stopping(v, patience=p, min_delta=d, check_finite=False).index
 
 
@@ -84,6 +91,13 @@ def delta_candidates(values: np.ndarray, best: int) -> list[float]:
     return out
 
 
+def patience_cap(checks: int, on_training_loss: bool) -> int:
+    """The longest patience worth recommending for a run of ``checks`` checks (see
+    :data:`MAX_PATIENCE_FRACTION`, :data:`TRAIN_MAX_PATIENCE`)."""
+    cap = min(MAX_PATIENCE, max(3, math.ceil(checks * MAX_PATIENCE_FRACTION)))
+    return min(cap, TRAIN_MAX_PATIENCE) if on_training_loss else cap
+
+
 def search(
     values: np.ndarray, framework: str, max_patience: int = MAX_PATIENCE
 ) -> tuple[int, float, int | None] | None:
@@ -101,7 +115,7 @@ def search(
         if safe is None:
             continue
         chosen, at = safe, stop(checks, safe, d)
-        for p in range(safe + margin(safe), safe, -1):
+        for p in range(min(safe + margin(safe), top), safe, -1):
             s = stop(checks, p, d)
             if s is not None or at is None:
                 chosen, at = p, s
@@ -157,19 +171,57 @@ def snippet(framework: str, monitor: str, patience: int, min_delta: float, conte
             "trainer = Trainer(..., callbacks=[early_stop, best])"
         )
     if framework == "huggingface":
-        metric = monitor if monitor.startswith("eval_") else "eval_loss"
+        evaluated = monitor.startswith("eval_")
+        metric = monitor if evaluated else "eval_loss"
         eval_every = context.get("eval_every")
         if context.get("x_name") == "step" and eval_every:
             every = int(eval_every)
             strategy = f'eval_strategy="steps", eval_steps={every}, save_strategy="steps", save_steps={every},'
         else:
             strategy = 'eval_strategy="epoch", save_strategy="epoch",'
+        first = (
+            ""
+            if evaluated
+            else "# This run logged no eval_loss: first give the Trainer an eval_dataset and an eval_strategy,\n"
+            "# so that there is an eval_loss to keep the best model by and to stop on.\n"
+        )
         return (
-            "from transformers import EarlyStoppingCallback, Trainer, TrainingArguments\n"
+            f"{first}from transformers import EarlyStoppingCallback, Trainer, TrainingArguments\n"
             f"args = TrainingArguments(..., {strategy}\n"
             f'    load_best_model_at_end=True, metric_for_best_model="{metric}", greater_is_better=False)\n'
-            f"trainer = Trainer(..., args=args, callbacks=[EarlyStoppingCallback(early_stopping_patience={patience}, "
-            f"early_stopping_threshold={d})])"
+            f"trainer = Trainer(..., args=args,{'' if evaluated else ' eval_dataset=eval_dataset,'} "
+            f"callbacks=[EarlyStoppingCallback(early_stopping_patience={patience}, early_stopping_threshold={d})])"
+        )
+    if framework == "xgboost" and min_delta:
+        return (
+            "import xgboost as xgb\n"
+            f"stop = xgb.callback.EarlyStopping(rounds={patience}, min_delta={d}, save_best=True)\n"
+            'booster = xgb.train(params, dtrain, num_boost_round=..., evals=[(dtrain, "train"), (dvalid, "eval")],\n'
+            "                    callbacks=[stop])"
+        )
+    if framework == "xgboost":
+        return (
+            "import xgboost as xgb\n"
+            f"# early stopping on the last eval set: stops after {patience} rounds without improvement, keeps "
+            "best_iteration\n"
+            'booster = xgb.train(params, dtrain, num_boost_round=..., evals=[(dtrain, "train"), (dvalid, "eval")],\n'
+            f"                    early_stopping_rounds={patience})\n"
+            f"# scikit-learn API: xgb.XGBClassifier(..., early_stopping_rounds={patience}).fit(X, y, "
+            "eval_set=[(X_valid, y_valid)])"
+        )
+    if framework == "lightgbm":
+        return (
+            "import lightgbm as lgb\n"
+            "booster = lgb.train(params, train_set, num_boost_round=..., valid_sets=[valid_set],\n"
+            f"                    callbacks=[lgb.early_stopping(stopping_rounds={patience}, min_delta={d})])"
+        )
+    if framework == "sklearn":
+        tol = d if min_delta else "1e-4"
+        return (
+            "from sklearn.neural_network import MLPClassifier  # or MLPRegressor\n"
+            "# early_stopping=True holds out validation_fraction of the data and stops on its score\n"
+            f"model = MLPClassifier(..., early_stopping=True, validation_fraction=0.1, n_iter_no_change={patience}, "
+            f"tol={tol})"
         )
     if framework == "pytorch":
         return (

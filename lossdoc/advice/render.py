@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lossdoc.analysis.context import fmt_x
+from lossdoc.words import count
 
 SHOWN_PARAMS = 2
 """Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
@@ -31,7 +32,7 @@ def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
     replay = advice.get("replay") or []
     if replay:
         checks = advice.get("checks")
-        unit = f" ({checks} checks)" if checks else ""
+        unit = f" ({count(checks, 'check')})" if checks else ""
         lines.append(f"Built-in callbacks with their defaults, replayed on {monitor}{unit}:")
         best_x = best["x"] if best else None
         lines.extend(f"  {replay_line(r, x_name, best_x)}" for r in replay)
@@ -76,7 +77,7 @@ def replay_line(r: dict[str, Any], x_name: str, best_x: float | None = None) -> 
         cuts = r.get("lr_cut_x") or []
         if not cuts:
             return f"{head}: would not have cut the learning rate"
-        shown = ", ".join(fmt_x(c) for c in cuts[:6]) + (f" … ({len(cuts)} cuts)" if len(cuts) > 6 else "")
+        shown = ", ".join(fmt_x(c) for c in cuts[:6]) + (f" … ({count(len(cuts), 'cut')})" if len(cuts) > 6 else "")
         return f"{head}: would have cut the learning rate at {x_name} {shown}"
     stop = r.get("stop_x")
     if stop is None:

@@ -251,5 +251,29 @@ def hf_early_stopping(
     return Stop(None)
 
 
+def sklearn_mlp_early_stopping(
+    values: Sequence[float] | np.ndarray, n_iter_no_change: int = 10, tol: float = 1e-4
+) -> Stop:
+    """scikit-learn's ``MLPClassifier``/``MLPRegressor`` stopping rule on ``loss_curve_``
+    (``sklearn/neural_network/_multilayer_perceptron.py``, ``_update_no_improvement_count``), which is
+    on by default. Defaults as documented: ``n_iter_no_change=10, tol=1e-4``. After each epoch the
+    counter grows when ``loss > best_loss - tol`` and resets otherwise; ``best_loss`` then moves to
+    any lower loss (no tolerance). Training stops once the counter exceeds ``n_iter_no_change``
+    (strictly more). A NaN compares false, so it resets the counter and never becomes the best.
+    """
+    best = math.inf
+    count = 0
+    for i, loss in enumerate(_floats(values)):
+        if loss > best - tol:
+            count += 1
+        else:
+            count = 0
+        if loss < best:
+            best = loss
+        if count > n_iter_no_change:
+            return Stop(i, "no improvement")
+    return Stop(None)
+
+
 def _floats(values: Sequence[float] | np.ndarray) -> list[float]:
     return np.asarray(values, dtype=float).ravel().tolist()  # Python floats, converted in C

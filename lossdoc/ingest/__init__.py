@@ -28,7 +28,7 @@ from pathlib import Path
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
-from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, log_stem
+from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, distinct_names, log_stem
 
 Overrides = dict[str, "str | None"]
 Reader = Callable[..., list[LossHistory]]
@@ -380,19 +380,23 @@ def load_paths(
 
     Every argument is expanded first; ``read_all`` then turns the logs into ``(runs, errors)`` per
     log, in order: :func:`read_logged` one by one unless the caller passes its own (the CLI reads and
-    analyses many logs in a process pool, and its "runs" are then diagnoses).
+    analyses many logs in a process pool, and its "runs" are then diagnoses). Runs of different
+    arguments that would share a name are told apart by their paths (see ``distinct_names``).
     """
     planned = [(spec, *expand([spec])) for spec in specs]
     results = iter((read_all or _read_one_by_one)([r for _, refs, _ in planned for r in refs], overrides))
     runs: list = []
     errors: list[InputError] = []
+    named: list[tuple[str, LossHistory]] = []
     for spec, refs, spec_errors in planned:
         errors.extend(spec_errors)
         before = (len(runs), len(errors))
         for _ in refs:
             ref_runs, ref_errors = next(results)
             runs.extend(ref_runs)
+            named += [(spec, h) for h in (getattr(r, "history", r) for r in ref_runs) if isinstance(h, LossHistory)]
             errors.extend(ref_errors)
         if refs and all(r.found for r in refs) and (len(runs), len(errors)) == before:
             errors.append(InputError(spec, "no loss logs found in this folder"))
+    distinct_names(named)
     return runs, errors

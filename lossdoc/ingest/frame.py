@@ -347,6 +347,9 @@ def histories_from_points(
     needed |= {c for c in (overrides.get("train"), overrides.get("val")) if c in points}
     kept = [k for k in points if k in needed] or list(points)  # none: the error lists every key
     x_name = next(n for n in ("step", "global_step", "points_x") if n not in points)
+    losses = [(display or {}).get(k, k) for p in plans for k in (p.train, p.val) if k is not None]
+    if losses and "epoch" not in points and all(k.rsplit("/", 1)[-1].startswith("epoch_") for k in losses):
+        x_name = "epoch"  # Keras's TensorBoard callback logs epoch_loss once per epoch, at step = epoch
     total = sum(points[k][0].size for k in kept)
     columns: dict[str, Column] = {
         x_name: Column(np.concatenate([np.asarray(points[k][0], dtype=np.float64) for k in kept]), np.ones(total, bool))

@@ -14,6 +14,7 @@ from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding, severity_rank
 from lossdoc.history import LossHistory
 from lossdoc.report import Report, printable
+from lossdoc.words import count, fail_count
 
 MAX_PER_LEVEL = 10
 LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -74,7 +75,7 @@ def render(report: Report) -> str:
         out.append(
             command(
                 "notice",
-                f"{overflow} more finding{'s' if overflow != 1 else ''} not shown as annotations "
+                f"{count(overflow, 'more finding')} not shown as annotations "
                 f"(GitHub shows {MAX_PER_LEVEL} per level); {where}",
                 title="lossdoc: more findings",
             )
@@ -82,8 +83,8 @@ def render(report: Report) -> str:
     runs = len(report.diagnoses)
     failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
     out.append(
-        f"lossdoc: {runs} run{'s' if runs != 1 else ''} analysed, {failing} fail the --fail-on policy, "
-        f"{len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}; exit code {report.exit_code}; "
+        f"lossdoc: {count(runs, 'run')} analysed, {fail_count(failing)} the --fail-on policy, "
+        f"{count(len(report.errors), 'input error')}; exit code {report.exit_code}; "
         f"{where}"
     )
     return "\n".join(out) + "\n"

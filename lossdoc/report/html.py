@@ -25,6 +25,7 @@ from lossdoc.report import (
     where_text,
 )
 from lossdoc.report import facts as run_facts
+from lossdoc.words import count, fail_count
 
 CSS = """
 body{font:14px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1b1f24;max-width:1100px;
@@ -119,8 +120,8 @@ def render(report: Report) -> str:
     runs = len(report.diagnoses)
     failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
     head = (
-        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the --fail-on policy"
-        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        f"{count(runs, 'run')} analysed · {fail_count(failing)} the --fail-on policy"
+        + (f" · {count(len(report.errors), 'input error')}" if report.errors else "")
         + f" · exit code {report.exit_code}"
     )
     out = [
@@ -140,7 +141,7 @@ def render(report: Report) -> str:
         out.append(
             f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'
             f'<td class="{_cls(d)}">{escape(verdict_text(d))}</td><td>{escape(first)}</td>'
-            f"<td>{len(d.findings)}</td></tr>"
+            f"<td>{len(d.findings):,}</td></tr>"
         )
     for e in report.errors:
         out.append(

@@ -1,4 +1,4 @@
-"""``--format json``: the schema_version 1 contract of DESIGN.md. Keys may be added, never removed."""
+"""``--format json``: the ``schema_version`` 1 contract. Keys may be added, never removed or renamed."""
 
 from __future__ import annotations
 

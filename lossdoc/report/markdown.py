@@ -1,7 +1,8 @@
 """``--format markdown``: GitHub-flavoured Markdown for ``$GITHUB_STEP_SUMMARY`` or a document.
 
 A summary table of every run first, then per run its numbers, its findings with their advice, the
-"Next run" advice when present, and a link to its plot when ``--plot`` wrote one.
+"Next run" advice when present, and a link to its plot when ``--plot`` wrote one (in a GitHub job
+summary, where a link to the runner's disk would be a broken image, the plot's path and how to see it).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from lossdoc.report import (
     where_text,
 )
 from lossdoc.report import facts as run_facts
+from lossdoc.words import count, fail_count
 
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢", "too-short": "⚪"}
 
@@ -83,7 +85,7 @@ def summary(report: Report) -> list[str]:
         first = headline(worst.message) if worst else ""
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
-            f"| {cell(first)} | {len(d.findings)} |"
+            f"| {cell(first)} | {len(d.findings):,} |"
         )
     for e in report.errors:
         lines.append(f"| ⛔ | {code(e.source, in_table=True)} | input error | {cell(e.message)} | |")
@@ -96,7 +98,15 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
     facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code, cell)
     out.append(" · ".join(facts))
     out.append("")
-    if i in report.plots:
+    if i in report.plots and report.options.get("for_step_summary"):
+        # A job summary is shown by GitHub, far from the runner's disk: a link to the file there would
+        # be a broken image (and GitHub strips data: URIs). Say where the plot is instead.
+        out += [
+            f"**plot** {code(report.plots[i])} (written on the runner: upload it with "
+            "`actions/upload-artifact` to see it)",
+            "",
+        ]
+    elif i in report.plots:
         out += [f"![{cell(h.name)}]({_link(report.plots[i])})", ""]
     if d.findings:
         out += ["| severity | rule | where | finding | what to do |", "|---|---|---|---|---|"]
@@ -132,8 +142,8 @@ def render(report: Report) -> str:
     lines = [
         "## lossdoc report",
         "",
-        f"{runs} run{'s' if runs != 1 else ''} analysed · {failing} fail the `--fail-on` policy"
-        + (f" · {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}" if report.errors else "")
+        f"{count(runs, 'run')} analysed · {fail_count(failing)} the `--fail-on` policy"
+        + (f" · {count(len(report.errors), 'input error')}" if report.errors else "")
         + f" · exit code {report.exit_code}",
         "",
     ]

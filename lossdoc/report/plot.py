@@ -22,7 +22,7 @@ import math
 import os
 import re
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,11 @@ import numpy as np
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.smoothing import ema_debiased
-from lossdoc.analysis.types import Diagnosis
+from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.errors import one_line
 from lossdoc.history import LossHistory, Series
 from lossdoc.report import by_severity, verdict_text
+from lossdoc.words import count
 
 TRAIN_COLOR = "#0072B2"
 VAL_COLOR = "#D55E00"
@@ -51,7 +52,21 @@ FEW_POINTS = 60
 """Curves this short (epoch logs) are drawn as they are, with a marker per point."""
 MAX_BAD_TICKS = 2000
 """NaN/Inf positions marked per curve at most (the legend still gives the full count)."""
+BAD_TICKS_UP_TO = 40
+"""Up to this many NaN/Inf values are each a tick on the x axis; more are a shaded band along it
+(thousands of ticks side by side would be a solid bar that looks like data)."""
+BAD_BAND_BINS = 400
+"""A curve with more separate NaN/Inf stretches than this has them drawn per 1/400 of the x range."""
+EPOCH_LOG_MAX = 1000
+"""``--smoothing auto`` leaves a log whose x axis is epochs as it is, up to this many epochs."""
+SPIKE_SIGMAS = 6.0
+"""The smoothed line leaves out points this many robust sigmas from their neighbourhood's median
+(a one-point spike), so one spike does not become a long hump in it; the raw curve still shows them."""
+SPIKE_WINDOW = 9
+"""Points in the neighbourhood those outliers are judged against."""
 PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+PLOT_MAGIC = {".png": (b"\x89PNG",), ".svg": (b"<?xml", b"<svg"), ".pdf": (b"%PDF",)}
+"""How each kind of plot file starts: an existing file is only overwritten when it is one."""
 DPI = 150
 PAD = 4 / 72
 """Inches of space around the figure's edge and between a panel's labels and its neighbour's."""
@@ -92,9 +107,10 @@ def minmax_downsample(x: np.ndarray, y: np.ndarray, buckets: int = MAX_DRAWN // 
     return x[idx], y[idx]
 
 
-def auto_smoothing(n: int) -> float:
-    """An EMA weight whose time constant is about 1% of the points; none for short (epoch) logs."""
-    if n <= FEW_POINTS:
+def auto_smoothing(n: int, x_name: str | None = None) -> float:
+    """An EMA weight whose time constant is about 1% of the points; none for short logs and for
+    epoch logs (an epoch's value is already a mean over its steps)."""
+    if n <= FEW_POINTS or (x_name is not None and x_name.lower() == "epoch" and n <= EPOCH_LOG_MAX):
         return 0.0
     return max(AUTO_MIN_WEIGHT, 1.0 - 1.0 / (n * AUTO_WINDOW_FRACTION))
 
@@ -159,7 +175,9 @@ class Curve:
     bad_x: np.ndarray
     """Where values are NaN/Inf (the first MAX_BAD_TICKS distinct x)..."""
     bad: int
-    """...and how many there are."""
+    """...and how many there are..."""
+    bad_spans: np.ndarray = field(default_factory=lambda: np.empty((0, 2)))
+    """...and the stretches of x they cover, ``[start, end]`` rows (at most BAD_BAND_BINS)."""
 
 
 @dataclass(frozen=True)
@@ -206,7 +224,7 @@ def prepare_curves(h: LossHistory, smoothing: float | None = None) -> Curves:
     return Curves(
         name=h.name,
         x_name=h.x_name,
-        curves=[_curve(s, smoothing) for s in series],
+        curves=[_curve(s, smoothing, h.x_name) for s in series],
         lr=lr,
         x_range=h.x_range,
         log_y=log_y,
@@ -235,12 +253,28 @@ def prepare(d: Diagnosis, smoothing: float | None = None, curves: Curves | None 
     )
 
 
-def _curve(s: Series, smoothing: float | None) -> Curve:
+def _curve(s: Series, smoothing: float | None, x_name: str | None = None) -> Curve:
     x, y = minmax_downsample(s.x, s.y)
     bad = ~np.isfinite(s.y)
-    count = int(bad.sum())
-    bad_x = np.unique(s.x[bad])[:MAX_BAD_TICKS] if count else np.empty(0)
-    return Curve(s.name, s.role, x, y, _smooth(s, smoothing), s.y.size <= FEW_POINTS, bad_x, count)
+    n_bad = int(bad.sum())
+    bad_x = np.unique(s.x[bad])[:MAX_BAD_TICKS] if n_bad else np.empty(0)
+    spans = _bad_spans(s.x, bad) if n_bad > BAD_TICKS_UP_TO else np.empty((0, 2))
+    smooth = _smooth(s, smoothing, x_name)
+    return Curve(s.name, s.role, x, y, smooth, s.y.size <= FEW_POINTS, bad_x, n_bad, spans)
+
+
+def _bad_spans(x: np.ndarray, bad: np.ndarray) -> np.ndarray:
+    """The stretches of ``x`` where values are NaN/Inf, ``[start, end]`` rows: each run of them, or
+    when there are more than BAD_BAND_BINS runs, each 1/BAD_BAND_BINS of the x range holding one."""
+    edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1
+    if starts.size <= BAD_BAND_BINS:
+        return np.column_stack([x[starts], x[ends]]).astype(float)
+    bins = np.linspace(float(x.min()), float(x.max()), BAD_BAND_BINS + 1)
+    held = np.histogram(x[bad], bins)[0] > 0
+    edges = np.diff(np.concatenate([[0], held.astype(np.int8), [0]]))
+    first, last = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    return np.column_stack([bins[first], bins[last]])
 
 
 @dataclass
@@ -263,6 +297,8 @@ class Sketch:
     panels: list[_Panel]
     cols: int
     suptitle: Any
+    names: tuple[str, ...] = ()
+    """The runs' names as drawn (titles)."""
 
 
 def figure(diags: list[Diagnosis], smoothing: float | None = None) -> Any:
@@ -304,7 +340,7 @@ def sketch(runs: list[Curves]) -> Sketch:
             name = _shared_name([c.name for c in runs])
             suptitle = fig.suptitle(_literal(name), x=0.01, ha="left", fontsize=11, fontweight="bold")
         _fit(fig, panels, cols, suptitle, None)
-    return Sketch(fig, panels, cols, suptitle)
+    return Sketch(fig, panels, cols, suptitle, tuple(c.name for c in runs))
 
 
 def finish(sk: Sketch, drawings: list[Drawing]) -> Any:
@@ -337,6 +373,7 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
     handles: dict[str, Any] = {}
     if c.log_y:
         ax.set_yscale("log")
+        _plain_log_ticks(ax.yaxis)
     for s in c.curves:
         color = TRAIN_COLOR if s.role == "train" else VAL_COLOR
         if s.smooth is not None:
@@ -353,7 +390,20 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
         )
         role = "validation" if s.role == "val" else s.role
         handles[f"{role} ({_literal(s.name)})" if named else role] = line
-        if s.bad:
+        if s.bad and s.bad_spans.size:
+            lo, hi = c.x_range
+            least = 0.003 * (hi - lo) if hi > lo else 1.0  # an isolated NaN still shows
+            band = ax.broken_barh(
+                [(a, max(b - a, least)) for a, b in s.bad_spans],
+                (0.0, 0.04),
+                transform=ax.get_xaxis_transform(),
+                facecolor=color,
+                edgecolor="none",
+                alpha=0.3,
+                zorder=6,
+            )
+            handles[f"{s.role} NaN/Inf ({s.bad:,})" if named else f"{s.role} NaN/Inf"] = band
+        elif s.bad:
             tick = ax.plot(
                 s.bad_x,
                 np.full(s.bad_x.size, 0.015),
@@ -375,6 +425,7 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
         lr = c.lr.y[np.isfinite(c.lr.y)]
         if lr.size and lr.min() > 0 and lr.max() / lr.min() >= 30:
             twin.set_yscale("log")
+            _plain_log_ticks(twin.yaxis)
         elif lr.size and lr.max() > 0 and lr.max() - lr.min() <= 0.01 * lr.max():
             twin.set_ylim(0, lr.max() * 1.25)  # a constant rate: show it against zero, not magnified noise
         twin.set_ylabel("learning rate" if lr_label else "", color=LR_COLOR)
@@ -395,6 +446,23 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
     ax.grid(True, alpha=0.25, linewidth=0.6)
     ax.margins(x=0.01)
     return _Panel(ax, twin, handles, lr_handle, [left])
+
+
+PLAIN_TICKS = (1e-4, 1e5)
+"""Log-axis tick labels within this range are plain decimals (0.001, 0.5, 100); beyond it, powers of ten."""
+
+
+def _plain_log_ticks(axis: Any) -> None:
+    """Label a log axis ``0.01 0.1 1 10`` rather than ``10^-2 10^-1 10^0 10^1`` where that fits."""
+    from matplotlib.ticker import LogFormatterSciNotation
+
+    class Plain(LogFormatterSciNotation):  # type: ignore[misc]
+        def __call__(self, x: float, pos: Any = None) -> str:
+            label = super().__call__(x, pos)  # decides which ticks are labelled (minor ones mostly not)
+            return f"{x:g}" if label and PLAIN_TICKS[0] <= abs(x) < PLAIN_TICKS[1] else label
+
+    axis.set_major_formatter(Plain())
+    axis.set_minor_formatter(Plain(labelOnlyBase=False, minor_thresholds=(2, 0.5)))
 
 
 def _draw_findings(p: _Panel, dr: Drawing) -> dict[str, Any]:
@@ -478,13 +546,15 @@ def _offset_label_top(r: Any, box: Any, *axes: Any) -> float:
     return max([0.0, *(t.get_window_extent(r).y1 - box.y1 for t in shown)])
 
 
-def _smooth(s: Series, smoothing: float | None) -> tuple[np.ndarray, np.ndarray] | None:
+def _smooth(s: Series, smoothing: float | None, x_name: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
     """The smoothed curve to draw, or None when the curve is drawn as it is.
 
     Long curves are smoothed from bucket means with the per-bucket weight ``w**size``: the same
-    curve at drawing resolution, without an EMA over every one of a million points.
+    curve at drawing resolution, without an EMA over every one of a million points. Spikes (points,
+    or bucket means, far from their neighbours, see :data:`SPIKE_SIGMAS`) are left out of the EMA,
+    which carries its level past them: the raw curve shows a spike, the trend does not become a hump.
     """
-    w = auto_smoothing(s.y.size) if smoothing is None else smoothing
+    w = auto_smoothing(s.y.size, x_name) if smoothing is None else smoothing
     if w <= 0:
         return None
     x, y = s.x, s.y
@@ -498,7 +568,37 @@ def _smooth(s: Series, smoothing: float | None) -> tuple[np.ndarray, np.ndarray]
         x = x[:full].reshape(-1, size).mean(axis=1)
         y, w = means, w**size
     # gaps stay gaps: the EMA carries its level through NaN/Inf, the drawn line must not
-    return x, np.where(np.isfinite(y), ema_debiased(y, w), np.nan)
+    return x, np.where(np.isfinite(y), ema_debiased(np.where(_spikes(y), np.nan, y), w), np.nan)
+
+
+def _spikes(y: np.ndarray) -> np.ndarray:
+    """Points far above or below the median of their SPIKE_WINDOW neighbours: more than SPIKE_SIGMAS
+    robust sigmas of the curve's point-to-neighbourhood deviations (log space for a positive curve)."""
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    if y.size < SPIKE_WINDOW + 2:
+        return np.zeros(y.size, dtype=bool)
+    finite = np.isfinite(y)
+    positive = bool(np.all(y[finite] > 0))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        v = np.log(y) if positive else y.astype(float)
+    half = SPIKE_WINDOW // 2
+    padded = np.pad(np.where(finite, v, np.nan), half, mode="edge")
+    windows = sliding_window_view(padded, SPIKE_WINDOW)
+    if finite.all():
+        local = np.median(windows, axis=1)
+    else:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a window of NaN only: no median, no spike
+            local = np.nanmedian(windows, axis=1)
+    dev = v - local
+    spread = np.nanmedian(np.abs(dev[finite])) * 1.4826 if finite.any() else 0.0
+    if not spread > 0:
+        return np.zeros(y.size, dtype=bool)
+    with np.errstate(invalid="ignore"):
+        return finite & (np.abs(dev) > SPIKE_SIGMAS * spread)
 
 
 MAX_DECADES_ABOVE = 6
@@ -545,19 +645,52 @@ def _series_named(d: Diagnosis, name: str | None) -> Series | None:
     return next((s for s in h.series if s.name == name), None) or h.train or h.val
 
 
+STRIP = (0.965, 1.0)
+"""Where a region that would cover the same stretch as a more severe one is drawn: a strip along the
+top of the axes (fractions of its height), not a second full-height shading over the first."""
+
+
+def _covered(findings: list[Finding]) -> set[int]:
+    """Indices of plateau/oscillation findings drawn as a strip: each one whose stretch is mostly
+    (over half) covered by another of those two rules that comes first in the report's order (the
+    more severe, the one the verdict names)."""
+    order = {id(f): k for k, f in enumerate(by_severity(findings))}
+    regions = [
+        (i, f) for i, f in enumerate(findings)
+        if f.rule in ("plateau", "oscillation") and f.start is not None and f.end is not None
+    ]  # fmt: skip
+    out: set[int] = set()
+    for i, f in regions:
+        for j, g in regions:
+            if j == i or g.rule == f.rule or order[id(g)] > order[id(f)]:
+                continue
+            shared = min(f.end, g.end) - max(f.start, g.start)  # type: ignore[operator]
+            if shared > 0.5 * max(f.end - f.start, 1e-12):  # type: ignore[operator]
+                out.add(i)
+    return out
+
+
 def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
     handles: dict[str, Any] = {}
     x_name = _literal(dr.run.history.x_name)
+    strip = _covered(dr.run.findings)
     for i, f in enumerate(dr.run.findings):
         color = SEVERITY_COLOR[f.severity]
         if f.start is None:
             continue
+        lo, hi = (0.0, 1.0) if i not in strip else STRIP
         if f.rule == "plateau" and f.end is not None:
-            span = ax.axvspan(f.start, f.end, color=color, alpha=0.13, linewidth=0, zorder=0)
+            span = ax.axvspan(f.start, f.end, lo, hi, color=color, alpha=0.13 if i not in strip else 0.5, linewidth=0,
+                              zorder=0)  # fmt: skip
             handles.setdefault(f"plateau ({f.evidence.get('kind', 'flat')})", span)
         elif f.rule == "oscillation" and f.end is not None:
-            span = ax.axvspan(f.start, f.end, facecolor="none", edgecolor=color, hatch="///", alpha=0.35, linewidth=0)
+            span = ax.axvspan(f.start, f.end, lo, hi, facecolor="none", edgecolor=color, hatch="///", alpha=0.35,
+                              linewidth=0)  # fmt: skip
             handles.setdefault("oscillation", span)
+        elif f.rule == "overfitting":
+            end = f.end if f.end is not None and f.end > f.start else dr.curves.x_range[1]
+            span = ax.axvspan(f.start, end, color=VAL_COLOR, alpha=0.08, linewidth=0, zorder=0)
+            handles.setdefault("overfitting (after the best point)", span)
         elif f.rule == "divergence":
             ax.axvline(f.start, color=color, linewidth=1.0, linestyle="-", alpha=0.8, zorder=1)
             y = dr.marks.get(i, [None])[0]
@@ -575,7 +708,7 @@ def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
                 xs, ys, marker="^", markersize=6, color=color, markeredgecolor="black", markeredgewidth=0.4,
                 linestyle="none", zorder=7,
             )  # fmt: skip
-            handles.setdefault(f"loss spike ({len(xs)})", m)
+            handles.setdefault(count(len(xs), "loss spike"), m)
         elif f.rule == "non-finite" and not any(k.startswith("first NaN/Inf") for k in handles):
             line = ax.axvline(f.start, color=color, linestyle=":", linewidth=1.3, zorder=1)
             handles[f"first NaN/Inf at {x_name} {fmt_x(f.start)}"] = line
@@ -594,20 +727,59 @@ def _mark_best_val(ax: Any, dr: Drawing) -> dict[str, Any]:
     ax.plot([x], [y], marker="o", markersize=5, markerfacecolor="white", markeredgecolor=VAL_COLOR, zorder=8)
     lo, hi = dr.curves.x_range
     right_half = hi > lo and (x - lo) / (hi - lo) > 0.6
+    text = f"best val {fmt_loss(y)}\n{_literal(dr.run.history.x_name)} {fmt_x(x)}"
+    corner = _free_corner(ax, dr, x, right_half)
+    if corner is None:  # data everywhere beside the line: the label goes to the legend, outside the axes
+        return {f"best val {fmt_loss(y)} at {_literal(dr.run.history.x_name)} {fmt_x(x)}": line}
     ax.annotate(
-        f"best val {fmt_loss(y)}\n{_literal(dr.run.history.x_name)} {fmt_x(x)}",
-        xy=(x, 0.97),
+        text,
+        xy=(x, 0.97 if corner == "top" else 0.03),
         xycoords=ax.get_xaxis_transform(),
         xytext=(-4 if right_half else 4, 0),
         textcoords="offset points",
         ha="right" if right_half else "left",
-        va="top",
+        va="top" if corner == "top" else "bottom",
         fontsize=7.5,
         color=VAL_COLOR,
         bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8},
         zorder=9,
     )
     return {"best validation point": line}
+
+
+LABEL_BOX = (0.2, 0.16)
+"""The room the best-val label takes beside its line, as fractions of the axes' width and height."""
+
+
+def _free_corner(ax: Any, dr: Drawing, x: float, right_half: bool) -> str | None:
+    """Where beside the best-val line its label covers no drawn point: "top", "bottom", or None.
+
+    Every curve point (raw and smoothed) within the label's width of the line is placed in axes
+    fractions (the scale and limits are those of the drawn curves); the label needs LABEL_BOX of
+    empty room at the top or the bottom of the axes, with a little margin.
+    """
+    ax.get_ylim()  # the limits autoscaled to the curves before they are read through transLimits
+    lo, hi = dr.curves.x_range
+    width = LABEL_BOX[0] * (hi - lo) if hi > lo else 1.0
+    a, b = (x - width, x) if right_half else (x, x + width)
+    ys = []
+    for c in dr.curves.curves:
+        for xs, vs in ((c.x, c.y), c.smooth or (np.empty(0), np.empty(0))):
+            near = (xs >= a) & (xs <= b) & np.isfinite(vs)
+            ys.append(vs[near])
+    ys.append(np.array([float(dr.run.summary["best_val"])]))
+    v = np.concatenate(ys)
+    if ax.get_yscale() == "log":
+        v = v[v > 0]
+    if v.size == 0:
+        return "top"
+    fy = ax.transLimits.transform(np.column_stack([np.full(v.size, x), ax.transScale.transform(
+        np.column_stack([np.full(v.size, x), v]))[:, 1]]))[:, 1]  # fmt: skip
+    if float(fy.max()) < 1.0 - LABEL_BOX[1] - 0.03:
+        return "top"
+    if float(fy.min()) > LABEL_BOX[1] + 0.03:
+        return "bottom"
+    return None
 
 
 def draw(diags: Diagnosis | list[Diagnosis], path: Path, smoothing: float | None = None) -> Path:
@@ -665,6 +837,33 @@ def remove_partial() -> None:
     if tmp is not None:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+
+
+def check_target(target: Path, inputs: set[str] | None = None) -> None:
+    """Refuse a ``--plot`` target lossdoc cannot write plots to, before any log is read: a suffix
+    that is not a plot type (``x.jpg`` would otherwise become a folder), or an existing file that is
+    not a plot of its suffix's type (a log, a README, a CSV renamed .png). Raises LossdocError."""
+    from lossdoc.errors import LossdocError
+
+    kinds = ", ".join(PLOT_SUFFIXES)
+    suffix = target.suffix.lower()
+    if target.is_dir():
+        return
+    if suffix and suffix not in PLOT_SUFFIXES:
+        raise LossdocError("--plot", f"'{target}': {suffix} is not a plot type; use {kinds}, or a folder")
+    if not target.exists() or target.resolve() in {Path(p).resolve() for p in inputs or () if p != "-"}:
+        return  # an input given as the target: write_plots refuses it with the other plot errors
+    if not suffix:
+        raise LossdocError("--plot", f"'{target}' is a file, not a folder; name a {kinds} file or a folder")
+    try:
+        with open(target, "rb") as fh:
+            head = fh.read(64).lstrip()
+    except OSError as exc:
+        raise LossdocError("--plot", f"'{target}': cannot read it ({exc.strerror or exc})") from None
+    if head and not head.startswith(PLOT_MAGIC[suffix]):
+        raise LossdocError(
+            "--plot", f"'{target}' exists and is not a {suffix[1:].upper()} plot; refusing to overwrite it"
+        )
 
 
 def _umask() -> int:
@@ -768,6 +967,8 @@ def write_plots(
         try:
             runs = [_drawing(report.diagnoses[i], drawings[i] if drawings else None, smoothing) for i in idx]
             sketched = sketches.pop(tuple(dr.key for dr in runs), None) if sketches else None
+            if sketched is not None and sketched.names != tuple(dr.run.history.name for dr in runs):
+                sketched = None  # the run was renamed after it was sketched (see ingest.names.distinct_names)
             save_atomic(figure_of(runs, sketched), out)
         except OSError as exc:
             report.errors.append(InputError(str(out), f"cannot write plot ({exc.strerror or exc})"))

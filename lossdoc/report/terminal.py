@@ -12,6 +12,7 @@ all`` prints every run. Width and colour follow the terminal (rich honours ``NO_
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 
 import numpy as np
@@ -35,6 +36,7 @@ from lossdoc.report import (
     verdict_text,
     where_text,
 )
+from lossdoc.words import count, fail_count
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "cyan"}
 DETAIL_ALL_UP_TO = 10
@@ -150,14 +152,39 @@ def _findings(d: Diagnosis) -> RenderableType:
     return t
 
 
+def snippet_code(d: Diagnosis) -> str | None:
+    """The run's copy-paste code (a framework's early-stopping setup), or None (no recommendation, or
+    the framework-neutral sentence, which is prose and wraps like prose)."""
+    rec = (d.advice or {}).get("recommendation")
+    if not rec or (rec.get("framework") or "generic") == "generic" or not rec.get("snippet"):
+        return None
+    return "\n".join(line for line in str(rec["snippet"]).splitlines() if line.strip())
+
+
+def print_code(console: Console, code: str) -> None:
+    """Code as it must be pasted: highlighted, never wrapped or cut at the terminal's width (rich's
+    soft wrap leaves long lines to the terminal, so a copy gives the original lines)."""
+    from rich.syntax import Syntax
+
+    text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
+    text.rstrip()
+    console.print(text, soft_wrap=True)
+
+
 def _next_run(d: Diagnosis) -> RenderableType | None:
     blocks = next_run_blocks(d)
     if not blocks:
         return None
+    code = snippet_code(d)
+    code_lines = code.splitlines() if code else None
     t = Table.grid(padding=(0, 1))
     t.add_column(no_wrap=True)
     t.add_column()
     for line, more in blocks:
+        if code_lines is not None and more == code_lines:
+            # printed after the box, unwrapped: code cut at the box's edge would not run when pasted
+            t.add_row("•", Text(line.rstrip(":") + "; the code is below this box."))
+            continue
         t.add_row("•", Text(line))
         for m in more:
             t.add_row("", Padding(Text(m, style="dim"), (0, 0, 0, 2)))
@@ -170,16 +197,56 @@ def verdict(d: Diagnosis) -> Text:
     return Text(text, style="green" if worst is None else SEVERITY_STYLE[worst.severity])
 
 
-def summary_table(report: Report) -> Table:
+def wrap_name(name: str, width: int) -> str:
+    """A run name in lines of at most ``width``, broken after a ``/`` rather than inside a word; a
+    single path part longer than ``width`` is broken after a ``_``, ``-`` or space, and only a word
+    longer than that is cut where it must be (by the table)."""
+    lines: list[str] = []
+    line = ""
+    for part in _parts(name, "/"):
+        pieces = [part] if len(part) <= width else _parts(part, "_- ")
+        for piece in pieces:
+            if line and len(line) + len(piece) > width:
+                lines.append(line)
+                line = ""
+            line += piece
+    if line:
+        lines.append(line)
+    return "\n".join(lines)
+
+
+def _parts(text: str, after: str) -> list[str]:
+    """``text`` cut after each of the characters in ``after`` (which stay with the part before)."""
+    return [p for p in re.findall(rf"[^{re.escape(after)}]*(?:[{re.escape(after)}]|$)", text) if p]
+
+
+WORST_MIN_WIDTH = 16
+"""The summary's "worst finding" column is never squeezed below this to make room for run names."""
+
+
+def _name_width(names: list[str], verdicts: list[str], console_width: int) -> int:
+    """The width run names are wrapped to: the longest name, as far as the other columns leave room
+    (so the table never has to cut a name where it likes)."""
+    longest = max((len(n) for n in names), default=3)
+    # 5 borders and 2 spaces of padding per column; "findings" is 8 wide
+    room = console_width - max((len(v) for v in verdicts), default=7) - len("findings") - WORST_MIN_WIDTH - 13
+    return max(8, min(room, longest))
+
+
+def summary_table(report: Report, console_width: int = 100) -> Table:
     t = Table(title="lossdoc", show_header=True, header_style="bold", expand=False)
-    t.add_column("run", overflow="fold")
+    names = [d.history.name for d in report.diagnoses]
+    width = _name_width(names, [verdict_text(d) for d in report.diagnoses], console_width)
+    cells = [wrap_name(n, width) for n in names]
+    longest = max((len(line) for c in cells for line in c.splitlines()), default=3)
+    t.add_column("run", overflow="fold", no_wrap=True, min_width=min(width, longest))  # wrapped here, not by rich
     t.add_column("verdict", no_wrap=True)
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
-    for d in report.diagnoses:
+    for d, cell in zip(report.diagnoses, cells, strict=True):
         worst = by_severity(d.findings)[0] if d.findings else None
         first = headline(worst.message) if worst else ""
-        t.add_row(escape(d.history.name), verdict(d), escape(first), str(len(d.findings)))
+        t.add_row(escape(cell), verdict(d), escape(first), f"{len(d.findings):,}")
     for e in report.errors:
         t.add_row(escape(e.source), Text("input error", style="bold red"), escape(e.message), "")
     return t
@@ -188,10 +255,10 @@ def summary_table(report: Report) -> Table:
 def footer(report: Report) -> Text:
     runs = len(report.diagnoses)
     sick = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
-    text = Text(f"{runs} run{'s' if runs != 1 else ''} analysed", style="dim")
+    text = Text(f"{count(runs, 'run')} analysed", style="dim")
     if report.errors:
-        text.append(f", {len(report.errors)} input error{'s' if len(report.errors) != 1 else ''}", style="dim")
-    text.append(f"; {sick} fail{'s' if sick == 1 else ''} the --fail-on policy", style="dim")
+        text.append(f", {count(len(report.errors), 'input error')}", style="dim")
+    text.append(f"; {fail_count(sick)} the --fail-on policy", style="dim")
     text.append(f"; exit {report.exit_code}", style="bold" if report.exit_code else "dim")
     return text
 
@@ -211,7 +278,7 @@ def detailed(report: Report, details: str = "auto") -> list[int]:
 def print_report(report: Report, console: Console, *, quiet: bool = False, details: str = "auto") -> None:
     report = printable(report)
     if quiet or len(report.diagnoses) > 1:
-        console.print(summary_table(report))
+        console.print(summary_table(report, console.width))
     if not quiet:
         spark_width = max(10, min(60, console.width - 20))
         shown = detailed(report, details)
@@ -223,11 +290,14 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
                 parts += [Text(""), nxt]
             title = Text.assemble((d.history.name, "bold"), "  ", verdict(d))
             console.print(Panel(Group(*parts), title=title, title_align="left"))
+            code = snippet_code(d)
+            if code is not None:
+                print_code(console, code)
         rest = len(report.diagnoses) - len(shown)
         if rest:
             console.print(
                 Text(
-                    f"{rest} run{'s' if rest != 1 else ''} without a warning or error "
+                    f"{count(rest, 'run')} without a warning or error "
                     f"{'are' if rest != 1 else 'is'} in the table only; --details all prints every run in full.",
                     style="dim",
                 )
