@@ -36,8 +36,11 @@ def test_same_size_logs_are_not_compared_with_every_earlier_one(tmp_path, monkey
     real = hashlib.sha256
 
     class Hash:
-        def __init__(self, data: bytes) -> None:
+        def __init__(self, data: bytes = b"") -> None:
             self.inner = real(data)
+
+        def update(self, data: bytes) -> None:
+            self.inner.update(data)
 
         def digest(self) -> bytes:
             return CountingDigest(self.inner.digest())

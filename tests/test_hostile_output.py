@@ -179,3 +179,24 @@ def test_a_param_value_of_100000_brackets(tmp_path):
     res = lossdoc("analyze", "run.csv", "--param", "overfitting.min_rise=" + "[" * 100_000, cwd=tmp_path)
     assert res.returncode == 2
     assert res.stderr.decode() == "lossdoc: --param: overfitting.min_rise: value nested too deeply\n"
+
+
+def test_the_table_shows_names_exactly_even_with_backslashes_and_brackets():
+    import numpy as np
+    from rich.console import Console
+
+    from lossdoc.analysis import analyze
+    from lossdoc.history import LossHistory, Series
+    from lossdoc.report import Report
+    from lossdoc.report.terminal import print_report
+
+    x = np.arange(30.0)
+    runs = [
+        analyze(LossHistory(f"logs/{name}", "csv", name, "step", [Series("loss", "train", x, 1 / (x + 1))]))
+        for name in ("run\\", "[x]\\[bold]y")
+    ]
+    console = Console(width=200, record=True, color_system=None)
+    print_report(Report(diagnoses=runs, errors=[], exit_code=0), console)
+    text = console.export_text()
+    assert re.search(r"│ source +logs/run\\  \(csv\)", text)  # one backslash, as in the name
+    assert re.search(r"│ source +logs/\[x\]\\\[bold\]y  \(csv\)", text)

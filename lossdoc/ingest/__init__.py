@@ -231,12 +231,17 @@ class _Twins:
 
 
 def _digest(path: Path) -> bytes | None:
-    try:
-        import hashlib  # here: OpenSSL's start-up is only paid by folders with same-size files
+    """The file's SHA-256, read a megabyte at a time (two same-size files may be large)."""
+    import hashlib  # here: OpenSSL's start-up is only paid by folders with same-size files
 
-        return hashlib.sha256(path.read_bytes()).digest()
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as fh:
+            while chunk := fh.read(1024 * 1024):
+                digest.update(chunk)
     except OSError:
         return None
+    return digest.digest()
 
 
 def discover(directory: Path) -> list[LogRef]:

@@ -28,7 +28,9 @@ whatever a crashed job, a gzip bomb or ``/dev/zero`` supplies. A loss log of 5,0
 MAX_DECOMPRESSED_BYTES = DEFAULT_MAX_INPUT_BYTES
 """The limit in force (:func:`set_max_input_bytes`)."""
 READ_CHUNK = 1024 * 1024
-"""A stream (standard input, gzip data) is read this much at a time, and its size checked after each."""
+"""A stream (standard input, gzip data) is read this much at a time, and its size checked after each;
+gzip data that expands to a whole chunk of zero bytes is a bomb (a crashed writer leaves a few
+kilobytes of them, and gzip does not write them)."""
 SNIFF_BYTES = 64 * 1024
 # A TensorBoard event file's first record (8-byte length, 4-byte CRC, Event) names its file version.
 TFEVENTS_MARK = b"brain.Event:"
@@ -151,7 +153,7 @@ def _refuse_binary_early(source: str, head: bytes) -> None:
     if not head.strip(b"\x00"):
         raise LossdocError(source, "only zero bytes so far (binary data, not a text loss log); refusing to read on")
     if b"\x00" in head.rstrip(b"\x00"):
-        raise LossdocError(source, "binary data, not a text loss log")
+        raise LossdocError(source, "binary file, not a text loss log")
 
 
 def _read_stream(source: str, stream: Any) -> bytes:
@@ -216,7 +218,9 @@ def gunzip(source: str, data: bytes) -> tuple[bytes, bool]:
                     _refuse_binary_early(source, bytes(out[:SNIFF_BYTES]))
                 if len(chunk) == READ_CHUNK and not chunk.strip(b"\x00"):
                     # a bomb's usual filling; a log cut off by a crash does not compress a megabyte of them
-                    raise LossdocError(source, "gzip data holds over 1 MiB of zero bytes: not a text loss log")
+                    raise LossdocError(
+                        source, f"gzip data holds over {size_text(READ_CHUNK)} of zero bytes: not a text loss log"
+                    )
                 if len(out) > MAX_DECOMPRESSED_BYTES:
                     raise LossdocError(
                         source, f"gzip data expands beyond {size_text(MAX_DECOMPRESSED_BYTES)}; refusing to read it"

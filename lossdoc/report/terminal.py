@@ -17,7 +17,6 @@ from itertools import pairwise
 
 import numpy as np
 from rich.console import Console, Group, RenderableType
-from rich.markup import escape
 from rich.padding import Padding
 from rich.panel import Panel
 from rich.table import Table
@@ -109,12 +108,13 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
     t = Table.grid(padding=(0, 2))
     t.add_column(style="dim", no_wrap=True)
     t.add_column()
-    # Names, paths and messages come from the input: escape them, or "[/x]" in a column name is a crash.
-    t.add_row("source", f"{escape(h.source)}  [dim]({escape(h.format)})[/]")
-    t.add_row("series", escape(", ".join(f"{x.role}: {x.name}" for x in h.series)))
-    t.add_row("points", escape(f"{s['points']:,} over {h.x_name} {fmt_x(s['x_min'])} – {fmt_x(s['x_max'])}"))
+    # Names, paths and messages come from the input: rich Text, never markup, or "[/x]" in a column
+    # name is a crash and "[link=...]" a link (and escaping them doubles a trailing backslash).
+    t.add_row("source", Text.assemble(h.source, "  ", (f"({h.format})", "dim")))
+    t.add_row("series", Text(", ".join(f"{x.role}: {x.name}" for x in h.series)))
+    t.add_row("points", Text(f"{s['points']:,} over {h.x_name} {fmt_x(s['x_min'])} – {fmt_x(s['x_max'])}"))
     if s.get("best_val") is not None:
-        t.add_row("best val", escape(f"{fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}"))
+        t.add_row("best val", Text(f"{fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}"))
     finals = []
     if s.get("final_train") is not None:
         finals.append(f"train {fmt_loss(s['final_train'])}")
@@ -127,7 +127,7 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
     for x in shown:
         t.add_row(x.role, Text(sparkline(x.y, spark_width, scale), style="blue" if x.role == "train" else "red"))
     if plot:
-        t.add_row("plot", escape(plot))
+        t.add_row("plot", Text(plot))
     for note in h.notes:
         t.add_row("note", Text(note, style="dim"))
     return t
@@ -148,7 +148,7 @@ def _findings(d: Diagnosis) -> RenderableType:
         if f.confidence != "high":
             body.append(confidence_text(f), style="italic")
         body.append("\n→ " + f.advice, style="dim")
-        t.add_row(Text(f.severity, style=SEVERITY_STYLE[f.severity]), f.rule, where_text(f), body)
+        t.add_row(Text(f.severity, style=SEVERITY_STYLE[f.severity]), Text(f.rule), Text(where_text(f)), body)
     return t
 
 
@@ -246,9 +246,9 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     for d, cell in zip(report.diagnoses, cells, strict=True):
         worst = by_severity(d.findings)[0] if d.findings else None
         first = headline(worst.message) if worst else ""
-        t.add_row(escape(cell), verdict(d), escape(first), f"{len(d.findings):,}")
+        t.add_row(Text(cell), verdict(d), Text(first), f"{len(d.findings):,}")
     for e in report.errors:
-        t.add_row(escape(e.source), Text("input error", style="bold red"), escape(e.message), "")
+        t.add_row(Text(e.source), Text("input error", style="bold red"), Text(e.message), "")
     return t
 
 
