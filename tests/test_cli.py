@@ -309,3 +309,29 @@ def test_formats_lists_every_format_a_reader_reports():
     listed = [line.split()[0] for line in out.splitlines() if line and not line.startswith(" ")]
     for name in formats:
         assert name in listed
+
+
+def test_a_validation_only_log_is_validation_everywhere(tmp_path):
+    f = tmp_path / "eval.csv"
+    f.write_text(
+        "step,eval_loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate([0.9, 0.7, 0.6, 0.62, 0.66, 0.7, 0.75, 0.8]))
+    )
+    doc = json.loads(runner.invoke(app, ["analyze", str(f), "--format", "json"]).stdout)
+    (run,) = doc["runs"]
+    assert run["series"] == {"val": "eval_loss"} and run["summary"]["points"] == 8
+    f_ = {x["rule"]: x for x in run["findings"]}["overfitting"]
+    assert f_["start"] == run["summary"]["best_val_x"] and "no training loss is logged" in f_["message"]
+    for fmt in ("table", "markdown", "github", "junit"):
+        text = runner.invoke(app, ["analyze", str(f), "--format", fmt], env={"COLUMNS": "200"}).stdout
+        text = " ".join(text.replace("│", " ").split())
+        assert "training loss" not in text.replace("no training loss is logged", ""), fmt
+        assert "train " not in text and "train:" not in text, fmt
+
+
+def test_val_alone_names_the_validation_loss(tmp_path):
+    f = tmp_path / "m.csv"
+    f.write_text(
+        "step,loss_a,metric\n" + "".join(f"{i},{v},1\n" for i, v in enumerate([0.9, 0.7, 0.6, 0.62, 0.66, 0.7]))
+    )
+    run = json.loads(runner.invoke(app, ["analyze", str(f), "--val", "loss_a", "--format", "json"]).stdout)["runs"][0]
+    assert run["series"] == {"val": "loss_a"}

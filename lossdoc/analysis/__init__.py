@@ -90,7 +90,7 @@ def summarize(ctx: RunContext) -> dict[str, Any]:
     lo, hi = h.x_range
     judged = max((p.n for p in (ctx.train, ctx.val) if p is not None), default=0)
     out: dict[str, Any] = {
-        "points": len(h.train) if h.train is not None else 0,
+        "points": len(h.train) if h.train is not None else len(h.val) if h.val is not None else 0,
         "x_min": lo,
         "x_max": hi,
         "best_val_x": None,

@@ -242,7 +242,8 @@ def histories_from_frame(
     shown = dict(display or {})
     runs = []
     for plan in plans:
-        label = base if len(plans) == 1 else f"{base} [{shown.get(plan.train, plan.train)}]"
+        key = plan.train if plan.train is not None else plan.val
+        label = base if len(plans) == 1 else f"{base} [{shown.get(key, key)}]"
         run = _history_from_plan(frame, plan, source=source, fmt=fmt, name=label, default_x_name=default_x_name)
         if shown:
             run.series = [dataclasses.replace(s, name=shown.get(s.name, s.name)) for s in run.series]
@@ -315,7 +316,7 @@ def _history_from_plan(
                 f"x '{x_name}' repeats or goes backwards in '{col_name}' ({repeats} point(s)): "
                 "kept the last write of each x"
             )
-        if role == "train" and y.size == 0:
+        if y.size == 0 and (role == "train" or (role == "val" and plan.train is None)):
             raise LossdocError(source, f"loss column '{col_name}' has no values")
         if col_name in frame.text_cells:
             notes.append(bad_cell_note(col_name, frame.text_cells[col_name]))

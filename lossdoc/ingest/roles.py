@@ -170,7 +170,7 @@ class RolePlan:
     """Which columns one run uses: x (None = row order), train, val (optional), lr, grad norm."""
 
     x: str | None
-    train: str
+    train: str | None  # None: a validation-only log (an eval-only run, or --val with no training loss)
     val: str | None
     lr: str | None
     grad_norm: str | None
@@ -259,16 +259,18 @@ def plan_roles(
         val_col = val if val is not None else _match_val(train_col, losses)
         return [RolePlan(x or _pick_x(names, train_col), train, val_col, lr, grad)]
 
-    trains = [c for c in losses if c.split == "train"]
+    trains = [c for c in losses if c.split == "train" and c.name != val]  # --val names the validation loss
     if not trains:
+        # A file of validation losses only (an eval-only log, or --val alone) is still a run to diagnose,
+        # as validation: it is never called a training loss.
         if val is not None:
-            return []
-        # A file of validation losses only (an eval-only log) is still a run to diagnose.
-        trains = [c for c in losses if c.split in ("val", "test")][:1]
-        if not trains:
-            return []
-        only = trains[0]
-        return [RolePlan(x or _pick_x(names, only), only.name, None, lr, grad)]
+            only = next((c for c in losses if c.name == val), None) or LossColumn(val, "val", "loss", "")
+        else:
+            vals = [c for c in losses if c.split in ("val", "test")][:1]
+            if not vals:
+                return []
+            only = vals[0]
+        return [RolePlan(x or _pick_x(names, only), None, only.name, lr, grad)]
 
     by_stem: dict[str, list[LossColumn]] = {}
     for c in trains:

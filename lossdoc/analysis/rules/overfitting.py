@@ -189,6 +189,8 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         f"of the run after it, the smoothed loss rose {rise_text(o, v)} to {fmt_loss(o.final_val)}"
         f"{train_text(o.train_change)}"
     )
+    if ctx.train is None:
+        msg += "; no training loss is logged, so the rise of the validation loss is judged alone"
     if o.from_first:
         advice = (
             f"The model was best after its first evaluation ({ctx.at(o.best_x)}): keep that checkpoint "
