@@ -394,3 +394,22 @@ def test_repeated_steps_keep_the_last_write(tmp_path):
     train = series(one(f), "train")
     assert train.x.tolist() == [0, 1, 2, 3]
     np.testing.assert_allclose(train.y, [1.0, 0.7, 0.6, 0.5])
+
+
+def test_an_iteration_counted_within_each_epoch_is_counted_on_across_epochs(tmp_path):
+    # MMDetection's log.json: 'iter' restarts every epoch; validation rows carry their own 'iter'
+    import json as _json
+
+    from lossdoc.ingest import read_one
+
+    lines = [{"env_info": "sys.platform: linux"}]
+    for epoch in range(1, 4):
+        lines += [
+            {"mode": "train", "epoch": epoch, "iter": i, "loss": 10.0 / (epoch * 10 + i / 50)} for i in (50, 100, 150)
+        ]
+        lines.append({"mode": "val", "epoch": epoch, "iter": 7, "mAP": 0.1 * epoch})
+    f = tmp_path / "20220101_000000.log.json"
+    f.write_text("\n".join(_json.dumps(x) for x in lines) + "\n")
+    (h,) = read_one(str(f))
+    assert list(h.train.x) == [50, 100, 150, 200, 250, 300, 350, 400, 450]
+    assert any("restarts each time 'epoch' advances" in n for n in h.notes)

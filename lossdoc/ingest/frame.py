@@ -286,6 +286,18 @@ def _history_from_plan(
         xcol = Column(x_all, np.ones(n, dtype=bool))
         x_name = default_x_name
     notes = list(frame.notes)
+    if plan.x is not None:
+        loss_rows = np.zeros(n, dtype=bool)
+        for c in (plan.train, plan.val):
+            if c is not None:
+                loss_rows |= frame.columns[c].present
+        nested = _within_outer_counter(frame, plan.x, x_all, xcol.present & loss_rows)
+        if nested is not None:
+            outer, x_all = nested
+            notes.append(
+                f"x '{plan.x}' restarts each time '{outer}' advances (a count within each {outer}): "
+                f"counted on across {outer}s"
+            )
     if plan.x is not None and plan.x in frame.text_cells:
         notes.append(bad_cell_note(plan.x, frame.text_cells[plan.x]))
     series: list[Series] = []
@@ -322,6 +334,42 @@ def _history_from_plan(
             notes.append(bad_cell_note(col_name, frame.text_cells[col_name]))
         series.append(Series(name=col_name, role=role, x=x, y=y))  # type: ignore[arg-type]
     return LossHistory(source=source, format=fmt, name=name, x_name=x_name, series=series, notes=notes)
+
+
+def _within_outer_counter(
+    frame: Frame, x_name: str, x_all: np.ndarray, present: np.ndarray
+) -> tuple[str, np.ndarray] | None:
+    """An x that counts within an outer counter (MMDetection's ``iter`` within ``epoch``): on the rows
+    ``present`` (those with a loss), x falls back at every step of a column that never decreases and
+    changes only there. Returns that column and x counted on across it (each block offset by the
+    largest x of the blocks before it), or None.
+
+    A resumed run also sends x back, but its epoch goes back too: it is left to the last-write rule.
+    """
+    rows = np.flatnonzero(present & np.isfinite(x_all))
+    if rows.size < 3:
+        return None
+    x = x_all[rows]
+    back = np.diff(x) < 0
+    if not back.any():
+        return None
+    for name, col in frame.columns.items():
+        if name == x_name or not col.present[rows].all():
+            continue
+        o = col.values[rows]
+        step = np.diff(o)
+        if not np.isfinite(o).all() or (step < 0).any() or not np.array_equal(step > 0, back):
+            continue
+        # each block is offset by the largest x of the blocks before it
+        starts = np.concatenate([[0], np.flatnonzero(back) + 1])
+        ends = np.concatenate([starts[1:], [x.size]])
+        tops = np.array([x[a:b].max() for a, b in zip(starts, ends, strict=True)])
+        offsets = np.concatenate([[0.0], np.cumsum(tops)[:-1]])
+        counted = x + np.repeat(offsets, ends - starts)
+        out = x_all.copy()
+        out[rows] = counted
+        return name, out
+    return None
 
 
 def histories_from_points(
