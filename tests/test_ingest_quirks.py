@@ -413,3 +413,18 @@ def test_an_iteration_counted_within_each_epoch_is_counted_on_across_epochs(tmp_
     (h,) = read_one(str(f))
     assert list(h.train.x) == [50, 100, 150, 200, 250, 300, 350, 400, 450]
     assert any("restarts each time 'epoch' advances" in n for n in h.notes)
+
+
+def test_yolos_bias_warmup_rate_is_not_taken_for_the_runs_learning_rate(tmp_path):
+    # Ultralytics results.csv: lr/pg0 is the bias group, warmed up from 0.1 down; pg1/pg2 rise from 0
+    from lossdoc.ingest import read_one
+
+    rows = ["epoch,train/box_loss,val/box_loss,lr/pg0,lr/pg1,lr/pg2"]
+    for e in range(1, 11):
+        pg0 = 0.1 - 0.0099 * min(e, 3) / 3 * 10 if e <= 3 else 0.001
+        rise = 0.001 * min(e, 3) / 3
+        rows.append(f"{e},{2 / e:.4f},{2.2 / e:.4f},{pg0:.5f},{rise:.5f},{rise:.5f}")
+    f = tmp_path / "results.csv"
+    f.write_text("\n".join(rows) + "\n")
+    (h,) = read_one(str(f))
+    assert h.lr.name == "lr/pg1" and any("bias warm-up" in n for n in h.notes)
