@@ -75,3 +75,32 @@ def resolve_repeats(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarra
     _, first_in_rev = np.unique(rev_x, return_index=True)
     keep = x.size - 1 - first_in_rev  # ascending x order, last write of each value
     return x[keep], y[keep], int(x.size - keep.size) or int(np.sum(np.diff(x) <= 0))
+
+
+def hidden_nan(loss: Series, grad_norm: Series | None) -> np.ndarray:
+    """Points where a logger wrote 0.0 for a NaN loss: the loss is exactly 0 and the gradient norm logged at
+    the same x is NaN/Inf (HuggingFace Trainer's ``logging_nan_inf_filter`` does this)."""
+    hidden = np.zeros(loss.y.size, dtype=bool)
+    if grad_norm is None or grad_norm.y.size == 0 or loss.y.size == 0:
+        return hidden
+    bad_x = grad_norm.x[~np.isfinite(grad_norm.y)]
+    if bad_x.size:
+        hidden = np.isin(loss.x, bad_x) & (loss.y == 0.0)
+    return hidden
+
+
+def unmask_hidden_nan(run: LossHistory) -> None:
+    """Read a training loss the logger wrote as 0.0 for NaN (see :func:`hidden_nan`) as NaN, with a note,
+    so that every report, plot and piece of advice treats those points as the non-finite values they were."""
+    loss = run.train
+    hidden = hidden_nan(loss, run.get("grad_norm")) if loss is not None else None
+    if loss is None or hidden is None or not hidden.any():
+        return
+    i = run.series.index(loss)
+    run.series[i] = Series(loss.name, loss.role, loss.x, np.where(hidden, np.nan, loss.y))
+    first = float(loss.x[hidden][0])
+    run.notes.append(
+        f"'{loss.name}' is logged as exactly 0.0 at {int(hidden.sum()):,} point(s) where "
+        f"'{run.get('grad_norm').name}' is NaN/Inf, from {run.x_name} {first:g}: read as NaN (the logger "
+        "hid NaN losses, as HuggingFace Trainer's logging_nan_inf_filter does)"
+    )

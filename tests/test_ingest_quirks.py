@@ -428,3 +428,20 @@ def test_yolos_bias_warmup_rate_is_not_taken_for_the_runs_learning_rate(tmp_path
     f.write_text("\n".join(rows) + "\n")
     (h,) = read_one(str(f))
     assert h.lr.name == "lr/pg1" and any("bias warm-up" in n for n in h.notes)
+
+
+def test_losses_the_hf_trainer_hid_as_zero_are_read_as_nan_everywhere(tmp_path):
+    # logging_nan_inf_filter=True: the loss is logged as 0.0 while the gradient norm is NaN
+    import json as _json
+
+    from lossdoc.analysis import analyze
+    from lossdoc.ingest import read_one
+
+    log = [{"step": s, "loss": 3.0 - s / 100, "grad_norm": 1.0, "learning_rate": 1e-3} for s in range(5, 101, 5)]
+    log += [{"step": s, "loss": 0.0, "grad_norm": float("nan"), "learning_rate": 1e-3} for s in range(105, 201, 5)]
+    (tmp_path / "trainer_state.json").write_text(_json.dumps({"log_history": log, "global_step": 200}))
+    (h,) = read_one(str(tmp_path / "trainer_state.json"))
+    assert np.isnan(h.train.y[h.train.x > 100]).all() and (h.train.y[h.train.x <= 100] > 0).all()
+    assert any("read as NaN" in n and "logging_nan_inf_filter" in n for n in h.notes)
+    f = next(f for f in analyze(h).findings if f.rule == "non-finite")
+    assert f.start == 105 and f.severity == "error"

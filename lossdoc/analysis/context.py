@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from lossdoc.analysis.smoothing import Prepared, median
-from lossdoc.history import LossHistory, Series
+from lossdoc.history import LossHistory, Series, hidden_nan
 
 
 @dataclass
@@ -76,18 +76,6 @@ class RunContext:
     def at(self, x: float) -> str:
         """``epoch 12`` / ``step 4,200``: an x value in the run's own words."""
         return f"{self.x_name} {fmt_x(x)}"
-
-
-def hidden_nan(loss: Series, grad_norm: Series | None) -> np.ndarray:
-    """Points where a logger wrote 0.0 for a NaN loss: the loss is exactly 0 and the gradient norm logged at
-    the same x is NaN/Inf (HuggingFace Trainer's ``logging_nan_inf_filter`` does this)."""
-    hidden = np.zeros(loss.y.size, dtype=bool)
-    if grad_norm is None or grad_norm.y.size == 0 or loss.y.size == 0:
-        return hidden
-    bad_x = grad_norm.x[~np.isfinite(grad_norm.y)]
-    if bad_x.size:
-        hidden = np.isin(loss.x, bad_x) & (loss.y == 0.0)
-    return hidden
 
 
 def fmt_x(x: float) -> str:

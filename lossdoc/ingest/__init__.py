@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lossdoc.errors import LossdocError
-from lossdoc.history import LossHistory
+from lossdoc.history import LossHistory, unmask_hidden_nan
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, distinct_names, log_stem
 
 Overrides = dict[str, "str | None"]
@@ -103,7 +103,10 @@ def read_ref(ref: LogRef, overrides: Overrides | None = None) -> list[LossHistor
             # A library's warning (pandas' ParserWarning on a ragged row, ...) must not become a second
             # stderr line: whatever matters about the input is an error or a run note.
             warnings.simplefilter("ignore")
-            return _read_ref(ref, ov)
+            runs = _read_ref(ref, ov)
+        for run in runs:
+            unmask_hidden_nan(run)
+        return runs
     except LossdocError:
         raise
     except RecursionError:
