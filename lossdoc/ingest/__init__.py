@@ -151,6 +151,7 @@ def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None 
         runs = reader(raw, dict(overrides or {}))
         for run in runs:
             run.notes[:0] = raw.notes  # what was repaired on the way in (zero bytes cut, gzip cut short)
+            unmask_hidden_nan(run)
         return runs
     except LossdocError:
         raise
