@@ -388,3 +388,11 @@ def test_a_transient_non_finite_validation_value_is_a_warning_not_an_error():
     assert f.severity == "warning" and f.evidence["transient"] is True
     yv[30:] = np.nan  # validation that stays NaN to the end is an error
     assert rules_of(history(train, (xv, yv)))["non-finite"].severity == "error"
+
+
+def test_a_plateau_judged_by_its_noise_band_is_at_most_of_medium_confidence():
+    # a per-batch loss on a floor spanning a decade: flat to the eye, not shown flat at 2%
+    x = np.arange(600.0)
+    y = (0.3 + 2.0 * np.exp(-x / 30)) * np.exp(np.random.default_rng(2).normal(0, 0.6, 600))
+    f = rules_of(history((x, y), x_name="step"))["plateau"]
+    assert f.confidence == "medium"
