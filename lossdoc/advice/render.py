@@ -43,6 +43,23 @@ def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
         lines.extend(f"  {s}" for s in str(rec.get("snippet") or "").splitlines() if s.strip())
 
     lines.extend(str(n) for n in advice.get("notes") or [])
+    lines.extend(cause_lines(advice.get("causes") or [], x_name))
+    return lines
+
+
+def cause_lines(causes: list[dict[str, Any]], x_name: str) -> list[str]:
+    """One line per cause, ending in its fix; later events with the same cause are named on the
+    first one's line instead of repeating it (the JSON ``advice.causes`` holds each one's numbers)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in causes:
+        groups.setdefault(str(c.get("cause")), []).append(c)
+    lines: list[str] = []
+    for same in groups.values():
+        head = str(same[0].get("message"))
+        if len(same) > 1:
+            also = ", ".join(fmt_x(c["x"]) for c in same[1:])
+            head += f" The same at {plural(x_name, len(same))} {also}."
+        lines.append(f"{head} → {same[0].get('fix')}")
     return lines
 
 
