@@ -15,6 +15,9 @@ floats, ints, strings and None; no NaN) that the JSON report emits as the run's 
 
 ``causes`` (see :mod:`lossdoc.advice.causes`) says why each spike, divergence and non-finite loss
 happened; the findings' evidence gains the same ``cause``, ``leading_signal`` and ``lead_steps``.
+``recovery`` (see :mod:`lossdoc.advice.recovery`) is the way back when the log sits in an output folder
+with checkpoints: where to resume from, the batches to skip, the rate to use, the best checkpoint on
+disk and those that could be deleted; None when no checkpoint is on disk beside the log.
 
 The callbacks are replayed on the validation loss when one is logged, else on the training loss
 (``monitor`` says which), one check per logged point — bucket means when the series is longer than
@@ -39,7 +42,7 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
     with itself (see :func:`lossdoc.advice.consistent.adapt_findings`)."""
     from lossdoc.advice import causes as cause_notes
     from lossdoc.advice import lr as lr_notes
-    from lossdoc.advice import recommend, replay
+    from lossdoc.advice import recommend, recovery, replay
     from lossdoc.advice.best import best_point
     from lossdoc.advice.consistent import adapt_findings
     from lossdoc.advice.frameworks import detect
@@ -63,7 +66,9 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
         "recommendation": None,
         "notes": notes,
         "causes": _clean(cause_notes.public(causes)),
+        "recovery": None,
     }
+    out["recovery"] = _clean(recovery.plan(h, causes, out["best"]))
     if diagnosis.summary.get("too_short"):
         monitored = None  # a few points replay no callback and recommend no patience
     if monitored is not None and monitored.y.size:

@@ -93,17 +93,19 @@ def attribute(
     grad = history.get("grad_norm")
     lr = history.lr
     scale = loss_scale_series(history)
-    out: list[dict[str, Any]] = []
+    events: list[tuple[float, str, Finding, Series]] = []
     for f in findings:
         if f.rule not in lr_notes.LOSS_EVENTS or f.series is None:
             continue
         loss = next((s for s in history.series if s.name == f.series and s.role in ("train", "val")), None)
         if loss is None:
             continue  # a non-finite gradient norm is a signal, not a loss event
-        for rule, xe in lr_notes.loss_events([f]):
-            out.append(_attribute_one(f, rule, xe, loss, grad, lr, scale, history, framework, params))
-    out.sort(key=lambda c: c["x"])
-    return out[:MAX_CAUSES]
+        events.extend((xe, rule, f, loss) for rule, xe in lr_notes.loss_events([f]))
+    events.sort(key=lambda e: e[0])
+    return [
+        _attribute_one(f, rule, xe, loss, grad, lr, scale, history, framework, params)
+        for xe, rule, f, loss in events[:MAX_CAUSES]
+    ]
 
 
 def with_causes(findings: list[Finding], causes: list[dict[str, Any]]) -> list[Finding]:
