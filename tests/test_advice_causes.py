@@ -124,3 +124,30 @@ def test_the_causes_are_rendered_once_per_cause():
     lines = next_run_lines({"x_name": "step", "causes": causes})
     (line,) = lines
     assert "The same at steps 200. → Skip the batch of step 100" in line
+
+
+def test_a_logged_loss_scale_column_is_read_and_never_taken_for_a_loss(tmp_path):
+    from lossdoc.ingest import read_one
+
+    rows = ["step,loss,grad_norm,loss_scale"]
+    for i in range(1, N + 1):
+        loss = "nan" if i >= SPIKE else f"{2.0 - i / N:.4f}"
+        rows.append(f"{i},{loss},1.0,{65536.0 if i < SPIKE - 3 else 1.0}")
+    log = tmp_path / "fp16.csv"
+    log.write_text("\n".join(rows) + "\n")
+    (h,) = read_one(str(log))
+    assert [(s.role, s.name) for s in h.series] == [
+        ("train", "loss"),
+        ("grad_norm", "grad_norm"),
+        ("other", "loss_scale"),
+    ]
+    _, (c,) = _causes(h)
+    assert (c["rule"], c["cause"], c["leading_signal"]) == ("non-finite", "loss_scale", "loss_scale")
+
+
+def test_a_gradient_norm_that_only_follows_the_loss_is_no_lead():
+    grad = _noisy(np.full(N, 1.0), seed=1)
+    grad[SPIKE] *= 20  # one logged step after the loss spiked
+    _, (c,) = _causes(_run(_loss_with_spike(), grad, FLAT_LR))
+    assert (c["cause"], c["leading_signal"], c["confidence"]) == ("unknown", None, "low")
+    assert "followed the loss" in c["message"]

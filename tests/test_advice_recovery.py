@@ -72,7 +72,7 @@ def test_lightning_checkpoints_beside_metrics_csv():
     (event,) = rec["events"]
     assert event["resume_from"].endswith("checkpoints/epoch=0-step=120.ckpt")
     assert event["resume"] == f'trainer.fit(model, datamodule=dm, ckpt_path="{event["resume_from"]}")'
-    assert "return None from training_step" in event["skip"]["how"]
+    assert "return None from training_step when self.global_step == 149" in event["skip"]["how"]
     lines = next_run_lines(advice)
     assert any(
         line.startswith("After the spike at step 149: resume from checkpoints/epoch=0-step=120.ckpt") for line in lines

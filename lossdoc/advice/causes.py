@@ -4,8 +4,8 @@ For every loss event the rules found (:func:`lossdoc.advice.lr.loss_events`: a s
 divergence's onset or the creep before it, the first non-finite value), :func:`attribute` reads the
 other logged series just before it and names the leading signal:
 
-* ``loss_scale`` — a mixed-precision loss scale (a series named ``loss_scale``, ``scale``,
-  ``grad_scale``…) collapsed just before it: fp16 overflow. Fix: bf16, or a loss-scale floor.
+* ``loss_scale`` — a mixed-precision loss scale (a series named ``loss_scale``, ``grad_scale``…)
+  collapsed just before it: fp16 overflow. Fix: bf16, or a loss-scale floor.
 * ``learning_rate`` — the event came at or just after the rate's warm-up peak, right after the
   schedule stepped the rate up, or while a warm-up was still climbing far above its start. Fix: a
   lower peak rate or a longer warm-up.
@@ -24,7 +24,6 @@ disagreement and the missing signals are said in words.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -34,12 +33,9 @@ from lossdoc.advice import lr as lr_notes
 from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding
 from lossdoc.history import LossHistory, Series
+from lossdoc.ingest.roles import is_loss_scale_name
 
 CAUSES = ("loss_scale", "learning_rate", "gradient", "data", "unknown")
-
-LOSS_SCALE_NAME = re.compile(r"^(.*[/_])?(loss_scale|lossscale|loss_scaler|grad_scale|scale|amp_scale|scaler)$")
-"""Names a mixed-precision loss scale is logged under (DeepSpeed ``loss_scale``, torch ``GradScaler``'s
-``get_scale()`` logged as ``scale`` or ``grad_scale``, Lightning ``amp/scale``)."""
 
 
 @dataclass(frozen=True)
@@ -140,7 +136,8 @@ def public(causes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def loss_scale_series(history: LossHistory) -> Series | None:
-    return next((s for s in history.series if LOSS_SCALE_NAME.match(s.name.strip().lower())), None)
+    """The logged loss scale (:data:`lossdoc.ingest.roles.LOSS_SCALE_NAMES`), kept as an ``other`` series."""
+    return next((s for s in history.series if s.role == "other" and is_loss_scale_name(s.name)), None)
 
 
 def _attribute_one(
@@ -227,6 +224,18 @@ def _attribute_one(
         which = f"the batch of {x_name} {fmt_x(b)}" if a == b else f"the batches of {x_name}s {fmt_x(a)}..{fmt_x(b)}"
         fix = f"skip {which} on resume, and inspect the data fed at that point"
         confidence = "medium" if lr is None else "high"
+    elif g is not None and g["peak_ratio"] >= params.grad_ratio:
+        cause, leading = "unknown", None
+        why = (
+            f"the gradient norm rose to {g['peak_ratio']:.3g}x its running median only after the loss moved: "
+            "it followed the loss rather than led it, and the learning rate shows nothing"
+        )
+        disagree = why
+        hint = lr_notes.CLIP_HINTS.get(framework, lr_notes.CLIP_HINTS["generic"])
+        fix = (
+            f"lower the learning rate and clip the gradient norm ({hint}); log both every step to see what moves first"
+        )
+        confidence = "low"
     elif g is not None:
         cause, leading = "unknown", None
         why = (

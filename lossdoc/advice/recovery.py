@@ -174,14 +174,16 @@ def _skip(cause: dict[str, Any], ckpt: Checkpoint | None, x_name: str) -> dict[s
     framework = ckpt.framework if ckpt else "generic"
     if framework == "huggingface":
         how = (
-            f"resuming replays the same data order, so the batch of {which} comes back at the same step: "
-            "TrainingArguments(ignore_data_skip=True) resumes without fast-forwarding the data (other batches "
-            "at those steps), or drop those examples from the dataset (the sampler's indices for those steps)"
+            f"resuming fast-forwards to the same place in the same data order, so the batch of {which} comes "
+            "back at the same step; TrainingArguments(ignore_data_skip=True) starts the resumed epoch's data "
+            "from its beginning instead (other batches at those steps, the bad one later in the epoch), so to "
+            "be rid of it drop its examples from the dataset (the sampler's indices for those steps)"
         )
     elif framework == "lightning":
+        steps = f"== {fmt_x(x)}" if a == x else f"in range({fmt_x(a)}, {fmt_x(x + 1)})"
         how = (
-            f"return None from training_step for the batch of {which} (Lightning then skips that optimizer "
-            "step); lightning.pytorch.callbacks.SpikeDetection records such batches in skip_batches.json"
+            f"return None from training_step when self.global_step {steps} (Lightning then skips that "
+            "optimizer step); lightning.pytorch.callbacks.SpikeDetection records such batches in skip_batches.json"
         )
     else:
         how = f"skip the batch of {which} in the training loop (or drop those examples from the data)"
