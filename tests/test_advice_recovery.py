@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from lossdoc.advice import advise
 from lossdoc.advice.recovery import find_checkpoints
@@ -129,3 +130,18 @@ def test_keras_model_checkpoint_files_named_by_epoch(tmp_path):
     ]
     rec = advise(analyze(_spiky(str(log), x_name="epoch")))["recovery"]
     assert rec["events"][0]["resume"].endswith("initial_epoch=50)")
+
+
+@pytest.mark.parametrize("fmt", ["table", "markdown", "html", "github", "junit", "json"])
+def test_every_format_shows_the_cause_and_the_resume_call(fmt, tmp_path):
+    from typer.testing import CliRunner
+
+    from lossdoc.cli import app
+
+    out = tmp_path / "report"
+    log = CAUSES / "hf_bad_batch" / "trainer_state.json"
+    result = CliRunner().invoke(app, ["analyze", str(log), "--format", fmt, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "a bad batch (loss alone)" in text
+    assert "resume_from_checkpoint" in text and "checkpoint-100" in text

@@ -86,16 +86,20 @@ def attribute(
     ``lead_steps`` is how far (in x units) the leading signal came before the loss moved (0: the same
     logged point; None: no leading signal). ``batch_steps`` are the first and last step whose batches
     went into the event's logged point (from the step after the logged point before it)."""
-    grad = history.get("grad_norm")
-    lr = history.lr
-    scale = loss_scale_series(history)
+    grad = _cleaned(history.get("grad_norm"), positive=True)
+    lr = _cleaned(history.lr)
+    scale = _cleaned(loss_scale_series(history), positive=True)
+    losses: dict[str, Series] = {}
     events: list[tuple[float, str, Finding, Series]] = []
     for f in findings:
         if f.rule not in lr_notes.LOSS_EVENTS or f.series is None:
             continue
-        loss = next((s for s in history.series if s.name == f.series and s.role in ("train", "val")), None)
-        if loss is None:
-            continue  # a non-finite gradient norm is a signal, not a loss event
+        if f.series not in losses:
+            found = next((s for s in history.series if s.name == f.series and s.role in ("train", "val")), None)
+            if found is None:
+                continue  # a non-finite gradient norm is a signal, not a loss event
+            losses[f.series] = _cleaned(found)  # type: ignore[assignment]
+        loss = losses[f.series]
         events.extend((xe, rule, f, loss) for rule, xe in lr_notes.loss_events([f]))
     events.sort(key=lambda e: e[0])
     return [
@@ -309,8 +313,20 @@ def _log_hint(framework: str) -> str:
 
 
 def _finite(s: Series) -> tuple[np.ndarray, np.ndarray]:
-    m = np.isfinite(s.y) & np.isfinite(s.x)
-    return s.x[m].astype(float), s.y[m].astype(float)
+    """The series' points (the series given to the helpers below are already :func:`_cleaned`)."""
+    return s.x, s.y
+
+
+def _cleaned(s: Series | None, positive: bool = False) -> Series | None:
+    """The finite points of a series (and only its positive ones: a norm or a scale of 0 is no
+    reference), as float arrays, once per run: every event is then read from the same arrays."""
+    if s is None:
+        return None
+    x, y = np.asarray(s.x, dtype=float), np.asarray(s.y, dtype=float)
+    keep = np.isfinite(x) & np.isfinite(y)
+    if positive:
+        keep &= y > 0
+    return Series(s.name, s.role, x[keep], y[keep])
 
 
 def _ref_median(y: np.ndarray, i: int, params: Params) -> float | None:
@@ -347,8 +363,6 @@ def _grad_at(grad: Series, moved: float, params: Params, until: float | None = N
     the window, where it first crossed :data:`Params.grad_ratio`, and its largest ratio from there to
     ``until`` (else one point after the loss moved)."""
     x, y = _finite(grad)
-    keep = y > 0
-    x, y = x[keep], y[keep]
     if y.size == 0:
         return None
     i = int(np.searchsorted(x, moved, side="right")) - 1
@@ -399,10 +413,12 @@ def _lr_reason(
     p = lr_notes.PARAMS
     x_name = history.x_name
     span = history.x_range
-    reach = p.after_peak_fraction * max(span[1] - span[0], 1e-12)
     peak = float(y.max())
     k = int(np.flatnonzero(y >= peak * 0.999)[0])
     x_peak = float(x[k])
+    # "just after" the peak: within as many steps as the warm-up took (a spike 99,000 steps after a
+    # 1,000-step warm-up is not its doing), and within the learning-rate notes' share of the run
+    reach = min(p.after_peak_fraction * max(span[1] - span[0], 1e-12), max(x_peak - float(x[0]), 1.0))
     # a warm-up often starts at 0 (the Trainer logs 0.0 at step 1): its start is its first positive rate
     positive = y[y > 0]
     y0 = float(positive[0]) if positive.size else 0.0

@@ -58,17 +58,7 @@ def recovery_lines(recovery: dict[str, Any] | None, x_name: str) -> list[str]:
     shown = ", ".join(names[:8]) + (f" … ({count(len(names), 'checkpoint')})" if len(names) > 8 else "")
     lines = [f"Checkpoints on disk in {recovery.get('folder')}: {shown}."]
     for e in recovery.get("events") or []:
-        at = f"the {_EVENT.get(str(e.get('rule')), 'event')} at {x_name} {fmt_x(e['x'])}"
-        if e.get("resume_from"):
-            last = f"resume from {_short(e['resume_from'])}, the last checkpoint saved before it"
-            lines.append(f"After {at}: {last}: {e['resume']}")
-        else:
-            lines.append(f"After {at}: no checkpoint on disk was saved before it; restart from scratch.")
-        skip = e.get("skip")
-        if skip:
-            lines.append(f"Skipping the batch on resume: {skip['how']}.")
-        if e.get("lr_change"):
-            lines.append(f"Learning rate on resume: {e['lr_change']}.")
+        lines.extend(event_recovery_lines(e, x_name))
     best = recovery.get("best")
     if best and best.get("checkpoint"):
         if best.get("exact"):
@@ -87,6 +77,37 @@ def recovery_lines(recovery: dict[str, Any] | None, x_name: str) -> list[str]:
     if deletable:
         listed = ", ".join(_short(p) for p in deletable[:8]) + (" …" if len(deletable) > 8 else "")
         lines.append(f"Could be deleted to free disk (saved after the best point): {listed}; {recovery.get('note')}.")
+    return lines
+
+
+def event_recovery_lines(e: dict[str, Any], x_name: str) -> list[str]:
+    """One event's way back: where to resume from and the call, the batches to skip, the rate."""
+    at = f"the {_EVENT.get(str(e.get('rule')), 'event')} at {x_name} {fmt_x(e['x'])}"
+    if e.get("resume_from"):
+        last = f"resume from {_short(e['resume_from'])}, the last checkpoint saved before it"
+        lines = [f"After {at}: {last}: {e['resume']}"]
+    else:
+        lines = [f"After {at}: no checkpoint on disk was saved before it; restart from scratch."]
+    skip = e.get("skip")
+    if skip:
+        lines.append(f"Skipping the batch on resume: {skip['how']}.")
+    if e.get("lr_change"):
+        lines.append(f"Learning rate on resume: {e['lr_change']}.")
+    return lines
+
+
+def finding_lines(advice: dict[str, Any] | None, rule: str, series: str | None) -> list[str]:
+    """The causes and the way back for one finding's events, for formats that speak per finding (GitHub
+    annotations, JUnit test cases) and have no run-level "next run" section."""
+    if not advice:
+        return []
+    x_name = str(advice.get("x_name") or "x")
+    mine = [c for c in advice.get("causes") or [] if c.get("rule") == rule and c.get("series") == series]
+    lines = cause_lines(mine, x_name)
+    xs = {c["x"] for c in mine}
+    for e in (advice.get("recovery") or {}).get("events") or []:
+        if e.get("rule") == rule and e.get("x") in xs:
+            lines.extend(event_recovery_lines(e, x_name))
     return lines
 
 
