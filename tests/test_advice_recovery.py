@@ -145,3 +145,21 @@ def test_every_format_shows_the_cause_and_the_resume_call(fmt, tmp_path):
     text = out.read_text()
     assert "a bad batch (loss alone)" in text
     assert "resume_from_checkpoint" in text and "checkpoint-100" in text
+
+
+def test_a_deleted_best_checkpoint_is_said_gone_and_never_offered(tmp_path):
+    import shutil
+
+    shutil.copy(CAUSES / "hf_grad_spike" / "trainer_state.json", tmp_path / "trainer_state.json")
+    (tmp_path / "checkpoint-200").mkdir()  # checkpoint-100, the best, was deleted
+    advice = _advice(tmp_path / "trainer_state.json")
+    rec = advice["recovery"]
+    assert [Path(c["path"]).name for c in rec["checkpoints"]] == ["checkpoint-200"]
+    assert rec["best"]["best_model_checkpoint"].endswith("checkpoint-100") and rec["best"]["on_disk"] is None
+    assert Path(rec["best"]["checkpoint"]).name == "checkpoint-200" and not rec["best"]["exact"]
+    (event,) = rec["events"]
+    assert event["resume_from"] is None and event["resume"] is None
+    lines = next_run_lines(advice)
+    assert "After the spike at step 130: no checkpoint on disk was saved before it; restart from scratch." in lines
+    assert not any("checkpoint-100" in line and "resume" in line for line in lines)
+    assert any("names checkpoint-100 as the best (no longer on disk)" in line for line in lines)

@@ -1,8 +1,8 @@
 """The way back: the checkpoints on disk beside the log, and how to resume from them.
 
 When the log sits in a training output folder, :func:`plan` lists the checkpoints that exist there,
-read from a directory listing only (file contents are never read, except the ``trainer_state.json``
-that is the log itself, for its ``best_model_checkpoint``):
+read from a directory listing only (file contents are never read, except the head of the
+``trainer_state.json`` that is the log itself, for its ``best_model_checkpoint``):
 
 * Hugging Face: ``checkpoint-N/`` folders beside the log (or beside the checkpoint folder the log is in);
 * Lightning: ``epoch=E-step=S.ckpt`` files in ``checkpoints/`` beside ``metrics.csv`` (or in the folder);
@@ -44,6 +44,10 @@ LR_CUT = 3.0
 """The rate a resumed run uses after a blow-up is the logged rate divided by this: OPT-175B and others
 restarted with the rate cut by a few times; a third is the middle of the 3-10x range the divergence
 rule advises."""
+STATE_HEAD_CHARS = 65_536
+"""Characters read from the head of a ``trainer_state.json`` for ``best_model_checkpoint``: the sorted keys
+before ``log_history`` take a few hundred; a million-step log is never parsed twice."""
+BEST_KEY = re.compile(r'"best_model_checkpoint":\s*("(?:[^"\\]|\\.)*"|null)')
 NEVER_DELETES = "a suggestion only: lossdoc never deletes anything"
 
 
@@ -240,14 +244,20 @@ def _best(
 
 
 def _best_model_checkpoint(history: LossHistory) -> str | None:
-    """``best_model_checkpoint`` from the log when the log is a ``trainer_state.json`` (it is read once
-    more; no other file's contents are)."""
+    """``best_model_checkpoint`` from the log when the log is a ``trainer_state.json``: the Trainer writes
+    its keys sorted, so the key stands before the long ``log_history`` and the file's head is enough."""
     if history.format != "hf_trainer_state" or not history.source.endswith(".json"):
         return None
     try:
-        with open(history.source, encoding="utf-8") as fh:
-            state = json.load(fh)
-    except (OSError, ValueError):
+        with open(history.source, encoding="utf-8", errors="replace") as fh:
+            head = fh.read(STATE_HEAD_CHARS)
+    except OSError:
         return None
-    value = state.get("best_model_checkpoint") if isinstance(state, dict) else None
+    m = BEST_KEY.search(head)
+    if m is None:
+        return None
+    try:
+        value = json.loads(m.group(1))
+    except ValueError:
+        return None
     return value if isinstance(value, str) and value else None
