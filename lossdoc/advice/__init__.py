@@ -11,7 +11,8 @@ floats, ints, strings and None; no NaN) that the JSON report emits as the run's 
      "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
      "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
      "notes": [str, ...],
-     "causes": [{"rule", "x", "cause", "leading_signal", "lead_steps", "confidence", "message", "fix", ...}]}
+     "causes": [{"rule", "x", "cause", "leading_signal", "lead_steps", "confidence", "message", "fix", ...}],
+     "recovery": {"folder", "checkpoints", "events", "best", "deletable", "note"} | None}
 
 ``causes`` (see :mod:`lossdoc.advice.causes`) says why each spike, divergence and non-finite loss
 happened; the findings' evidence gains the same ``cause``, ``leading_signal`` and ``lead_steps``.
