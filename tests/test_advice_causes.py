@@ -151,3 +151,13 @@ def test_a_gradient_norm_that_only_follows_the_loss_is_no_lead():
     _, (c,) = _causes(_run(_loss_with_spike(), grad, FLAT_LR))
     assert (c["cause"], c["leading_signal"], c["confidence"]) == ("unknown", None, "low")
     assert "followed the loss" in c["message"]
+
+
+def test_a_spike_right_after_the_schedule_steps_the_rate_up_is_the_learning_rate():
+    lr = np.where(np.arange(1, N + 1) < 195, 1e-4, 1e-3)  # a restart of the schedule at step 195
+    grad = _noisy(np.full(N, 1.0), seed=1)
+    grad[SPIKE - 1] *= 20
+    _, (c,) = _causes(_run(_loss_with_spike(), grad, lr))
+    assert (c["cause"], c["leading_signal"], c["lead_steps"]) == ("learning_rate", "learning_rate", 5.0)
+    assert "stepped the rate up 10x at step 195" in c["message"] and "gradient norm rose with it" in c["message"]
+    assert c["confidence"] == "high"

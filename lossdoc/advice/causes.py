@@ -424,7 +424,9 @@ def _lr_reason(
     y0 = float(positive[0]) if positive.size else 0.0
     warmed = y0 > 0 and y0 <= peak / p.warmup_rise
     lower = f"lower the peak rate (to about {lr_notes._fv(peak / 3)}, a third) or lengthen warm-up (twice as long)"
-    if x_peak <= xe <= x_peak + reach and (warmed or k > 0):
+    # a rate that jumps to its peak in one logged step was stepped up by the schedule, not warmed up
+    jumped = k >= 1 and y[k] >= params.step_up * y[k - 1]
+    if x_peak <= xe <= x_peak + reach and (warmed or k > 0) and not jumped:
         what = "warm-up ended" if warmed else "the rate reached its peak"
         return {
             "x": x_peak,
