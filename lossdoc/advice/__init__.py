@@ -10,7 +10,15 @@ floats, ints, strings and None; no NaN) that the JSON report emits as the run's 
      "best": {"x", "value", "saved_fraction", "final_value", "rise_pct", "after"} | None,
      "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
      "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
-     "notes": [str, ...]}
+     "notes": [str, ...],
+     "causes": [{"rule", "x", "cause", "leading_signal", "lead_steps", "confidence", "message", "fix", ...}],
+     "recovery": {"folder", "checkpoints", "events", "best", "deletable", "note"} | None}
+
+``causes`` (see :mod:`lossdoc.advice.causes`) says why each spike, divergence and non-finite loss
+happened; the findings' evidence gains the same ``cause``, ``leading_signal`` and ``lead_steps``.
+``recovery`` (see :mod:`lossdoc.advice.recovery`) is the way back when the log sits in an output folder
+with checkpoints: where to resume from, the batches to skip, the rate to use, the best checkpoint on
+disk and those that could be deleted; None when no checkpoint is on disk beside the log.
 
 The callbacks are replayed on the validation loss when one is logged, else on the training loss
 (``monitor`` says which), one check per logged point — bucket means when the series is longer than
@@ -33,8 +41,9 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
     """The run's advice; ``framework`` (one of :data:`lossdoc.advice.frameworks.NAMES`) overrides the
     guess from the log. The diagnosis's findings are given advice that fits the framework and agrees
     with itself (see :func:`lossdoc.advice.consistent.adapt_findings`)."""
+    from lossdoc.advice import causes as cause_notes
     from lossdoc.advice import lr as lr_notes
-    from lossdoc.advice import recommend, replay
+    from lossdoc.advice import recommend, recovery, replay
     from lossdoc.advice.best import best_point
     from lossdoc.advice.consistent import adapt_findings
     from lossdoc.advice.frameworks import detect
@@ -42,6 +51,9 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
     h = diagnosis.history
     framework = framework or detect(h)
     diagnosis.findings = adapt_findings(diagnosis.findings, framework, h.x_name)
+    causes = cause_notes.attribute(h, diagnosis.findings, framework)
+    diagnosis.findings = cause_notes.with_causes(diagnosis.findings, causes)
+    explained = {c["cause"] for c in causes}
     notes: list[str] = []
     monitored = h.val if h.val is not None and np.isfinite(h.val.y).sum() >= 2 else h.train
     out: dict[str, Any] = {
@@ -54,7 +66,10 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
         "replay": [],
         "recommendation": None,
         "notes": notes,
+        "causes": _clean(cause_notes.public(causes)),
+        "recovery": None,
     }
+    out["recovery"] = _clean(recovery.plan(h, causes, out["best"]))
     if diagnosis.summary.get("too_short"):
         monitored = None  # a few points replay no callback and recommend no patience
     if monitored is not None and monitored.y.size:
@@ -88,11 +103,12 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
             )
     span = h.x_range
     if h.lr is not None:
-        notes.extend(lr_notes.warmup_notes(h.lr, diagnosis.findings, span, h.x_name))
+        if "learning_rate" not in explained:  # else the cause already says it, event by event
+            notes.extend(lr_notes.warmup_notes(h.lr, diagnosis.findings, span, h.x_name))
         notes.extend(lr_notes.cut_notes(h.lr, h.train, h.x_name))
         notes.extend(lr_notes.constant_lr_notes(h.lr, diagnosis.findings, h.x_name))
     grad = h.get("grad_norm")
-    if grad is not None:
+    if grad is not None and "gradient" not in explained:
         hint = lr_notes.CLIP_HINTS.get(framework, lr_notes.CLIP_HINTS["generic"])
         notes.extend(lr_notes.grad_norm_notes(grad, diagnosis.findings, span, h.x_name, hint))
     return out

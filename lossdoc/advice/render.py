@@ -43,6 +43,96 @@ def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
         lines.extend(f"  {s}" for s in str(rec.get("snippet") or "").splitlines() if s.strip())
 
     lines.extend(str(n) for n in advice.get("notes") or [])
+    lines.extend(cause_lines(advice.get("causes") or [], x_name))
+    lines.extend(recovery_lines(advice.get("recovery"), x_name))
+    return lines
+
+
+def recovery_lines(recovery: dict[str, Any] | None, x_name: str) -> list[str]:
+    """The way back: the checkpoints on disk, where to resume from after each event and how, the best
+    checkpoint on disk and the ones after it that could be deleted."""
+    if not recovery:
+        return []
+    ckpts = recovery.get("checkpoints") or []
+    names = [_short(c["path"]) for c in ckpts]
+    shown = ", ".join(names[:8]) + (f" … ({count(len(names), 'checkpoint')})" if len(names) > 8 else "")
+    lines = [f"Checkpoints on disk in {recovery.get('folder')}: {shown}."]
+    for e in recovery.get("events") or []:
+        lines.extend(event_recovery_lines(e, x_name))
+    best = recovery.get("best")
+    if best and best.get("checkpoint"):
+        if best.get("exact"):
+            text = f"Best point {x_name} {fmt_x(best['x'])}: saved as {_short(best['checkpoint'])}"
+        else:
+            text = (
+                f"Best point {x_name} {fmt_x(best['x'])}; nearest saved checkpoint: {_short(best['checkpoint'])} "
+                f"({x_name} {fmt_x(best['checkpoint_x'])})"
+            )
+        recorded = best.get("best_model_checkpoint")
+        if recorded:
+            where = "on disk" if best.get("on_disk") else "no longer on disk"
+            text += f"; trainer_state.json names {_short(recorded)} as the best ({where})"
+        lines.append(text + ".")
+    deletable = recovery.get("deletable") or []
+    if deletable:
+        listed = ", ".join(_short(p) for p in deletable[:8]) + (" …" if len(deletable) > 8 else "")
+        lines.append(f"Could be deleted to free disk (saved after the best point): {listed}; {recovery.get('note')}.")
+    return lines
+
+
+def event_recovery_lines(e: dict[str, Any], x_name: str) -> list[str]:
+    """One event's way back: where to resume from and the call, the batches to skip, the rate."""
+    at = f"the {_EVENT.get(str(e.get('rule')), 'event')} at {x_name} {fmt_x(e['x'])}"
+    if e.get("resume_from"):
+        last = f"resume from {_short(e['resume_from'])}, the last checkpoint saved before it"
+        lines = [f"After {at}: {last}: {e['resume']}"]
+    else:
+        lines = [f"After {at}: no checkpoint on disk was saved before it; restart from scratch."]
+    skip = e.get("skip")
+    if skip:
+        lines.append(f"Skipping the batch on resume: {skip['how']}.")
+    if e.get("lr_change"):
+        lines.append(f"Learning rate on resume: {e['lr_change']}.")
+    return lines
+
+
+def finding_lines(advice: dict[str, Any] | None, rule: str, series: str | None) -> list[str]:
+    """The causes and the way back for one finding's events, for formats that speak per finding (GitHub
+    annotations, JUnit test cases) and have no run-level "next run" section."""
+    if not advice:
+        return []
+    x_name = str(advice.get("x_name") or "x")
+    mine = [c for c in advice.get("causes") or [] if c.get("rule") == rule and c.get("series") == series]
+    lines = cause_lines(mine, x_name)
+    xs = {c["x"] for c in mine}
+    for e in (advice.get("recovery") or {}).get("events") or []:
+        if e.get("rule") == rule and e.get("x") in xs:
+            lines.extend(event_recovery_lines(e, x_name))
+    return lines
+
+
+_EVENT = {"loss-spike": "spike", "divergence": "divergence", "non-finite": "non-finite loss"}
+
+
+def _short(path: str) -> str:
+    """A checkpoint by its own name (and its folder's, for Lightning's ``checkpoints/epoch=…``)."""
+    parts = str(path).replace("\\", "/").rstrip("/").split("/")
+    return "/".join(parts[-2:]) if len(parts) >= 2 and parts[-2] == "checkpoints" else parts[-1]
+
+
+def cause_lines(causes: list[dict[str, Any]], x_name: str) -> list[str]:
+    """One line per cause, ending in its fix; later events with the same cause are named on the
+    first one's line instead of repeating it (the JSON ``advice.causes`` holds each one's numbers)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for c in causes:
+        groups.setdefault(str(c.get("cause")), []).append(c)
+    lines: list[str] = []
+    for same in groups.values():
+        head = str(same[0].get("message"))
+        if len(same) > 1:
+            also = ", ".join(fmt_x(c["x"]) for c in same[1:])
+            head += f" The same at {plural(x_name, len(same))} {also}."
+        lines.append(f"{head} → {same[0].get('fix')}")
     return lines
 
 

@@ -19,7 +19,7 @@ from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, Series, resolve_repeats
 from lossdoc.ingest import NotALog
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
-from lossdoc.ingest.roles import RolePlan, plan_roles
+from lossdoc.ingest.roles import RolePlan, is_loss_scale_name, plan_roles
 
 MAX_COLUMNS = 10_000
 """A log with more columns (keys) than this is refused: real logs have tens, a YOLO or W&B export a
@@ -309,6 +309,9 @@ def _history_from_plan(
         )
         plan = dataclasses.replace(plan, lr=lr_name)
     roles = (("train", plan.train), ("val", plan.val), ("lr", plan.lr), ("grad_norm", plan.grad_norm))
+    used = {c for _, c in roles if c is not None}
+    scale = next((c for c in frame.numeric_names if c not in used and is_loss_scale_name(c)), None)
+    roles += (("other", scale),)  # a mixed-precision loss scale: a signal for the causes of blow-ups
     for role, col_name in roles:
         if col_name is None:
             continue

@@ -110,6 +110,9 @@ LR_NAMES = re.compile(
     r"^(lr|learning_rate|learningrate|lr[-_/].*|.*[-_/]lr\d*|x/lr\d+|lr/pg\d+|learning_rate/.*|.*[-_/]learning_rate)$"
 )
 GRAD_NAMES = re.compile(r"^(grad_norm|gradient_norm|grad/norm|train/grad_norm|total_norm|grad_norm_.*)$")
+LOSS_SCALE_NAMES = re.compile(r"^(.*[-_/])?(loss_scale|lossscale|loss_scaler|grad_scale|amp_scale|amp/scale|scaler)$")
+"""A mixed-precision loss scale (DeepSpeed ``loss_scale``, a logged ``GradScaler.get_scale()``): kept
+as an ``other`` series for the cause of a blow-up (:mod:`lossdoc.advice.causes`), never a loss."""
 GENERIC_STEMS = ("loss", "total_loss", "mean_loss", "loss_total", "avg_loss", "objective")
 VARIANT_SUFFIXES = ("step", "epoch")  # Lightning forks "name" into "name_step" / "name_epoch"
 
@@ -163,6 +166,10 @@ def is_lr_name(name: str) -> bool:
 
 def is_grad_norm_name(name: str) -> bool:
     return bool(GRAD_NAMES.match(name.strip().lower()))
+
+
+def is_loss_scale_name(name: str) -> bool:
+    return bool(LOSS_SCALE_NAMES.match(name.strip().lower()))
 
 
 @dataclass(frozen=True)

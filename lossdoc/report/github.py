@@ -10,6 +10,8 @@ report when ``$GITHUB_STEP_SUMMARY`` is set).
 
 from __future__ import annotations
 
+from typing import Any
+
 from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding, severity_rank
 from lossdoc.history import LossHistory
@@ -48,7 +50,7 @@ def render(report: Report) -> str:
             failing = report.fails(f)
             level = "error" if failing else LEVEL[f.severity]
             rank = (0 if failing else 1, -severity_rank(f.severity), len(items))
-            items.append((rank, level, _annotation(d.history, f, level)))
+            items.append((rank, level, _annotation(d.history, f, level, d.advice)))
     items.sort(key=lambda t: t[0])
 
     by_level: dict[str, list[str]] = {"error": [], "warning": [], "notice": []}
@@ -90,7 +92,10 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _annotation(h: LossHistory, f: Finding, level: str) -> str:
+def _annotation(h: LossHistory, f: Finding, level: str, advice: dict[str, Any] | None = None) -> str:
+    from lossdoc.advice.render import finding_lines
+
     where = f" at {h.x_name} {fmt_x(f.start)}" if f.start is not None else ""
     title = f"lossdoc {f.rule} ({f.severity}) in {h.name}{where}"
-    return command(level, f"{f.message}\n→ {f.advice}", file=_file(h.source), title=title)
+    extra = "".join(f"\n{line}" for line in finding_lines(advice, f.rule, f.series))  # its cause, the way back
+    return command(level, f"{f.message}\n→ {f.advice}{extra}", file=_file(h.source), title=title)

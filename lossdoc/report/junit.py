@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from typing import Any
 
 from lossdoc.analysis import RULES
 from lossdoc.analysis.types import Finding
@@ -35,9 +36,12 @@ def _class_name(name: str, used: set[str]) -> str:
     return out
 
 
-def _finding_text(x_name: str, f: Finding) -> str:
+def _finding_text(x_name: str, f: Finding, advice: dict[str, Any] | None = None) -> str:
+    from lossdoc.advice.render import finding_lines
+
     where = f" ({x_name} {where_text(f)})" if f.start is not None else ""
-    return clean(f"{f.severity}{where}: {f.message}\n→ {f.advice}")
+    extra = "".join(f"\n{line}" for line in finding_lines(advice, f.rule, f.series))  # its cause, the way back
+    return clean(f"{f.severity}{where}: {f.message}\n→ {f.advice}{extra}")
 
 
 def render(report: Report) -> str:
@@ -60,7 +64,7 @@ def render(report: Report) -> str:
                 continue
             found = by_severity([f for f in d.findings if f.rule == slug])
             failing = [f for f in found if report.fails(f)]
-            text = "\n\n".join(_finding_text(h.x_name, f) for f in found)
+            text = "\n\n".join(_finding_text(h.x_name, f, d.advice) for f in found)
             if failing:
                 worst = failing[0]
                 fail = ET.SubElement(case, "failure", message=clean(worst.message), type=worst.severity)
