@@ -450,6 +450,16 @@ def formats() -> None:
     typer.echo(formats_text(_terminal_width()))
 
 
+def _register_compare() -> None:
+    """``compare`` and ``golden`` live in lossdoc.compare (their modules import only typer here)."""
+    from lossdoc.compare.command import compare
+
+    app.command("compare", cls=LeanCommand)(compare)
+
+
+_register_compare()
+
+
 def main() -> None:
     if not sys.warnoptions:
         import warnings

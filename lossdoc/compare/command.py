@@ -1,0 +1,150 @@
+"""``lossdoc compare``: the typer command. Imports nothing heavy until it runs (``lossdoc --help``
+stays fast); :mod:`lossdoc.cli` registers it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+FORMATS = ("table", "json", "markdown", "html", "github", "junit")
+
+
+def compare(
+    baseline: Annotated[str, typer.Argument(metavar="BASELINE", help="The reference run's log (one run).")],
+    candidates: Annotated[
+        list[str], typer.Argument(metavar="CANDIDATE...", help="Logs, folders or globs of the runs to judge.")
+    ],
+    max_regression: Annotated[
+        Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        typer.Option(
+            "--max-regression",
+            metavar="PCT",
+            help="Fail when the metric is more than PCT above the baseline's (default 5%; 'off' disables).",
+        ),
+    ] = None,
+    metric: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="METRIC", help="best_val (default), final_val, best_train or final_train."),
+    ] = None,
+    fail_on_new: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--fail-on-new",
+            metavar="SEVERITY",
+            help="Fail on a finding the baseline has not, at or above: never, info, warning, error (default).",
+        ),
+    ] = None,
+    target: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="LOSS", help="Time each run to this loss (default: the baseline's best, smoothed)."),
+    ] = None,
+    format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
+    ] = None,
+    output: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
+    ] = None,
+    x: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
+    ] = None,
+    train: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
+    ] = None,
+    val: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
+    ] = None,
+) -> None:
+    """Compare candidate runs with a baseline: deltas, speed, where the curves part, new findings.
+
+    Exit 0 when every candidate is within the gate, 1 when one regresses (--max-regression on
+    --metric, or a new finding at --fail-on-new), 2 on an input or usage error.
+    """
+    from lossdoc.compare.gate import Gate
+    from lossdoc.compare.load import diagnose_paths
+    from lossdoc.compare.report import build
+    from lossdoc.errors import LossdocError, one_line
+
+    def fail(source: str, message: str) -> typer.Exit:
+        typer.echo(f"lossdoc: {one_line(source)}: {one_line(message)}", err=True)
+        return typer.Exit(code=2)
+
+    try:
+        gate = Gate.parse(metric, max_regression, fail_on_new)
+        fmt = (format or "table").strip().lower()
+        if fmt not in FORMATS:
+            raise LossdocError("--format", f"'{format}' is not one of {', '.join(FORMATS)}")
+        goal = _target(target)
+    except LossdocError as exc:
+        raise fail(exc.source, exc.message) from None
+    overrides = {"x": x, "train": train, "val": val}
+    base_runs, errors = diagnose_paths([baseline], overrides)
+    base = None
+    if len(base_runs) > 1:
+        errors.append(_error(baseline, f"holds {len(base_runs)} runs; a baseline is one run (name one log)"))
+    elif base_runs:
+        base = base_runs[0]
+        role, words = gate.needs()
+        if base.history.get(role) is None:  # type: ignore[arg-type]
+            other = "train" if role == "val" else "val"
+            errors.append(_error(baseline, f"has no {words.split(' ', 1)[1]}; use --metric best_{other}"))
+            base = None
+    cand_runs, cand_errors = diagnose_paths(candidates, overrides)
+    errors += cand_errors
+    report = build(base, cand_runs, gate, errors, goal)
+    _emit(report, fmt, output)
+    for e in report.errors:
+        typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
+    raise typer.Exit(code=report.exit_code)
+
+
+def _error(source: str, message: str) -> object:
+    from lossdoc.ingest import InputError
+
+    return InputError(source, message)
+
+
+def _target(text: str | None) -> float | None:
+    from lossdoc.errors import LossdocError
+
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise LossdocError("--target", f"'{text}' is not a loss value") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise LossdocError("--target", f"'{text}' is not a finite loss value")
+    return value
+
+
+def _emit(report: object, fmt: str, output: Path | None) -> None:
+    from lossdoc.compare.render import RENDERERS, print_table
+
+    if fmt == "table":
+        import io
+
+        from rich.console import Console
+
+        if output is None:
+            print_table(report, Console(highlight=False))  # type: ignore[arg-type]
+            return
+        buffer = io.StringIO()
+        print_table(report, Console(file=buffer, highlight=False, width=100))  # type: ignore[arg-type]
+        text = buffer.getvalue()
+    else:
+        text = RENDERERS[fmt](report)  # type: ignore[arg-type]
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    else:
+        from lossdoc.cli import write_atomic
+
+        write_atomic(output, text)
