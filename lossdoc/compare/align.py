@@ -67,6 +67,18 @@ class Curve:
     def best_smoothed(self) -> float:
         return float(self.to_loss(float(self.trend.min())))
 
+    @property
+    def band(self) -> float:
+        """Half the width of the curve's noise band, in judging space."""
+        return max(BAND_SIGMAS * self.sigma, MIN_BAND)
+
+    @property
+    def at_best(self) -> float:
+        """The loss at which the curve is at its best within its noise: its smoothed minimum plus the
+        band. A run "reaches the baseline's best" when it gets this low: the exact minimum of a noisy
+        curve that levels off is reached at a random point of its plateau."""
+        return float(self.to_loss(float(self.trend.min()) + self.band))
+
 
 def curve(series: Series | None, log_space: bool | None = None, scale: float | None = None) -> Curve | None:
     """The judged form of ``series`` (None when it has no finite point). ``log_space`` and ``scale``
@@ -174,5 +186,4 @@ def align(base: Series | None, cand: Series | None) -> Alignment | None:
     same_x = bool(np.isin(grid, b.trend_x).all() and np.isin(grid, c.trend_x).all())
     base_on = np.interp(grid, b.trend_x, b.trend)
     cand_on = np.interp(grid, c.trend_x, c.trend)
-    band = max(BAND_SIGMAS * b.sigma, MIN_BAND)
-    return Alignment(grid, base_on, cand_on, band, base_range, cand_range, not same_x, b.log_space)
+    return Alignment(grid, base_on, cand_on, b.band, base_range, cand_range, not same_x, b.log_space)

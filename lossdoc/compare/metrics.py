@@ -127,12 +127,13 @@ def _reach_x(c: Curve, target: float) -> float | None:
 
 def reach(base: Diagnosis, cand: Diagnosis, target: float | None = None) -> Reach | None:
     """Steps (x) each run's smoothed curve took to reach ``target``, by default the baseline's best
-    smoothed value, on the validation series when both runs have one, else on the training series."""
+    (its smoothed minimum, within its noise band), on the validation series when both runs have one,
+    else on the training series."""
     b, c = _curves(base), _curves(cand)
     role = "val" if "val" in b and "val" in c else "train" if "train" in b and "train" in c else None
     if role is None:
         return None
-    goal = target if target is not None else b[role].best_smoothed
+    goal = target if target is not None else b[role].at_best
     return Reach(role, goal, target is not None, _reach_x(b[role], goal), _reach_x(c[role], goal))
 
 

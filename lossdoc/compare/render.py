@@ -61,7 +61,7 @@ def reach_text(c: RunComparison) -> str | None:
     if r is None:
         return None
     what = f"{ROLE_WORDS[r.role]} loss {fmt_loss(r.target)}" + (
-        "" if r.explicit else " (the baseline's best, smoothed)"
+        "" if r.explicit else " (the baseline's best, within its noise)"
     )
     x_name = c.baseline.history.x_name
     if r.candidate_x is None:
