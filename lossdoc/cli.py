@@ -452,9 +452,13 @@ def formats() -> None:
 
 def _register_compare() -> None:
     """``compare`` and ``golden`` live in lossdoc.compare (their modules import only typer here)."""
-    from lossdoc.compare.command import compare
+    from lossdoc.compare.command import compare, golden_app, golden_check, golden_save
 
     app.command("compare", cls=LeanCommand)(compare)
+    golden_app.command("save", cls=LeanCommand)(golden_save)
+    golden_app.command("write", cls=LeanCommand, hidden=True)(golden_save)  # DESIGN.md's name for it
+    golden_app.command("check", cls=LeanCommand)(golden_check)
+    app.add_typer(golden_app, name="golden", cls=LeanGroup)
 
 
 _register_compare()

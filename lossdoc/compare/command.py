@@ -148,3 +148,135 @@ def _emit(report: object, fmt: str, output: Path | None) -> None:
         from lossdoc.cli import write_atomic
 
         write_atomic(output, text)
+
+
+golden_app = typer.Typer(
+    name="golden",
+    help="Golden curves: keep a run's smoothed curve and noise band in the repository; check new runs against it.",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+)
+
+
+def _one_run(path: str, overrides: dict[str, str | None]) -> object:
+    from lossdoc.compare.load import diagnose_paths
+    from lossdoc.errors import LossdocError
+
+    runs, errors = diagnose_paths([path], overrides)
+    if errors:
+        raise LossdocError(errors[0].source, errors[0].message)
+    if len(runs) != 1:
+        raise LossdocError(path, f"holds {len(runs)} runs; name one log")
+    return runs[0]
+
+
+def golden_save(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The run's log (one run).")],
+    file: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Argument(metavar="[FILE]", help="Where to write the golden file (or --out)."),
+    ] = None,
+    out: Annotated[
+        Optional[Path],  # noqa: UP045
+        typer.Option("--out", metavar="FILE", help="Where to write the golden file."),
+    ] = None,
+    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
+    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
+    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+) -> None:
+    """Write a golden file: the run's smoothed curves, noise band, best point, findings (exit 2 on errors)."""
+    from lossdoc.errors import LossdocError, one_line
+
+    try:
+        target = file or out
+        if target is None:
+            raise LossdocError("golden save", "name the golden file: lossdoc golden save RUN FILE")
+        from lossdoc.compare.golden import golden_document
+        from lossdoc.report.json import dumps
+
+        doc = golden_document(_one_run(run, {"x": x, "train": train, "val": val}))  # type: ignore[arg-type]
+        from lossdoc.cli import write_atomic
+
+        try:
+            write_atomic(target, dumps(doc) + "\n")
+        except OSError as exc:
+            raise LossdocError(str(target), f"cannot write ({exc.strerror or exc})") from None
+    except LossdocError as exc:
+        typer.echo(f"lossdoc: {one_line(exc.source)}: {one_line(exc.message)}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"wrote {target} ({', '.join(doc['series'])} of {one_line(doc['name'])})")
+
+
+def golden_check(
+    run: Annotated[str, typer.Argument(metavar="RUN", help="The new run's log (one run).")],
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The golden file.")],
+    tolerance: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="TOL", help="auto (default: the wider of the two runs' noise bands) or a percentage."),
+    ] = None,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Require bit-identical logged values (deterministic training).")
+    ] = False,
+    format: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--format", "-f", metavar="FORMAT", help="table (default) or json."),
+    ] = None,
+    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
+    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
+    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+) -> None:
+    """Check a run against a golden file: exit 0 inside the band, 1 when it leaves it, 2 on errors."""
+    from lossdoc.compare.golden import check, parse_tolerance, read_golden
+    from lossdoc.errors import LossdocError, one_line
+
+    try:
+        fmt = (format or "table").strip().lower()
+        if fmt not in ("table", "json"):
+            raise LossdocError("--format", f"'{format}' is not one of table, json")
+        tol = parse_tolerance(tolerance)
+        try:
+            text = file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise LossdocError(str(file), "file not found" if not file.exists() else str(exc.strerror)) from None
+        golden = read_golden(text, str(file))
+        result = check(_one_run(run, {"x": x, "train": train, "val": val}), golden, tol, exact)  # type: ignore[arg-type]
+    except LossdocError as exc:
+        typer.echo(f"lossdoc: {one_line(exc.source)}: {one_line(exc.message)}", err=True)
+        raise typer.Exit(code=2) from None
+    code = 0 if result.passed else 1
+    if fmt == "json":
+        from lossdoc.report.json import dumps
+
+        doc = {
+            "schema": "lossdoc.golden-check",
+            "schema_version": 1,
+            "golden": str(file),
+            "run": run,
+            "tolerance": result.tolerance,
+            "passed": result.passed,
+            "series": [
+                {
+                    "series": s.role,
+                    "passed": s.passed,
+                    "message": s.message,
+                    "departure_x": s.departure_x,
+                    "direction": s.direction,
+                }
+                for s in result.series
+            ],
+            "notes": result.notes,
+            "exit_code": code,
+        }
+        typer.echo(dumps(doc))
+    else:
+        typer.echo(
+            f"{'PASS' if result.passed else 'FAIL'}: {one_line(run)} against {one_line(str(file))} "
+            f"(tolerance {result.tolerance})"
+        )
+        for s in result.series:
+            typer.echo(f"  {'✓' if s.passed else '✗'} {one_line(s.message)}")
+        for n in result.notes:
+            typer.echo(f"  note: {one_line(n)}")
+    raise typer.Exit(code=code)
