@@ -456,7 +456,7 @@ def _register_compare() -> None:
 
     app.command("compare", cls=LeanCommand)(compare)
     golden_app.command("save", cls=LeanCommand)(golden_save)
-    golden_app.command("write", cls=LeanCommand, hidden=True)(golden_save)  # DESIGN.md's name for it
+    golden_app.command("write", cls=LeanCommand, hidden=True)(golden_save)  # the name the design notes use
     golden_app.command("check", cls=LeanCommand)(golden_check)
     app.add_typer(golden_app, name="golden", cls=LeanGroup)
 
