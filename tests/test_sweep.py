@@ -94,3 +94,18 @@ def test_runs_without_params_are_no_sweep(tmp_path: Path) -> None:
     log(tmp_path / "a", diverge=False)
     log(tmp_path / "b", diverge=True)
     assert "sweep" not in json.loads(runner.invoke(app, ["analyze", str(tmp_path), "-f", "json"]).stdout)
+
+
+def test_a_keras_sweep_names_the_learning_rate_behind_the_blow_ups() -> None:
+    """tests/fixtures/sweep: Keras CSVLogger runs of one model over learning rates and batch sizes
+    (make_sweep.py beside them); the high rates blow up to NaN."""
+    root = Path(__file__).parent / "fixtures" / "sweep"
+    res = runner.invoke(app, ["analyze", str(root), "--format", "json", "--jobs", "1"])
+    assert res.exit_code == 1
+    s = json.loads(res.stdout)["sweep"]
+    assert s["group_by"] == ["batch_size", "lr"] and s["runs"] == 14
+    assert s["behind"]["non-finite"] == {
+        "param": "lr",
+        "text": "non-finite in 7 of 8 runs with lr ≥ 0.3, in 0 of 6 below",
+    }
+    assert s["best_run"]["params"]["lr"] < 0.3
