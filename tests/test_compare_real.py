@@ -73,3 +73,11 @@ def test_several_candidates_fail_the_call_if_one_fails() -> None:
     md = runner.invoke(app, ["compare", BASELINE, RERUN, SHUFFLED, "--format", "markdown"]).stdout
     assert md.startswith("## ❌ lossdoc compare: FAIL: 1 of 2 candidates worse than the baseline")
     assert "| `baseline_rerun` | ✅ pass |" in md and "| `shuffled` | ❌ fail |" in md
+
+
+def test_plot_overlays_the_runs_and_markdown_links_it(tmp_path: Path) -> None:
+    png = tmp_path / "compare.png"
+    res = runner.invoke(app, ["compare", BASELINE, SHUFFLED, "--plot", str(png), "--format", "markdown"])
+    assert res.exit_code == 1
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert f"]({png})" in res.stdout

@@ -49,6 +49,10 @@ def compare(
         Optional[Path],  # noqa: UP045
         typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
     ] = None,
+    plot: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(metavar="FILE", help="Overlay the runs in a .png/.svg/.pdf (baseline grey, departures marked)."),
+    ] = None,
     x: Annotated[
         Optional[str],  # noqa: UP045
         typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
@@ -99,6 +103,14 @@ def compare(
     cand_runs, cand_errors = diagnose_paths(candidates, overrides)
     errors += cand_errors
     report = build(base, cand_runs, gate, errors, goal)
+    if plot and report.baseline is not None:
+        from lossdoc.compare.plot import write_plot
+
+        try:
+            write_plot(report, plot)
+            report.plot = plot
+        except (OSError, ValueError) as exc:
+            report.errors.append(_error(plot, f"cannot write the plot ({exc})"))  # type: ignore[arg-type]
     _emit(report, fmt, output)
     for e in report.errors:
         typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)

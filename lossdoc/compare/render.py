@@ -163,6 +163,8 @@ def markdown(r: CompareReport) -> str:
         lines += [f"- ❌ {_md(v)}" for v in c.violations]
         lines += [f"- {_md(s)}" for s in details(c)]
         lines.append("")
+    if r.plot:
+        lines += [f"![loss curves: baseline grey, candidates in colour]({_md(r.plot).replace(' ', '%20')})", ""]
     for e in r.errors:
         lines.append(f"- ⚠️ `{_md(e.source)}`: {_md(e.message)}")
     return "\n".join(lines).rstrip() + "\n"
@@ -225,6 +227,7 @@ def document(r: CompareReport) -> dict[str, Any]:
         },
         "baseline": None if r.baseline is None else _run(r.baseline) | {"summary": _plain(r.baseline.summary)},
         "comparisons": comps,
+        "plot": r.plot,
         "errors": [{"source": e.source, "message": e.message} for e in r.errors],
         "exit_code": r.exit_code,
     }

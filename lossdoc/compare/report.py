@@ -18,6 +18,8 @@ class CompareReport:
     gate: Gate
     errors: list[InputError] = field(default_factory=list)
     target: float | None = None
+    plot: str | None = None
+    """Where --plot wrote the overlay (markdown links it)."""
 
     @property
     def failed(self) -> list[RunComparison]:
