@@ -179,3 +179,11 @@ def test_every_format_says_the_verdict_and_the_delta(tmp_path: Path) -> None:
     out = tmp_path / "comment.md"
     assert runner.invoke(app, ["compare", b, c, "-f", "markdown", "-o", str(out)]).exit_code == 1
     assert out.read_text() == md
+
+
+def test_github_format_also_fills_the_job_summary(tmp_path: Path, monkeypatch) -> None:
+    b, c = runs(tmp_path, worse=1.2)
+    summary = tmp_path / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert runner.invoke(app, ["compare", b, c, "--format", "github"]).exit_code == 1
+    assert summary.read_text().startswith("## ❌ lossdoc compare: FAIL")

@@ -3,6 +3,7 @@ stays fast); :mod:`lossdoc.cli` registers it."""
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -153,6 +154,13 @@ def _emit(report: object, fmt: str, output: Path | None) -> None:
         text = buffer.getvalue()
     else:
         text = RENDERERS[fmt](report)  # type: ignore[arg-type]
+    summary_file = os.environ.get("GITHUB_STEP_SUMMARY") if fmt == "github" else None
+    if summary_file:  # the annotations say what failed; the job summary shows the whole table
+        try:
+            with open(summary_file, "a", encoding="utf-8") as fh:
+                fh.write(RENDERERS["markdown"](report))  # type: ignore[arg-type]
+        except OSError as exc:
+            typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     if output is None:
         sys.stdout.write(text)
         sys.stdout.flush()
