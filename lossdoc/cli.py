@@ -259,10 +259,11 @@ def _add_sweep(report: Any, group_by: str | None) -> None:
     """A ``sweep`` summary (lossdoc.compare.sweep) when the runs carry hyperparameters or --group-by asks."""
     if (group_by or "").strip().lower() == "none" or len(report.diagnoses) < 2:
         return
-    from lossdoc.compare.params import run_params
+    from lossdoc.compare.params import forget, run_params
     from lossdoc.compare.sweep import summarize
     from lossdoc.policy import split_list
 
+    forget()
     params = [run_params(d.history.source) for d in report.diagnoses]
     sweep = summarize(report.diagnoses, params, split_list(group_by) if group_by else None)
     if sweep is not None:

@@ -11,7 +11,9 @@ frameworks group together.
 
 from __future__ import annotations
 
+import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -90,9 +92,17 @@ def _json_scalars(text: str) -> dict[str, Value]:
     return out
 
 
+@functools.lru_cache(maxsize=4096)
 def _side_params(folder: Path) -> dict[str, Value]:
+    """Cached per folder: the runs of a sweep share their parent, which is looked at once."""
     out: dict[str, Value] = {}
+    try:
+        present = set(os.listdir(folder)) if folder.is_dir() else set()
+    except OSError:
+        return out
     for name in SIDE_FILES:
+        if name not in present:
+            continue
         f = folder / name
         try:
             if not f.is_file() or f.stat().st_size > MAX_SIDE_BYTES:
@@ -110,13 +120,18 @@ def _side_params(folder: Path) -> dict[str, Value]:
         for k, v in got.items():
             out.setdefault(k, v)
     params = folder / "params"
-    if (folder / "meta.yaml").is_file() and params.is_dir():  # an MLflow run
+    if "meta.yaml" in present and "params" in present and params.is_dir():  # an MLflow run
         for f in sorted(params.iterdir())[:200]:
             try:
                 out.setdefault(_key(f.name), _value(f.read_text(encoding="utf-8", errors="replace")[:100]))
             except OSError:
                 continue
     return out
+
+
+def forget() -> None:
+    """Drop the cached side files (a long-lived process reading a sweep again sees them anew)."""
+    _side_params.cache_clear()
 
 
 def run_params(source: str) -> dict[str, Value]:

@@ -26,6 +26,9 @@ from lossdoc.errors import one_line
 
 MIN_RUNS = 2
 """A sweep summary needs at least this many runs carrying the grouped parameters."""
+MIN_SEPARATION = 0.5
+"""A hyperparameter is named as behind a finding only when the finding's rate on one side of it is at
+least this much higher than on the other (0.5: e.g. in 7 of 8 runs above, in 3 of 8 below)."""
 LEADERBOARD_SIZE = 20
 """The leaderboard shows this many runs (the JSON lists every run)."""
 
@@ -151,6 +154,8 @@ def summarize(
     by_rule: dict[str, Effect] = {}
     for e in found:
         by_rule.setdefault(e.rule, e)
+    counts = {rule: sum(rule in r["findings"] for r in rows) for rule in by_rule}
+    unexplained = {rule: n for rule, n in counts.items() if by_rule[rule].separation < MIN_SEPARATION}
     top = ranked[0] if ranked and ranked[0]["best"] is not None else None
     return {
         "group_by": keys,
@@ -169,7 +174,8 @@ def summarize(
             }
             for e in found
         ],
-        "behind": {rule: {"param": e.key, "text": e.text} for rule, e in by_rule.items()},
+        "behind": {rule: {"param": e.key, "text": e.text} for rule, e in by_rule.items() if rule not in unexplained},
+        "unexplained": {rule: {"runs": n, "of": len(rows)} for rule, n in unexplained.items()},
         "still_improving": [r["run"] for r in ranked if "still-improving" in r["findings"]],
     }
 
@@ -186,6 +192,8 @@ def summary_lines(sweep: dict[str, Any]) -> list[str]:
         )
     for rule, e in sweep["behind"].items():
         out.append(f"{rule}: {e['text']}")
+    for rule, n in sweep.get("unexplained", {}).items():
+        out.append(f"{rule}: in {n['runs']} of {n['of']} runs, whatever the hyperparameters")
     still = sweep["still_improving"]
     if still:
         shown = ", ".join(still[:5]) + (f" and {len(still) - 5} more" if len(still) > 5 else "")
