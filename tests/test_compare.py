@@ -187,3 +187,19 @@ def test_github_format_also_fills_the_job_summary(tmp_path: Path, monkeypatch) -
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     assert runner.invoke(app, ["compare", b, c, "--format", "github"]).exit_code == 1
     assert summary.read_text().startswith("## ❌ lossdoc compare: FAIL")
+
+
+def test_a_new_finding_is_annotated_at_its_severity_and_gated_in_junit(tmp_path: Path) -> None:
+    x, train = decay(60, noise=0.01)
+    b = write(tmp_path / "b.csv", x, train, decay(60, noise=0.01, seed=3, floor=0.3)[1])
+    c = write(tmp_path / "c.csv", x, train, u_shape(60, best=20, bottom=0.3, rise=0.8, noise=0.01)[1])
+    args = ["compare", str(b), str(c), "--max-regression", "off"]
+    gh = runner.invoke(app, [*args, "--format", "github"])
+    assert (
+        gh.exit_code == 0 and gh.stdout.startswith("::warning ") and "new finding, candidate: overfitting" in gh.stdout
+    )
+    res = runner.invoke(app, [*args, "--fail-on-new", "warning", "--format", "junit"])
+    assert res.exit_code == 1
+    root = ET.fromstring(res.stdout.split("\n", 1)[1])
+    assert root.find(".//testcase[@name='new-findings']/failure") is not None
+    assert root.find(".//testcase[@name='regression:best_val']/failure") is None

@@ -57,7 +57,7 @@ class Gate:
             )
         if self.fail_on_new != "never":
             floor = severity_rank(self.fail_on_new)
-            out += [f"new {ch.text}" for ch in c.new if severity_rank(ch.finding.severity) >= floor]
+            out += [f"new finding, {ch.text}" for ch in c.new if severity_rank(ch.finding.severity) >= floor]
         return out
 
     def needs(self) -> tuple[str, str]:

@@ -259,7 +259,8 @@ def github(r: CompareReport) -> str:
         gated = {ch.text for ch in c.new if any(ch.text in v for v in c.violations)}
         for ch in c.new:
             if ch.text not in gated:
-                out.append(command("warning", f"{_name(c)}: new {ch.text}", file=src, title="lossdoc compare"))
+                level = {"error": "error", "warning": "warning"}.get(ch.finding.severity, "notice")
+                out.append(command(level, f"{_name(c)}: new finding, {ch.text}", file=src, title="lossdoc compare"))
         if c.passed:
             out.append(
                 command(
@@ -285,8 +286,8 @@ def junit(r: CompareReport) -> str:
     for c in r.comparisons:
         suite = ET.SubElement(root, "testsuite", name=clean(f"lossdoc compare: {c.candidate.history.name}"))
         cls = "lossdoc.compare." + "".join(ch if ch.isalnum() else "_" for ch in c.candidate.history.name)
-        metric_fail = [v for v in c.violations if not v.startswith("new ")]
-        new_fail = [v for v in c.violations if v.startswith("new ")]
+        metric_fail = [v for v in c.violations if not v.startswith("new finding")]
+        new_fail = [v for v in c.violations if v.startswith("new finding")]
         for name, fails in ((f"regression:{r.gate.metric}", metric_fail), ("new-findings", new_fail)):
             case = ET.SubElement(suite, "testcase", classname=clean(cls), name=name, time="0")
             if fails:
