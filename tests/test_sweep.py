@@ -109,3 +109,13 @@ def test_a_keras_sweep_names_the_learning_rate_behind_the_blow_ups() -> None:
         "text": "non-finite in 7 of 8 runs with lr ≥ 0.3, in 0 of 6 below",
     }
     assert s["best_run"]["params"]["lr"] < 0.3
+
+
+def test_findings_are_counted_per_hyperparameter_value(tmp_path: Path) -> None:
+    doc = json.loads(runner.invoke(app, ["analyze", str(sweep(tmp_path)), "-f", "json"]).stdout)
+    lr = {e["value"]: e for e in doc["sweep"]["by_value"]["lr"]}
+    assert sorted(lr) == [0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03]
+    assert lr[0.01]["runs"] == 2 and lr[0.01]["findings"]["divergence"] == 2
+    assert "divergence" not in lr[0.001]["findings"]
+    md = runner.invoke(app, ["analyze", str(sweep(tmp_path / "again")), "-f", "markdown"]).stdout
+    assert "| `lr` | runs | best loss | findings (runs) |" in md and "divergence 2/2" in md

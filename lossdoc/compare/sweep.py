@@ -26,6 +26,9 @@ from lossdoc.errors import one_line
 
 MIN_RUNS = 2
 """A sweep summary needs at least this many runs carrying the grouped parameters."""
+MAX_VALUES = 20
+"""Per-value counts are kept for a parameter with at most this many distinct values (a grid, not a
+continuous random search, whose threshold effects say more)."""
 MIN_SEPARATION = 0.5
 """A hyperparameter is named as behind a finding only when the finding's rate on one side of it is at
 least this much higher than on the other (0.5: e.g. in 7 of 8 runs above, in 3 of 8 below)."""
@@ -127,6 +130,31 @@ def effects(diagnoses: Sequence[Diagnosis], params: Sequence[dict[str, Any]], ke
     return out
 
 
+def by_value(rows: list[dict[str, Any]], keys: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Per parameter, per value: how many runs, their best loss, and how many had each finding."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for key in keys:
+        groups: dict[Any, list[dict[str, Any]]] = {}
+        for r in rows:
+            if key in r["params"]:
+                groups.setdefault(r["params"][key], []).append(r)
+        if len(groups) > MAX_VALUES:
+            continue
+        entries = []
+        for value in sorted(groups, key=lambda v: (isinstance(v, str), v)):
+            group = groups[value]
+            bests = [r["best"] for r in group if r["best"] is not None]
+            rules: dict[str, int] = {}
+            for r in group:
+                for rule in r["findings"]:
+                    rules[rule] = rules.get(rule, 0) + 1
+            entries.append(
+                {"value": value, "runs": len(group), "best": min(bests) if bests else None, "findings": rules}
+            )
+        out[key] = entries
+    return out
+
+
 def summarize(
     diagnoses: Sequence[Diagnosis], params: Sequence[dict[str, Any]], group_by: list[str] | None = None
 ) -> dict[str, Any] | None:
@@ -177,6 +205,7 @@ def summarize(
         "behind": {rule: {"param": e.key, "text": e.text} for rule, e in by_rule.items() if rule not in unexplained},
         "unexplained": {rule: {"runs": n, "of": len(rows)} for rule, n in unexplained.items()},
         "still_improving": [r["run"] for r in ranked if "still-improving" in r["findings"]],
+        "by_value": by_value(rows, keys),
     }
 
 
@@ -215,7 +244,19 @@ def markdown_lines(sweep: dict[str, Any]) -> list[str]:
             f"| {i} | `{one_line(r['run']).replace('|', '/')}` | {cells} | {best} | {at} "
             f"| {', '.join(r['findings']) or '—'} |"
         )
-    return [*lines, ""]
+    lines.append("")
+    for key, entries in sweep.get("by_value", {}).items():
+        lines += [f"| `{key}` | runs | best loss | findings (runs) |", "|---|---|---|---|"]
+        for e in entries:
+            found = ", ".join(f"{rule} {n}/{e['runs']}" for rule, n in sorted(e["findings"].items())) or "—"
+            best = "—" if e["best"] is None else fmt_loss(e["best"])
+            lines.append(f"| {_md_cell(_fmt(e['value']))} | {e['runs']} | {best} | {found} |")
+        lines.append("")
+    return lines
+
+
+def _md_cell(text: str) -> str:
+    return one_line(text).replace("|", "\\|")
 
 
 def print_sweep(sweep: dict[str, Any], console: Any) -> None:
@@ -237,6 +278,15 @@ def print_sweep(sweep: dict[str, Any], console: Any) -> None:
             ", ".join(r["findings"]),
         )
     console.print(t)
+    for key, entries in sweep.get("by_value", {}).items():
+        per = Table(title=f"by {key}", title_justify="left")
+        for col in (key, "runs", "best loss", "findings (runs)"):
+            per.add_column(col, justify="left" if col == "findings (runs)" else "right")
+        for e in entries:
+            found = ", ".join(f"{rule} {n}/{e['runs']}" for rule, n in sorted(e["findings"].items()))
+            best = "—" if e["best"] is None else fmt_loss(e["best"])
+            per.add_row(one_line(_fmt(e["value"])), str(e["runs"]), best, found)
+        console.print(per)
     for line in summary_lines(sweep):
         console.print(f"  {line}", markup=False, highlight=False)
 
