@@ -203,3 +203,13 @@ def test_a_new_finding_is_annotated_at_its_severity_and_gated_in_junit(tmp_path:
     root = ET.fromstring(res.stdout.split("\n", 1)[1])
     assert root.find(".//testcase[@name='new-findings']/failure") is not None
     assert root.find(".//testcase[@name='regression:best_val']/failure") is None
+
+
+def test_losses_below_zero_are_compared_by_difference_not_ratio() -> None:
+    x = np.arange(50, dtype=float)
+    y = -1 - np.exp(-x / 10)
+    base = analyze(history((x, y), (x, y), name="base"))
+    cand = analyze(history((x, y + np.where(x >= 20, 0.5, 0.0)), (x, y + np.where(x >= 20, 0.5, 0.0)), name="c"))
+    dep = compare(base, cand).departures["val"]
+    assert dep is not None and dep.ratio is None and dep.direction == "above" and dep.x == 20
+    assert abs(dep.difference - 0.5) < 0.05 and dep.text() == f"{dep.difference:+.4g}"

@@ -119,12 +119,20 @@ def pair(base: Series | None, cand: Series | None) -> tuple[Curve, Curve] | None
 
 @dataclass(frozen=True)
 class Departure:
-    """Where the candidate's smoothed curve first leaves the baseline's band for good."""
+    """Where the candidate's smoothed curve first leaves the baseline's band (to stay out ``PERSIST_POINTS`` points)."""
 
     x: float
     direction: str  # "above" (worse: a higher loss) or "below" (better)
-    ratio: float
-    """The candidate's smoothed loss over the baseline's there (a difference in linear space)."""
+    ratio: float | None
+    """The candidate's smoothed loss over the baseline's there; None for losses that are not all
+    positive, where a ratio means nothing (see ``difference``)."""
+    difference: float
+    """The candidate's smoothed loss minus the baseline's there, in loss units."""
+
+    def text(self) -> str:
+        if self.ratio is not None:
+            return f"{(self.ratio - 1) * 100:+.1f}%"
+        return f"{self.difference:+.4g}"
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,8 @@ class Alignment:
     cand_range: tuple[float, float]
     interpolated: bool
     log_space: bool
+    scale: float = 1.0
+    """Loss units per judging-space unit when not in log space."""
 
     @property
     def overlap(self) -> tuple[float, float]:
@@ -155,10 +165,15 @@ class Alignment:
             held = _held(out, need)
             if held.any():
                 i = int(np.argmax(held))
-                ratio = float(np.exp(diff[i])) if self.log_space else float(diff[i])
                 if earliest is None or self.x[i] < earliest.x:
-                    earliest = Departure(float(self.x[i]), direction, ratio)
+                    earliest = Departure(float(self.x[i]), direction, *self._sizes(i))
         return earliest
+
+    def _sizes(self, i: int) -> tuple[float | None, float]:
+        if self.log_space:
+            base, cand = float(np.exp(self.base[i])), float(np.exp(self.cand[i]))
+            return cand / base, cand - base
+        return None, float(self.cand[i] - self.base[i]) * self.scale
 
 
 def _held(out: np.ndarray, need: int) -> np.ndarray:
@@ -188,4 +203,4 @@ def align(base: Series | None, cand: Series | None) -> Alignment | None:
     same_x = bool(np.isin(grid, b.trend_x).all() and np.isin(grid, c.trend_x).all())
     base_on = np.interp(grid, b.trend_x, b.trend)
     cand_on = np.interp(grid, c.trend_x, c.trend)
-    return Alignment(grid, base_on, cand_on, b.band, base_range, cand_range, not same_x, b.log_space)
+    return Alignment(grid, base_on, cand_on, b.band, base_range, cand_range, not same_x, b.log_space, b.scale)

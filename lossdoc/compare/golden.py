@@ -189,12 +189,11 @@ def _band_check(
         (float(c.trend_x[0]), float(c.trend_x[-1])),
         False,
         log_space,
+        c.scale,
     )
     dep = a.departure(PERSIST_POINTS)
     width = f"±{(np.expm1(band)) * 100:.1f}%" if log_space else f"±{fmt_loss(band * c.scale)}"
     if dep is None:
         return SeriesCheck(role, True, f"{words} loss stays within the golden band ({width})")
-    pct = (dep.ratio - 1) * 100 if log_space else dep.ratio * c.scale
-    by = f"{pct:+.1f}%" if log_space else f"{pct:+.4g}"
-    msg = f"{words} loss leaves the golden band ({width}) {dep.direction} it at {x_name} {fmt_x(dep.x)} ({by})"
+    msg = f"{words} loss leaves the golden band ({width}) {dep.direction} it at {x_name} {fmt_x(dep.x)} ({dep.text()})"
     return SeriesCheck(role, False, msg, dep.x, dep.direction)

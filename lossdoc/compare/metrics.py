@@ -204,8 +204,7 @@ def _alignment_notes(a: Alignment) -> list[str]:
 def departure_text(x_name: str, d: Departure | None) -> str:
     if d is None:
         return "stays within the baseline's noise band"
-    pct = (d.ratio - 1) * 100
-    return f"leaves the band {d.direction} the baseline at {x_name} {fmt_x(d.x)} ({pct:+.1f}%)"
+    return f"leaves the band {d.direction} the baseline at {x_name} {fmt_x(d.x)} ({d.text()})"
 
 
 def summary_numbers(c: RunComparison) -> dict[str, Any]:

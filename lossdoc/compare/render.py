@@ -207,7 +207,9 @@ def document(r: CompareReport) -> dict[str, Any]:
                     "speedup": reach.speedup,
                 },
                 "departure": {
-                    role: None if dep is None else {"x": dep.x, "direction": dep.direction, "ratio": dep.ratio}
+                    role: None
+                    if dep is None
+                    else {"x": dep.x, "direction": dep.direction, "ratio": dep.ratio, "difference": dep.difference}
                     for role, dep in c.departures.items()
                 },
                 "new_findings": [ch.finding.as_dict() | {"role": ch.role} for ch in c.new],

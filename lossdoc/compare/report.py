@@ -53,6 +53,11 @@ def build(
         role, words = gate.needs()
         for cand in candidates:
             c = compare(baseline, cand, target)
+            if c.deltas[gate.metric].candidate is None and cand.history.get(role) is not None:  # type: ignore[arg-type]
+                # the series is there but never finite: the run blew up, which is a failure, not bad input
+                c.violations = [f"{words}: no finite value in the candidate", *gate.check(c)]
+                comparisons.append(c)
+                continue
             if c.deltas[gate.metric].candidate is None:
                 other = "train" if role == "val" else "val"
                 missing = f"run '{cand.history.name}' has no {words.split(' ', 1)[1]} to compare"
