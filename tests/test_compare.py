@@ -138,6 +138,9 @@ def test_input_errors_exit_2_with_one_line_naming_the_file(tmp_path: Path) -> No
         (["compare", b, str(tmp_path / "gone.csv")], "gone.csv"),
         (["compare", b, b, "--metric", "best_loss"], "--metric"),
         (["compare", b, b, "--max-regression", "lots"], "--max-regression"),
+        (["compare", b, b, "--fail-on-new", "sometimes"], "--fail-on-new"),
+        (["compare", b, b, "--target", "low"], "--target"),
+        (["compare", b, b, "--format", "yaml"], "--format"),
     ):
         res = runner.invoke(app, args)
         assert res.exit_code == 2, args
