@@ -152,6 +152,15 @@ def analyze(
             "--max-input-size", metavar="SIZE", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."
         ),
     ] = None,
+    group_by: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(
+            "--group-by",
+            metavar="PARAMS",
+            help="Summarise the runs as a sweep by these hyperparameters (comma-separated); default: those "
+            "that vary among the runs, when they carry any; 'none' turns it off.",
+        ),
+    ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
 
@@ -231,8 +240,10 @@ def analyze(
             paths, rules, overrides, policy, rule_params, jobs=workers, on_read=on_read, framework=framework
         )
         report.options.update(rules=rules, fail_on=policy, smoothing=smooth)
+        _add_sweep(report, group_by)
         if plot_to is not None:
             write_plots(report, plot_to, smooth, set(paths), helper)
+            _plot_sweep(report, plot_to)
     except BaseException:
         if helper is not None:
             helper.close(abort=True)
@@ -242,6 +253,28 @@ def analyze(
             helper.close()
     emit(report, format, quiet, details, output)
     raise typer.Exit(code=report.exit_code)
+
+
+def _add_sweep(report: Any, group_by: str | None) -> None:
+    """A ``sweep`` summary (lossdoc.compare.sweep) when the runs carry hyperparameters or --group-by asks."""
+    if (group_by or "").strip().lower() == "none" or len(report.diagnoses) < 2:
+        return
+    from lossdoc.compare.params import forget, run_params
+    from lossdoc.compare.sweep import summarize
+    from lossdoc.policy import split_list
+
+    forget()
+    params = [run_params(d.history.source) for d in report.diagnoses]
+    sweep = summarize(report.diagnoses, params, split_list(group_by) if group_by else None)
+    if sweep is not None:
+        report.options["sweep"] = sweep
+
+
+def _plot_sweep(report: Any, target: Path) -> None:
+    if "sweep" in report.options and target.is_dir():
+        from lossdoc.compare.sweep import plot_sweep
+
+        plot_sweep(report.options["sweep"], str(target / "sweep.png"))
 
 
 def _check_output(output: Path, paths: list[str]) -> None:
@@ -448,6 +481,20 @@ def formats() -> None:
     from lossdoc.docs import formats_text
 
     typer.echo(formats_text(_terminal_width()))
+
+
+def _register_compare() -> None:
+    """``compare`` and ``golden`` live in lossdoc.compare (their modules import only typer here)."""
+    from lossdoc.compare.command import compare, golden_app, golden_check, golden_save
+
+    app.command("compare", cls=LeanCommand)(compare)
+    golden_app.command("save", cls=LeanCommand)(golden_save)
+    golden_app.command("write", cls=LeanCommand, hidden=True)(golden_save)  # the name the design notes use
+    golden_app.command("check", cls=LeanCommand)(golden_check)
+    app.add_typer(golden_app, name="golden", cls=LeanGroup)
+
+
+_register_compare()
 
 
 def main() -> None:

@@ -96,7 +96,7 @@ def check_header(raw: RawInput, delim: str) -> None:
     if not ends and len(head) > MAX_HEADER_BYTES:
         raise LossdocError(
             raw.source,
-            f"the first line is longer than {MAX_HEADER_BYTES // 1024 ** 2} MiB (no line break): not a loss log header",
+            f"the first line is longer than {MAX_HEADER_BYTES // 1024**2} MiB (no line break): not a loss log header",
         )
     header = head[: min(ends)] if ends else head
     fields = len(header.split()) if delim == r"\s+" else header.count(delim.encode()) + 1

@@ -102,13 +102,16 @@ def document(report: Report) -> dict[str, Any]:
         if i in report.plots:
             r["plot"] = report.plots[i]
         runs.append(r)
-    return {
+    doc = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "lossdoc", "version": __version__},
         "runs": runs,
         "errors": [{"source": e.source, "message": e.message} for e in report.errors],
         "exit_code": report.exit_code,
     }
+    if "sweep" in report.options:  # additive: runs grouped by hyperparameters (lossdoc.compare.sweep)
+        doc["sweep"] = report.options["sweep"]
+    return doc
 
 
 def render(report: Report) -> str:

@@ -28,9 +28,7 @@ from lossdoc.words import count, fail_count
 ICON = {"error": "🔴", "warning": "🟠", "info": "🔵", "healthy": "🟢", "too-short": "⚪"}
 
 
-MARKUP = str.maketrans(
-    {"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "\\`"}
-)
+MARKUP = str.maketrans({"\\": "\\\\", "|": "\\|", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "\\`"})
 """What text from a log must not be read as: a table cell's end, HTML (``<img onerror>``), a link
 (``](https://evil.example)``) or code."""
 
@@ -148,6 +146,10 @@ def render(report: Report) -> str:
         "",
     ]
     lines += [*summary(report), ""]
+    if "sweep" in report.options:
+        from lossdoc.compare.sweep import markdown_lines
+
+        lines += markdown_lines(report.options["sweep"])
     for i, d in enumerate(report.diagnoses):
         lines += run_section(report, i, d)
     if report.errors:

@@ -302,4 +302,8 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
                     style="dim",
                 )
             )
+    if "sweep" in report.options:
+        from lossdoc.compare.sweep import print_sweep
+
+        print_sweep(report.options["sweep"], console)
     console.print(footer(report))
