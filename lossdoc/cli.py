@@ -207,7 +207,7 @@ def analyze(
         )
         plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
         if plot_to is not None:
-            from lossdoc.report.plot import check_target
+            from lossdoc.plot.files import check_target
 
             check_target(plot_to, set(paths))
         if output is not None:
@@ -315,7 +315,7 @@ def _input_error(source: str, message: str) -> Any:
 
 
 def _plot_helper() -> Any:
-    from lossdoc.batch import PlotHelper
+    from lossdoc.plot.helper import PlotHelper
 
     return PlotHelper()
 
@@ -323,8 +323,8 @@ def _plot_helper() -> Any:
 def write_plots(
     report: object, target: Path, smoothing: float | None, inputs: set[str], helper: object | None = None
 ) -> None:
-    from lossdoc.batch import PlotHelper
-    from lossdoc.report.plot import write_plots as write
+    from lossdoc.plot.files import write_plots as write
+    from lossdoc.plot.helper import PlotHelper
 
     if isinstance(helper, PlotHelper):
         helper.write(report, target, smoothing, inputs)
@@ -481,8 +481,8 @@ def _terminated(signum: int, frame: Any) -> None:
 
     if "lossdoc.batch" in sys.modules:
         sys.modules["lossdoc.batch"].stop_children()
-    if "lossdoc.report.plot" in sys.modules:
-        sys.modules["lossdoc.report.plot"].remove_partial()
+    if "lossdoc.plot.files" in sys.modules:
+        sys.modules["lossdoc.plot.files"].remove_partial()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -69,7 +69,7 @@ class Settings:
     train: str | None = None
     val: str | None = None
     smoothing: float | None = None
-    """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
+    """EMA weight for plotted curves; None picks one from each curve's length (see lossdoc.plot.prepare)."""
     quiet: bool = False
     details: str = "auto"
     max_input_size: int | None = None

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from curves import decay, u_shape
 
+from lossdoc import plot
 from lossdoc.analysis import analyze
 from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.history import LossHistory, Series
-from lossdoc.report import plot
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"

@@ -50,7 +50,7 @@ def _cls(d: Diagnosis) -> str:
 
 
 def _image(report: Report, idx: list[int]) -> str:
-    from lossdoc.report.plot import figure_name, render_bytes
+    from lossdoc.plot import figure_name, render_bytes
 
     diags = [report.diagnoses[i] for i in idx]
     written = report.plots.get(idx[0])
@@ -112,7 +112,7 @@ def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
 
 
 def render(report: Report) -> str:
-    from lossdoc.report.plot import groups
+    from lossdoc.plot import groups
 
     report = printable(report)
 
