@@ -14,6 +14,7 @@ import typer
 from lossdoc import __version__
 from lossdoc.errors import one_line
 from lossdoc.lean_typer import LeanCommand, LeanGroup
+from lossdoc.outputs import formats_help
 
 app = typer.Typer(
     name="lossdoc",
@@ -56,7 +57,7 @@ def analyze(
     ],
     format: Annotated[
         Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
+        typer.Option("--format", "-f", metavar="FORMAT", help=formats_help()),
     ] = None,
     output: Annotated[
         Optional[Path],  # noqa: UP045
@@ -309,7 +310,7 @@ def run_analysis(
 
 
 def _input_error(source: str, message: str) -> Any:
-    from lossdoc.ingest import InputError
+    from lossdoc.errors import InputError
 
     return InputError(source, message)
 
@@ -334,9 +335,9 @@ def write_plots(
 
 def emit(report: object, format: str, quiet: bool, details: str = "auto", output: Path | None = None) -> None:
     import contextlib
-    import importlib
     import os
 
+    from lossdoc.outputs import FORMATTERS
     from lossdoc.report import Report
 
     assert isinstance(report, Report)
@@ -354,7 +355,7 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
             print_report(report, Console(file=buffer), quiet=quiet, details=details)
             text = buffer.getvalue()
         else:
-            text = importlib.import_module(f"lossdoc.report.{format}").render(report)
+            text = FORMATTERS[format].renderer().render(report)
         try:
             write_atomic(output, text)
         except OSError as exc:
@@ -370,7 +371,7 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
 
                 print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
             else:
-                sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+                sys.stdout.write(FORMATTERS[format].renderer().render(report))
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code

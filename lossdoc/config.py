@@ -24,13 +24,14 @@ from pathlib import Path
 from typing import Any
 
 from lossdoc.errors import LossdocError
+from lossdoc.outputs import FORMATTERS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-FORMATS = ("table", "json", "markdown", "html", "github", "junit")
+FORMATS = tuple(FORMATTERS)
 DETAILS = ("auto", "all", "problems")
 """Which runs the table format prints in full (see report.terminal.detailed)."""
 SMOOTHING_AUTO = "auto"

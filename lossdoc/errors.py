@@ -3,6 +3,8 @@ made printable by :func:`one_line`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class LossdocError(Exception):
     """A problem with an input or a setting that the user can act on.
@@ -15,6 +17,14 @@ class LossdocError(Exception):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
+
+
+@dataclass(frozen=True)
+class InputError:
+    """A problem with one input, as a value: reported with the others once every input is read."""
+
+    source: str
+    message: str
 
 
 def one_line(text: str) -> str:

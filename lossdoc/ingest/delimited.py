@@ -16,7 +16,7 @@ import numpy as np
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
-from lossdoc.ingest import NotALog
+from lossdoc.ingest.base import NotALog
 from lossdoc.ingest.frame import (
     MISSING_TOKENS,
     NAN_TOKENS,

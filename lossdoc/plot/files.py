@@ -187,7 +187,7 @@ def write_plots(
     (by the keys of their runs). Problems become report errors (exit code 2), never exceptions: the
     other plots are still written.
     """
-    from lossdoc.ingest import InputError
+    from lossdoc.errors import InputError
 
     protected = protected_paths(report, inputs)
     for idx, out in plan_outputs(report.diagnoses, target):

@@ -1,7 +1,7 @@
 """Reports: formatters read Diagnosis records and write text; they never compute a diagnosis.
 
 Each format is one module with ``render(report: Report) -> str`` (the terminal one prints to a rich
-Console instead); ``lossdoc.config.FORMATS`` is what ``--format`` accepts.
+Console instead), listed in :data:`lossdoc.outputs.FORMATTERS`, which is what ``--format`` accepts.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
-from lossdoc.errors import one_line
-from lossdoc.ingest import InputError
+from lossdoc.errors import InputError, one_line
 
 
 @dataclass
