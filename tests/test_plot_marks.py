@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curves import decay, u_shape
+from curves import decay, rule_marks, u_shape
 
 from lossdoc import plot
 from lossdoc.analysis import analyze
@@ -112,7 +112,17 @@ def test_a_one_point_spike_is_left_out_of_the_smoothed_line():
 
 
 def _finding(rule: str, severity: str, start: float, end: float, **evidence) -> Finding:
-    return Finding(rule, severity, "loss", start, end, f"{rule} here", "do something", evidence)
+    return Finding(
+        rule,
+        severity,
+        "loss",
+        start,
+        end,
+        f"{rule} here",
+        "do something",
+        evidence,
+        marks=rule_marks(rule, start, evidence),
+    )
 
 
 @pytest.mark.parametrize(("plateau", "oscillation", "headline"), [

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from curves import decay, history, u_shape
+from curves import decay, history, rule_marks, u_shape
 from rich.console import Console
 from test_cli import write_csv
 from typer.testing import CliRunner
@@ -27,7 +27,17 @@ runner = CliRunner()
 
 
 def finding(rule: str, severity: str, start: float = 3.0, message: str = "it happened", **evidence) -> Finding:
-    return Finding(rule, severity, "loss", start, start + 5, message, "do something", evidence)
+    return Finding(
+        rule,
+        severity,
+        "loss",
+        start,
+        start + 5,
+        message,
+        "do something",
+        evidence,
+        marks=rule_marks(rule, start, evidence),
+    )
 
 
 def diag(name: str = "run", findings: list[Finding] | None = None, source: str | None = None) -> Diagnosis:

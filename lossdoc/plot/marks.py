@@ -12,7 +12,6 @@ from lossdoc.analysis.types import Finding
 from lossdoc.plot.layout import SEVERITY_COLOR, VAL_COLOR, Panel, literal
 from lossdoc.plot.prepare import Drawing
 from lossdoc.report import by_severity, verdict_text
-from lossdoc.words import count
 
 
 def draw_findings(p: Panel, dr: Drawing) -> dict[str, Any]:
@@ -48,21 +47,23 @@ def mark_off_scale(ax: Any, top: float, peak: float) -> None:
 STRIP = (0.965, 1.0)
 """Where a region that would cover the same stretch as a more severe one is drawn: a strip along the
 top of the axes (fractions of its height), not a second full-height shading over the first."""
+STRIPPED = ("shade", "hatch")
+"""The mark styles that give way to each other as a strip (see :func:`_covered`)."""
 
 
 def _covered(findings: list[Finding]) -> set[int]:
-    """Indices of plateau/oscillation findings drawn as a strip: each one whose stretch is mostly
-    (over half) covered by another of those two rules that comes first in the report's order (the
-    more severe, the one the verdict names)."""
+    """Indices of shaded or hatched findings (plateau, oscillation) drawn as a strip: each one whose
+    stretch is mostly (over half) covered by one of the other of those two styles that comes first in
+    the report's order (the more severe, the one the verdict names)."""
     order = {id(f): k for k, f in enumerate(by_severity(findings))}
     regions = [
-        (i, f) for i, f in enumerate(findings)
-        if f.rule in ("plateau", "oscillation") and f.start is not None and f.end is not None
+        (i, f, f.marks.style) for i, f in enumerate(findings)
+        if f.marks is not None and f.marks.style in STRIPPED and f.start is not None and f.end is not None
     ]  # fmt: skip
     out: set[int] = set()
-    for i, f in regions:
-        for j, g in regions:
-            if j == i or g.rule == f.rule or order[id(g)] > order[id(f)]:
+    for i, f, style in regions:
+        for j, g, other in regions:
+            if j == i or other == style or order[id(g)] > order[id(f)]:
                 continue
             shared = min(f.end, g.end) - max(f.start, g.start)  # type: ignore[operator]
             if shared > 0.5 * max(f.end - f.start, 1e-12):  # type: ignore[operator]
@@ -74,47 +75,51 @@ def _mark_findings(ax: Any, dr: Drawing) -> dict[str, Any]:
     handles: dict[str, Any] = {}
     x_name = literal(dr.run.history.x_name)
     strip = _covered(dr.run.findings)
+    firsts: set[str] = set()
     for i, f in enumerate(dr.run.findings):
         color = SEVERITY_COLOR[f.severity]
-        if f.start is None:
+        m = f.marks
+        if f.start is None or m is None:
             continue
+        label = m.label if m.at is None else f"{m.label} {x_name} {fmt_x(m.at)}"
         lo, hi = (0.0, 1.0) if i not in strip else STRIP
-        if f.rule == "plateau" and f.end is not None:
+        if m.style == "shade" and f.end is not None:
             span = ax.axvspan(f.start, f.end, lo, hi, color=color, alpha=0.13 if i not in strip else 0.5, linewidth=0,
                               zorder=0)  # fmt: skip
-            handles.setdefault(f"plateau ({f.evidence.get('kind', 'flat')})", span)
-        elif f.rule == "oscillation" and f.end is not None:
+            handles.setdefault(label, span)
+        elif m.style == "hatch" and f.end is not None:
             span = ax.axvspan(f.start, f.end, lo, hi, facecolor="none", edgecolor=color, hatch="///", alpha=0.35,
                               linewidth=0)  # fmt: skip
-            handles.setdefault("oscillation", span)
-        elif f.rule == "overfitting":
+            handles.setdefault(label, span)
+        elif m.style == "after":
             end = f.end if f.end is not None and f.end > f.start else dr.curves.x_range[1]
             span = ax.axvspan(f.start, end, color=VAL_COLOR, alpha=0.08, linewidth=0, zorder=0)
-            handles.setdefault("overfitting (after the best point)", span)
-        elif f.rule == "divergence":
+            handles.setdefault(label, span)
+        elif m.style == "onset":
             ax.axvline(f.start, color=color, linewidth=1.0, linestyle="-", alpha=0.8, zorder=1)
             y = dr.marks.get(i, [None])[0]
             if y is not None:
-                (m,) = ax.plot([f.start], [y], marker="v", markersize=8, color=color, linestyle="none", zorder=7)
+                (h,) = ax.plot([f.start], [y], marker="v", markersize=8, color=color, linestyle="none", zorder=7)
             else:
-                m = ax.axvline(f.start, color=color, linewidth=1.0)
-            handles.setdefault(f"divergence from {x_name} {fmt_x(f.start)}", m)
-        elif f.rule == "loss-spike":
-            xs = np.asarray(f.evidence.get("spike_x", []), dtype=float)
+                h = ax.axvline(f.start, color=color, linewidth=1.0)
+            handles.setdefault(label, h)
+        elif m.style == "points":
+            xs = np.asarray(m.points, dtype=float)
             if i not in dr.marks or xs.size == 0:
                 continue
             ys = np.array([v or np.nan for v in dr.marks[i]])
-            (m,) = ax.plot(
+            (h,) = ax.plot(
                 xs, ys, marker="^", markersize=6, color=color, markeredgecolor="black", markeredgewidth=0.4,
                 linestyle="none", zorder=7,
             )  # fmt: skip
-            handles.setdefault(count(len(xs), "loss spike"), m)
-        elif f.rule == "non-finite" and not any(k.startswith("first NaN/Inf") for k in handles):
+            handles.setdefault(label, h)
+        elif m.style == "first" and m.label not in firsts:
+            firsts.add(m.label)
             line = ax.axvline(f.start, color=color, linestyle=":", linewidth=1.3, zorder=1)
-            handles[f"first NaN/Inf at {x_name} {fmt_x(f.start)}"] = line
-        elif f.rule == "still-improving" and f.end is not None:
+            handles[label] = line
+        elif m.style == "tint" and f.end is not None:
             span = ax.axvspan(f.start, f.end, color=color, alpha=0.08, linewidth=0, zorder=0)
-            handles.setdefault("still improving at the end", span)
+            handles.setdefault(label, span)
     return handles
 
 

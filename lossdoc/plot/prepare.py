@@ -186,10 +186,8 @@ def prepare(d: Diagnosis, smoothing: float | None = None, curves: Curves | None 
         s = _series_named(d, f.series)
         if f.start is None or s is None:
             continue
-        if f.rule == "divergence":
-            marks[i] = [_value_at(s, f.start)]
-        elif f.rule == "loss-spike":
-            marks[i] = [_value_at(s, x) for x in np.asarray(f.evidence.get("spike_x", []), dtype=float)]
+        if f.marks is not None and f.marks.points:
+            marks[i] = [_value_at(s, x) for x in f.marks.points]
     return Drawing(
         key=id(h),
         run=replace(d, history=replace(h, series=[])),

@@ -32,7 +32,8 @@ from lossdoc.analysis.smoothing import (
     row_medians,
     spread_stride,
 )
-from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
+from lossdoc.words import count
 
 SLUG = "loss-spike"
 SEVERITY = "warning"
@@ -175,6 +176,12 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=grade(n, max(s[2] for s in spikes) / k * STRONG_SIGMAS),
+            marks=Marks(
+                "points",
+                count(len(peaks[:50]), "loss spike"),
+                points=tuple(float(x[i]) for i in peaks[:50]),
+                events=tuple((SLUG, float(x[i])) for i in peaks[:50]) or ((SLUG, float(x[peaks[0]])),),
+            ),
             evidence={
                 "count": len(spikes),
                 "spike_x": [float(x[i]) for i in peaks[:50]],

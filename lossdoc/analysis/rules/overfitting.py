@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "overfitting"
 SEVERITY = "warning"
@@ -214,6 +214,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=confidence(o),
+            marks=Marks("after", "overfitting (after the best point)"),
             evidence={
                 "best_x": o.best_x,
                 "best_val": o.best_val,

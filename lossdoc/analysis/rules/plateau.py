@@ -26,7 +26,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, rolling_median, trend_window
-from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 
 SLUG = "plateau"
 SEVERITY = "warning"
@@ -310,6 +310,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             advice=advice,
             # how flat is not in doubt once the band test passed; how many points show it is
             confidence=grade(logged, STRONG_SIGMAS),
+            marks=Marks("shade", f"plateau ({kind})"),
             evidence={
                 "kind": kind,
                 "fraction": round(frac, 3),

@@ -25,7 +25,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
 from lossdoc.analysis.smoothing import Prepared, median
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "still-improving"
 SEVERITY = "info"
@@ -279,6 +279,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=grade(fit.points, fit.t),
+            marks=Marks("tint", "still improving at the end"),
             evidence={
                 "tail_drop_pct": round(fit.drop * 100, 2),
                 "tail_fraction": params.tail_fraction,
