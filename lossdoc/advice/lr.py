@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import fmt_x
+from lossdoc.analysis.smoothing import MAD_TO_SIGMA
 from lossdoc.analysis.types import Finding
 from lossdoc.history import Series
 
@@ -196,7 +197,7 @@ def grad_spikes(y: np.ndarray, sigmas: float) -> np.ndarray:
         ref[w:] = np.median(sliding_window_view(level[:-1], w), axis=1)
     ref_points = np.repeat(ref, size)[:n]
     d = np.diff(z)
-    sigma = max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
+    sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
     return np.flatnonzero(np.nan_to_num(z - ref_points, nan=-np.inf) > sigmas * sigma)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from lossdoc.analysis.context import fmt_x
-from lossdoc.words import count
+from lossdoc.words import count, units
 
 SHOWN_PARAMS = 2
 """Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
@@ -55,7 +55,7 @@ def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
     tail = f"; the rest of the run after it, {frac * 100:.0f}% of it"
     after = best.get("after")
     if after:
-        tail = f"; the {fmt_x(after)} {plural(x_name, after)} after it, {frac * 100:.0f}% of the run"
+        tail = f"; the {fmt_x(after)} {units(x_name, after)} after it, {frac * 100:.0f}% of the run"
     final = best.get("final_value")
     rise = best.get("rise_pct")
     if final is None:
@@ -116,6 +116,3 @@ def fmt_param(v: Any) -> str:
         return fmt_value(v)
     return str(v)
 
-
-def plural(x_name: str, n: float | int) -> str:
-    return x_name if float(n) == 1 or x_name.endswith("s") else f"{x_name}s"

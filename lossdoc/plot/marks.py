@@ -11,12 +11,12 @@ from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.analysis.types import Finding
 from lossdoc.plot.layout import SEVERITY_COLOR, VAL_COLOR, Panel, literal
 from lossdoc.plot.prepare import Drawing
-from lossdoc.report import by_severity, verdict_text
+from lossdoc.report import by_severity, verdict_text, worst_finding
 
 
 def draw_findings(p: Panel, dr: Drawing) -> dict[str, Any]:
     """Mark a run's findings on its panel and title it with its verdict; their legend handles."""
-    worst = by_severity(dr.run.findings)[0] if dr.run.findings else None
+    worst = worst_finding(dr.run.findings)
     p.titles.append(
         p.ax.set_title(
             verdict_text(dr.run),

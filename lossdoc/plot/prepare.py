@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from lossdoc.analysis.smoothing import ema_debiased
+from lossdoc.analysis.smoothing import MAD_TO_SIGMA, ema_debiased
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.history import LossHistory, Series
 
@@ -268,7 +268,7 @@ def _spikes(y: np.ndarray) -> np.ndarray:
             warnings.simplefilter("ignore", RuntimeWarning)  # a window of NaN only: no median, no spike
             local = np.nanmedian(windows, axis=1)
     dev = v - local
-    spread = np.nanmedian(np.abs(dev[finite])) * 1.4826 if finite.any() else 0.0
+    spread = np.nanmedian(np.abs(dev[finite])) * MAD_TO_SIGMA if finite.any() else 0.0
     if not spread > 0:
         return np.zeros(y.size, dtype=bool)
     with np.errstate(invalid="ignore"):

@@ -106,10 +106,15 @@ def by_severity(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-severity_rank(f.severity), f.start if f.start is not None else 0.0))
 
 
+def worst_finding(findings: list[Finding]) -> Finding | None:
+    """The most severe finding (the one a run's verdict names), or None when there is none."""
+    return by_severity(findings)[0] if findings else None
+
+
 def verdict_text(d: Diagnosis) -> str:
     """One word or two for a run: 'healthy', 'too short to judge: 3 points', or the worst finding's
     severity and rule."""
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     if worst is not None:
         return f"{worst.severity}: {worst.rule}"
     return too_short_text(d) if d.verdict == "too-short" else "healthy"

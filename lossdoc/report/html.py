@@ -23,6 +23,7 @@ from lossdoc.report import (
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -45,7 +46,7 @@ pre{background:#fff;padding:.4em;overflow-x:auto}
 
 
 def _cls(d: Diagnosis) -> str:
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     return "healthy" if worst is None else worst.severity
 
 
@@ -136,7 +137,7 @@ def render(report: Report) -> str:
         "<table><tr><th>run</th><th>verdict</th><th>worst finding</th><th>findings</th></tr>",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         out.append(
             f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'

@@ -21,6 +21,7 @@ from lossdoc.report import (
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -81,7 +82,7 @@ def summary(report: Report) -> list[str]:
         "|---|---|---|---|---:|",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "

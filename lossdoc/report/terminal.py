@@ -34,6 +34,7 @@ from lossdoc.report import (
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.words import count, fail_count
 
@@ -193,7 +194,7 @@ def _next_run(d: Diagnosis) -> RenderableType | None:
 
 def verdict(d: Diagnosis) -> Text:
     text = verdict_text(d)
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     return Text(text, style="green" if worst is None else SEVERITY_STYLE[worst.severity])
 
 
@@ -244,7 +245,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
     for d, cell in zip(report.diagnoses, cells, strict=True):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         t.add_row(Text(cell), verdict(d), Text(first), f"{len(d.findings):,}")
     for e in report.errors:

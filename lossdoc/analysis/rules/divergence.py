@@ -141,8 +141,15 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     )
 
 
+def verdict(ctx: RunContext, params: Params | None = None) -> Blowup | None:
+    """The run's blow-up, judged once per run with the thresholds of the call (``params``, default the
+    call's own) whichever rule asks first: plateau and loss-spike consult it."""
+    found: Blowup | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG)))
+    return found
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    d = ctx.memo(SLUG, lambda: detect(ctx, params))
+    d = verdict(ctx, params)
     if d is None or ctx.train is None:
         return []
     shape = f"before partly recovering to {fmt_loss(d.end_loss)}" if d.recovered else "and stays there"

@@ -133,7 +133,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     cand[: max(1, int(n * params.skip_start_fraction))] = False
     if not cand.any():
         return []
-    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    blowup = divergence.verdict(ctx)
     if blowup is not None and not blowup.recovered:
         cand &= x < blowup.onset_x  # jumps inside a blow-up that never comes back are the divergence
     if not cand.any():

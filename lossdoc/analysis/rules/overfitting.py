@@ -175,8 +175,15 @@ def confidence(o: Overfit) -> str:
     return grade(o.val_points, o.strength)
 
 
+def verdict(ctx: RunContext, params: Params | None = None) -> Overfit | None:
+    """The run's overfitting, judged once per run with the thresholds of the call (``params``, default
+    the call's own) whichever rule asks first: still-improving consults it."""
+    found: Overfit | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG)))
+    return found
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    o = ctx.memo(SLUG, lambda: detect(ctx, params))
+    o = verdict(ctx, params)
     if o is None or ctx.val is None:
         return []
     v = ctx.val

@@ -227,7 +227,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     span = hi - lo
     if span <= 0:
         return []
-    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    blowup = divergence.verdict(ctx)
     if blowup is not None:
         # Only the run before a blow-up (and the slow creep into it) can plateau; a blown-up loss sitting
         # high is the divergence.

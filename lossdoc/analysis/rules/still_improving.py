@@ -222,7 +222,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     """Judge the loss that matters: validation when it is logged with points enough to show a trend
     (and is readable), else training. An overfitting run is never still improving: more epochs would
     lower the training loss, not the validation loss."""
-    overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
+    overfit = overfitting.verdict(ctx)
     if overfit is not None:
         return []
     p, v = ctx.train, ctx.val
