@@ -41,3 +41,10 @@ def one_line(text: str) -> str:
         data = text.encode("utf-8", "backslashreplace")
     text = data.decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (a library's
+    error about one plot or one file, said in a single line)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.errors import InputError, LossdocError, first_line
 from lossdoc.plot.draw import Sketch, figure, figure_of
 from lossdoc.plot.prepare import Drawing, figure_name, groups, prepare
 
@@ -78,8 +79,6 @@ def check_target(target: Path, inputs: set[str] | None = None) -> None:
     """Refuse a ``--plot`` target lossdoc cannot write plots to, before any log is read: a suffix
     that is not a plot type (``x.jpg`` would otherwise become a folder), or an existing file that is
     not a plot of its suffix's type (a log, a README, a CSV renamed .png). Raises LossdocError."""
-    from lossdoc.errors import LossdocError
-
     kinds = ", ".join(PLOT_SUFFIXES)
     suffix = target.suffix.lower()
     if target.is_dir():
@@ -187,8 +186,6 @@ def write_plots(
     (by the keys of their runs). Problems become report errors (exit code 2), never exceptions: the
     other plots are still written.
     """
-    from lossdoc.errors import InputError
-
     protected = protected_paths(report, inputs)
     for idx, out in plan_outputs(report.diagnoses, target):
         if out.resolve() in protected:
@@ -210,7 +207,7 @@ def write_plots(
             report.exit_code = 2
             continue
         except Exception as exc:  # matplotlib gives up on some extreme values: one plot lost, not the call
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             report.errors.append(InputError(str(out), f"cannot draw plot ({first})"))
             report.exit_code = 2
             continue

@@ -106,6 +106,11 @@ def by_severity(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-severity_rank(f.severity), f.start if f.start is not None else 0.0))
 
 
+def failing_runs(report: Report) -> int:
+    """How many runs have a finding the ``--fail-on`` policy fails."""
+    return sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+
+
 def worst_finding(findings: list[Finding]) -> Finding | None:
     """The most severe finding (the one a run's verdict names), or None when there is none."""
     return by_severity(findings)[0] if findings else None

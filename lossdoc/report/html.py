@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.errors import first_line
 from lossdoc.report import (
     Report,
     by_severity,
@@ -63,7 +64,7 @@ def _image(report: Report, idx: list[int]) -> str:
         try:
             data = render_bytes(diags, report.options.get("smoothing"))
         except Exception as exc:  # matplotlib gives up on some extreme values: the page still renders
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             return f'<p class="facts">(no plot: {escape(first)})</p>'
 
     alt = escape(f"loss curves of {figure_name(diags)}")

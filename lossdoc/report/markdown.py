@@ -15,6 +15,7 @@ from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
+    failing_runs,
     headline,
     next_run_blocks,
     printable,
@@ -139,7 +140,7 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
 def render(report: Report) -> str:
     report = printable(report)
     runs = len(report.diagnoses)
-    failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    failing = failing_runs(report)
     lines = [
         "## lossdoc report",
         "",

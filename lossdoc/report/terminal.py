@@ -28,6 +28,7 @@ from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
+    failing_runs,
     headline,
     next_run_blocks,
     printable,
@@ -255,7 +256,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
 
 def footer(report: Report) -> Text:
     runs = len(report.diagnoses)
-    sick = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    sick = failing_runs(report)
     text = Text(f"{count(runs, 'run')} analysed", style="dim")
     if report.errors:
         text.append(f", {count(len(report.errors), 'input error')}", style="dim")
