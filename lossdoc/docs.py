@@ -20,7 +20,6 @@ FORMATS_OUTRO = (
 )
 FORMAT_DOCS = {name: f.doc for name, f in FORMATS.items()}
 """What each format is and what is handled (the table is :data:`lossdoc.ingest.readers.FORMATS`)."""
-READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard")
 
 
 def _wrap(text: str, width: int, **kw: str) -> list[str]:
@@ -46,8 +45,12 @@ def reader_formats() -> list[str]:
     def strings(node: ast.AST) -> list[str]:
         return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
-    for name in READER_MODULES:
-        spec = importlib.util.find_spec(f"lossdoc.ingest.{name}")
+    from lossdoc.ingest.readers import READERS
+
+    # every reader's module, and the frame helpers they hand their columns to
+    modules = dict.fromkeys([*(entry.module for entry in READERS), "lossdoc.ingest.frame"])
+    for name in modules:
+        spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             continue
         with open(spec.origin, encoding="utf-8") as fh:
