@@ -38,7 +38,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        Optional[bool],  # typer needs Optional at runtime on 3.10
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
@@ -56,19 +56,19 @@ def analyze(
         list[str], typer.Argument(metavar="PATH...", help="Log files, folders or globs; '-' reads standard input.")
     ],
     format: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--format", "-f", metavar="FORMAT", help=formats_help()),
     ] = None,
     output: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout."),
     ] = None,
     plot: Annotated[
-        Optional[str],  # noqa: UP045 - a str: typer would make '' the current folder
+        Optional[str],  # a str: typer would make '' the current folder
         typer.Option(metavar="PATH", help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--fail-on",
             metavar="POLICY",
@@ -76,27 +76,27 @@ def analyze(
         ),
     ] = None,
     select: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="RULES", help="Only these rules (comma-separated slugs)."),
     ] = None,
     ignore: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="RULES", help="Skip these rules (comma-separated slugs)."),
     ] = None,
     x: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
     ] = None,
     train: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
     ] = None,
     val: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
     ] = None,
     min_confidence: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--min-confidence",
             metavar="LEVEL",
@@ -104,17 +104,17 @@ def analyze(
         ),
     ] = None,
     smoothing: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="WEIGHT", help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."
         ),
     ] = None,
     quiet: Annotated[
-        Optional[bool],  # noqa: UP045
+        Optional[bool],
         typer.Option("--quiet/--no-quiet", "-q", help="Only the summary table and errors."),
     ] = None,
     details: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="WHICH",
             help="Runs the table prints in full: auto (every run up to 10, else those with a warning or error), "
@@ -122,7 +122,7 @@ def analyze(
         ),
     ] = None,
     framework: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="NAME",
             help="Write advice and snippets for this framework instead of the one guessed from each log: "
@@ -130,7 +130,7 @@ def analyze(
         ),
     ] = None,
     param: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        Optional[list[str]],
         typer.Option(
             "--param",
             metavar="RULE.KEY=VALUE",
@@ -138,17 +138,17 @@ def analyze(
         ),
     ] = None,
     config: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option(
             "--config", metavar="FILE", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."
         ),
     ] = None,
     jobs: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--jobs", "-j", metavar="N", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
     max_input_size: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--max-input-size", metavar="SIZE", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."
         ),
@@ -416,7 +416,7 @@ def _terminal_width() -> int:
 @app.command(cls=LeanCommand)
 def explain(
     rule: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Argument(metavar="RULE", help="A rule slug, e.g. overfitting; none lists the rules."),
     ] = None,
 ) -> None:
