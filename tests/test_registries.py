@@ -33,3 +33,8 @@ def test_every_output_format_has_a_renderer_and_is_accepted():
     for name, entry in FORMATTERS.items():
         module = importlib.import_module(entry.module)
         assert name == DEFAULT or callable(module.render), name
+
+
+def test_every_setting_is_a_config_key_with_a_check():
+    assert tuple(config.CHECKS) == config.KEYS
+    assert tuple(f.replace("_", "-") for f in config.Settings.__dataclass_fields__) == config.KEYS
