@@ -31,6 +31,8 @@ from lossdoc.ingest.base import InputError as InputError
 from lossdoc.ingest.base import LogRef, NotALog, Overrides, is_event_file
 from lossdoc.ingest.base import Reader as Reader
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, distinct_names, log_stem
+from lossdoc.ingest.readers import reader_for
+from lossdoc.ingest.source import open_input
 
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", "node_modules", ".ipynb_checkpoints", "wandb"})
 SKIP_NAMES = frozenset(
@@ -104,9 +106,6 @@ def _read_ref(ref: LogRef, ov: Overrides) -> list[LossHistory]:
 
 def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None = None) -> list[LossHistory]:
     """Read one input (a file path or ``-``) into its runs. Raises LossdocError."""
-    from lossdoc.ingest.readers import reader_for
-    from lossdoc.ingest.source import open_input
-
     if spec != "-" and Path(spec).is_dir():
         runs: list[LossHistory] = []
         for ref in discover(Path(spec)):

@@ -144,7 +144,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
 def verdict(ctx: RunContext, params: Params | None = None) -> Blowup | None:
     """The run's blow-up, judged once per run with the thresholds of the call (``params``, default the
     call's own) whichever rule asks first: plateau and loss-spike consult it."""
-    found: Blowup | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG)))
+    found: Blowup | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG, Params)))
     return found
 
 

@@ -73,7 +73,7 @@ def best_val(ctx: RunContext) -> BestVal | None:
         v = ctx.val
         if v is None:
             return None
-        xv, sv = smoothed_val(v, ctx.params(SLUG).smooth_fraction)
+        xv, sv = smoothed_val(v, ctx.params(SLUG, Params).smooth_fraction)
         k = int(np.argmin(sv))
         x = float(xv[k])
         logged = float(v.y[int(np.argmin(np.abs(v.x - x)))])
@@ -178,7 +178,7 @@ def confidence(o: Overfit) -> str:
 def verdict(ctx: RunContext, params: Params | None = None) -> Overfit | None:
     """The run's overfitting, judged once per run with the thresholds of the call (``params``, default
     the call's own) whichever rule asks first: still-improving consults it."""
-    found: Overfit | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG)))
+    found: Overfit | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG, Params)))
     return found
 
 
