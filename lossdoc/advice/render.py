@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lossdoc.analysis.context import fmt_x
+from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.words import count, units
 
 SHOWN_PARAMS = 2
@@ -100,13 +100,8 @@ def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
 
 
 def fmt_value(v: float | int | None) -> str:
-    if v is None:
-        return "n/a"
-    v = float(v)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e5):
-        return f"{v:.3e}"
-    return f"{v:.4g}"
+    """A value as :func:`~lossdoc.analysis.context.fmt_loss` writes it, or ``n/a`` for none."""
+    return "n/a" if v is None else fmt_loss(float(v))
 
 
 def fmt_param(v: Any) -> str:
