@@ -14,6 +14,7 @@ import typer
 from lossdoc import __version__
 from lossdoc.errors import one_line
 from lossdoc.lean_typer import LeanCommand, LeanGroup
+from lossdoc.outputs import formats_help
 
 app = typer.Typer(
     name="lossdoc",
@@ -37,7 +38,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _root(
     version: Annotated[
-        Optional[bool],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        Optional[bool],  # typer needs Optional at runtime on 3.10
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version and exit."),
     ] = None,
 ) -> None:
@@ -55,19 +56,19 @@ def analyze(
         list[str], typer.Argument(metavar="PATH...", help="Log files, folders or globs; '-' reads standard input.")
     ],
     format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
+        Optional[str],
+        typer.Option("--format", "-f", metavar="FORMAT", help=formats_help()),
     ] = None,
     output: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE (atomically) instead of stdout."),
     ] = None,
     plot: Annotated[
-        Optional[str],  # noqa: UP045 - a str: typer would make '' the current folder
+        Optional[str],  # a str: typer would make '' the current folder
         typer.Option(metavar="PATH", help="Write plots: a .png/.svg/.pdf file for one run, a folder for many."),
     ] = None,
     fail_on: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--fail-on",
             metavar="POLICY",
@@ -75,27 +76,27 @@ def analyze(
         ),
     ] = None,
     select: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="RULES", help="Only these rules (comma-separated slugs)."),
     ] = None,
     ignore: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="RULES", help="Skip these rules (comma-separated slugs)."),
     ] = None,
     x: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
     ] = None,
     train: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
     ] = None,
     val: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
     ] = None,
     min_confidence: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--min-confidence",
             metavar="LEVEL",
@@ -103,17 +104,17 @@ def analyze(
         ),
     ] = None,
     smoothing: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="WEIGHT", help="EMA weight of the plotted smooth curves, 0 to below 1, or 'auto' (default)."
         ),
     ] = None,
     quiet: Annotated[
-        Optional[bool],  # noqa: UP045
+        Optional[bool],
         typer.Option("--quiet/--no-quiet", "-q", help="Only the summary table and errors."),
     ] = None,
     details: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="WHICH",
             help="Runs the table prints in full: auto (every run up to 10, else those with a warning or error), "
@@ -121,7 +122,7 @@ def analyze(
         ),
     ] = None,
     framework: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             metavar="NAME",
             help="Write advice and snippets for this framework instead of the one guessed from each log: "
@@ -129,7 +130,7 @@ def analyze(
         ),
     ] = None,
     param: Annotated[
-        Optional[list[str]],  # noqa: UP045
+        Optional[list[str]],
         typer.Option(
             "--param",
             metavar="RULE.KEY=VALUE",
@@ -137,23 +138,23 @@ def analyze(
         ),
     ] = None,
     config: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option(
             "--config", metavar="FILE", help="Settings file: a pyproject.toml ([tool.lossdoc]) or a lossdoc.toml."
         ),
     ] = None,
     jobs: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--jobs", "-j", metavar="N", help="Processes for many logs (default: one per CPU; 1 = no pool)."),
     ] = None,
     max_input_size: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--max-input-size", metavar="SIZE", help="Refuse an input larger than this (default 1 GiB), e.g. '4 GiB'."
         ),
     ] = None,
     group_by: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--group-by",
             metavar="PARAMS",
@@ -216,7 +217,7 @@ def analyze(
         )
         plot_to = Path(plot) if plot is not None else (Path(settings.plot) if settings.plot else None)
         if plot_to is not None:
-            from lossdoc.report.plot import check_target
+            from lossdoc.plot.files import check_target
 
             check_target(plot_to, set(paths))
         if output is not None:
@@ -342,13 +343,13 @@ def run_analysis(
 
 
 def _input_error(source: str, message: str) -> Any:
-    from lossdoc.ingest import InputError
+    from lossdoc.errors import InputError
 
     return InputError(source, message)
 
 
 def _plot_helper() -> Any:
-    from lossdoc.batch import PlotHelper
+    from lossdoc.plot.helper import PlotHelper
 
     return PlotHelper()
 
@@ -356,8 +357,8 @@ def _plot_helper() -> Any:
 def write_plots(
     report: object, target: Path, smoothing: float | None, inputs: set[str], helper: object | None = None
 ) -> None:
-    from lossdoc.batch import PlotHelper
-    from lossdoc.report.plot import write_plots as write
+    from lossdoc.plot.files import write_plots as write
+    from lossdoc.plot.helper import PlotHelper
 
     if isinstance(helper, PlotHelper):
         helper.write(report, target, smoothing, inputs)
@@ -367,9 +368,9 @@ def write_plots(
 
 def emit(report: object, format: str, quiet: bool, details: str = "auto", output: Path | None = None) -> None:
     import contextlib
-    import importlib
     import os
 
+    from lossdoc.outputs import FORMATTERS
     from lossdoc.report import Report
 
     assert isinstance(report, Report)
@@ -387,7 +388,7 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
             print_report(report, Console(file=buffer), quiet=quiet, details=details)
             text = buffer.getvalue()
         else:
-            text = importlib.import_module(f"lossdoc.report.{format}").render(report)
+            text = FORMATTERS[format].renderer().render(report)
         try:
             write_atomic(output, text)
         except OSError as exc:
@@ -403,7 +404,7 @@ def emit(report: object, format: str, quiet: bool, details: str = "auto", output
 
                 print_report(report, QuietOnBrokenPipe(), quiet=quiet, details=details)
             else:
-                sys.stdout.write(importlib.import_module(f"lossdoc.report.{format}").render(report))
+                sys.stdout.write(FORMATTERS[format].renderer().render(report))
             sys.stdout.flush()
         except BrokenPipeError:
             # The reader stopped reading (``| head -1``): what it took is what it wanted. The exit code
@@ -448,7 +449,7 @@ def _terminal_width() -> int:
 @app.command(cls=LeanCommand)
 def explain(
     rule: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Argument(metavar="RULE", help="A rule slug, e.g. overfitting; none lists the rules."),
     ] = None,
 ) -> None:
@@ -528,8 +529,8 @@ def _terminated(signum: int, frame: Any) -> None:
 
     if "lossdoc.batch" in sys.modules:
         sys.modules["lossdoc.batch"].stop_children()
-    if "lossdoc.report.plot" in sys.modules:
-        sys.modules["lossdoc.report.plot"].remove_partial()
+    if "lossdoc.plot.files" in sys.modules:
+        sys.modules["lossdoc.plot.files"].remove_partial()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

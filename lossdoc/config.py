@@ -17,42 +17,24 @@ import dataclasses
 import math
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from lossdoc.errors import LossdocError
+from lossdoc.outputs import FORMATTERS
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
-FORMATS = ("table", "json", "markdown", "html", "github", "junit")
+FORMATS = tuple(FORMATTERS)
 DETAILS = ("auto", "all", "problems")
 """Which runs the table format prints in full (see report.terminal.detailed)."""
 SMOOTHING_AUTO = "auto"
-
-KEYS = (
-    "format",
-    "plot",
-    "fail-on",
-    "min-confidence",
-    "select",
-    "ignore",
-    "x",
-    "train",
-    "val",
-    "smoothing",
-    "quiet",
-    "details",
-    "max-input-size",
-    "framework",
-    "rules",
-)
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -69,7 +51,7 @@ class Settings:
     train: str | None = None
     val: str | None = None
     smoothing: float | None = None
-    """EMA weight for plotted curves; None picks one from each curve's length (see report.plot)."""
+    """EMA weight for plotted curves; None picks one from each curve's length (see lossdoc.plot.prepare)."""
     quiet: bool = False
     details: str = "auto"
     max_input_size: int | None = None
@@ -78,6 +60,10 @@ class Settings:
     """Whose API the advice and snippets use (lossdoc.advice.frameworks.NAMES); None guesses per log."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
+
+
+KEYS = tuple(f.name.replace("_", "-") for f in dataclasses.fields(Settings))
+"""The keys of ``[tool.lossdoc]``: one per setting, each checked by its entry in :data:`CHECKS`."""
 
 
 def _r(value: Any) -> str:
@@ -169,13 +155,104 @@ def _key(name: str) -> str:
     return name.replace("_", "-")
 
 
-def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) -> Settings:
-    """Validate one ``[tool.lossdoc]`` table (or a lossdoc.toml's top level) into Settings."""
+@dataclass(frozen=True)
+class TableAt:
+    """Where a settings table was read: for messages (``shown``, ``prefix``) and relative paths (``base``)."""
+
+    shown: str
+    prefix: str
+    base: Path
+
+
+Bad = Callable[[str], LossdocError]
+Check = Callable[[Any, Bad, TableAt], Any]
+"""A key's check: its value from the file, how to complain about it, and where the table is → the setting."""
+
+
+def _check_format(value: Any, bad: Bad, at: TableAt) -> str:
+    if value not in FORMATS:
+        raise bad(f"must be one of {', '.join(FORMATS)}, not {_r(value)}")
+    return str(value)
+
+
+def _check_fail_on(value: Any, bad: Bad, at: TableAt) -> str:
     from lossdoc.analysis import RULES
-    from lossdoc.analysis.types import CONFIDENCES
     from lossdoc.policy import FailPolicy
 
+    text = _str_or_list(value, bad)
+    try:
+        FailPolicy.parse(text, RULES)
+    except LossdocError as exc:
+        raise bad(exc.message) from None
+    return text
+
+
+def _check_min_confidence(value: Any, bad: Bad, at: TableAt) -> str:
+    from lossdoc.analysis.types import CONFIDENCES
+
+    if value not in CONFIDENCES:
+        raise bad(f"must be one of {', '.join(CONFIDENCES)}, not {value!r}")
+    return str(value)
+
+
+def _check_slugs(value: Any, bad: Bad, at: TableAt) -> tuple[str, ...]:
+    from lossdoc.analysis import RULES
+
+    slugs = tuple(s for s in _str_or_list(value, bad).split(",") if s)
+    unknown = [s for s in slugs if s not in RULES]
+    if unknown:
+        raise bad(f"unknown rule '{unknown[0]}'; rules are: {', '.join(RULES)}")
+    return slugs
+
+
+def _check_details(value: Any, bad: Bad, at: TableAt) -> str:
+    if value not in DETAILS:
+        raise bad(f"must be one of {', '.join(DETAILS)}, not {_r(value)}")
+    return str(value)
+
+
+def _check_quiet(value: Any, bad: Bad, at: TableAt) -> bool:
+    if not isinstance(value, bool):
+        raise bad(f"must be true or false, not {_r(value)}")
+    return value
+
+
+def _check_plot(value: Any, bad: Bad, at: TableAt) -> str:
+    if not isinstance(value, str) or not value:
+        raise bad(f"must be a path (a string), not {_r(value)}")
+    return str(at.base / value)
+
+
+def _check_column(value: Any, bad: Bad, at: TableAt) -> str:
+    if not isinstance(value, str) or not value:
+        raise bad(f"must be a column name (a string), not {_r(value)}")
+    return value
+
+
+CHECKS: dict[str, Check] = {
+    "format": _check_format,
+    "plot": _check_plot,
+    "fail-on": _check_fail_on,
+    "min-confidence": _check_min_confidence,
+    "select": _check_slugs,
+    "ignore": _check_slugs,
+    "x": _check_column,
+    "train": _check_column,
+    "val": _check_column,
+    "smoothing": lambda value, bad, at: parse_smoothing(value, bad),
+    "quiet": _check_quiet,
+    "details": _check_details,
+    "max-input-size": lambda value, bad, at: parse_size_setting(value, bad),
+    "framework": lambda value, bad, at: parse_framework(value, bad),
+    "rules": lambda value, bad, at: _rules(value, at.shown, f"{at.prefix}.rules" if at.prefix else "rules"),
+}
+"""Each key of :data:`KEYS` and how its value is checked (a test holds the two equal)."""
+
+
+def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) -> Settings:
+    """Validate one ``[tool.lossdoc]`` table (or a lossdoc.toml's top level) into Settings."""
     where = f"{shown} [{prefix}]" if prefix else shown
+    at = TableAt(shown, prefix, base)
 
     def bad(key: str, what: str) -> LossdocError:
         return LossdocError(where, f"'{key}': {what}")
@@ -185,51 +262,7 @@ def from_table(table: Mapping[str, Any], shown: str, prefix: str, base: Path) ->
         key = _key(raw_key)
         if key not in KEYS:
             raise LossdocError(where, f"unknown key '{raw_key}'; keys are: {', '.join(KEYS)}")
-        if key == "rules":
-            values["rules"] = _rules(value, shown, f"{prefix}.rules" if prefix else "rules")
-        elif key == "format":
-            if value not in FORMATS:
-                raise bad(raw_key, f"must be one of {', '.join(FORMATS)}, not {_r(value)}")
-            values["format"] = value
-        elif key == "fail-on":
-            text = _str_or_list(value, partial(bad, raw_key))
-            try:
-                FailPolicy.parse(text, RULES)
-            except LossdocError as exc:
-                raise bad(raw_key, exc.message) from None
-            values["fail_on"] = text
-        elif key == "min-confidence":
-            if value not in CONFIDENCES:
-                raise bad(raw_key, f"must be one of {', '.join(CONFIDENCES)}, not {value!r}")
-            values["min_confidence"] = value
-        elif key in ("select", "ignore"):
-            slugs = tuple(s for s in _str_or_list(value, partial(bad, raw_key)).split(",") if s)
-            unknown = [s for s in slugs if s not in RULES]
-            if unknown:
-                raise bad(raw_key, f"unknown rule '{unknown[0]}'; rules are: {', '.join(RULES)}")
-            values[key] = slugs
-        elif key == "smoothing":
-            values["smoothing"] = parse_smoothing(value, partial(bad, raw_key))
-        elif key == "details":
-            if value not in DETAILS:
-                raise bad(raw_key, f"must be one of {', '.join(DETAILS)}, not {_r(value)}")
-            values["details"] = value
-        elif key == "framework":
-            values["framework"] = parse_framework(value, partial(bad, raw_key))
-        elif key == "quiet":
-            if not isinstance(value, bool):
-                raise bad(raw_key, f"must be true or false, not {_r(value)}")
-            values["quiet"] = value
-        elif key == "max-input-size":
-            values["max_input_size"] = parse_size_setting(value, partial(bad, raw_key))
-        elif key == "plot":
-            if not isinstance(value, str) or not value:
-                raise bad(raw_key, f"must be a path (a string), not {_r(value)}")
-            values["plot"] = str(base / value)
-        else:  # x, train, val: column names
-            if not isinstance(value, str) or not value:
-                raise bad(raw_key, f"must be a column name (a string), not {_r(value)}")
-            values[key] = value
+        values[key.replace("-", "_")] = CHECKS[key](value, partial(bad, raw_key), at)
     return Settings(**values)
 
 

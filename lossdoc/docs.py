@@ -6,6 +6,8 @@ import dataclasses
 import inspect
 from itertools import pairwise
 
+from lossdoc.ingest.readers import FORMATS
+
 FORMATS_INTRO = (
     "Formats are recognised from the content (the file name is only a hint). gzip-compressed files are read "
     "like the plain ones; '-' reads standard input; a folder is searched and every log found in it is a run "
@@ -16,42 +18,8 @@ FORMATS_OUTRO = (
     "higher-is-better metric (accuracy, AUC, mAP, F1 ...); repeated or backwards x values (a resumed run) keep "
     "the last write, and the run's notes say so. Override the choice with --x, --train, --val."
 )
-FORMAT_DOCS = {
-    "csv": "any delimited text with a header (delimiter sniffed: , ; tab | or spaces), BOM, UTF-16; a "
-    "pandas-dumped DataFrame (empty first header cell: that index is the x)",
-    "keras_csv": "Keras CSVLogger: first column 'epoch', val_* columns (appended at the end when they first "
-    "appear later), NA cells, any separator; also no-epoch Keras-style tables",
-    "lightning_csv": "Lightning CSVLogger metrics.csv: 'epoch' and 'step' columns, sparse rows (each value on its "
-    "own row), *_step/*_epoch forks (the step curve when it has >= 4 points per epoch point, else the epoch "
-    "one), any column order; lightning_logs/version_N = runs",
-    "yolo_csv": "Ultralytics results.csv, old (space-padded headers) and new: train/*_loss with metrics/* or "
-    "lr/pg*; each loss pair (box, cls, dfl, seg, pose, obj ...) is a run",
-    "fastai_csv": "fastai CSVLogger history.csv: epoch,train_loss,valid_loss[,...,time]; header lines repeated "
-    "by append=True are skipped",
-    "tb_csv": 'TensorBoard "Download CSV": header Wall time,Step,Value; run and tag from the file name '
-    "run-<run>-tag-<tag>.csv",
-    "wandb_csv": "W&B exports: panel CSV ('Step', '<run> - <key>' with __MIN/__MAX; one run per W&B run) or "
-    "run.history() CSV (_step, _runtime, _timestamp)",
-    "json_history": "a JSON object of lists, e.g. Keras History.history (x = list position = epoch)",
-    "json_records": "a JSON list of objects (one per logged point)",
-    "json_list": "a JSON list of numbers (e.g. scikit-learn loss_curve_)",
-    "jsonl": "JSON Lines: one object per line",
-    "detectron2_json": "detectron2 metrics.json: JSON Lines with 'iteration' and total_loss/eta_seconds",
-    "mmengine_json": "mmengine vis_data/scalars.json: JSON Lines with 'step', 'iter'/'epoch' and 'lr'",
-    "llamafactory_jsonl": "LLaMA-Factory trainer_log.jsonl: JSON Lines with 'current_steps' and 'total_steps'",
-    "hf_trainer_state": "HuggingFace trainer_state.json: log_history train entries (loss) and eval entries "
-    "(eval_loss); the final summary entry (a run-average train_loss) is skipped; in an output folder only the "
-    "latest checkpoint-N/ (or the folder's own state) is read",
-    "xgboost_json": "XGBoost evals_result / LightGBM record_evaluation: {dataset: {metric: [...]}}; train = "
-    "'train'/'training'/'validation_0' (XGBoost's sklearn wrapper, with more sets)",
-    "mlflow": "MLflow file store: a run folder with metrics/ and meta.yaml, or one metric file (lines "
-    "'timestamp value step')",
-    "tensorboard": "TensorBoard event files (events.out.tfevents.*: first record 'brain.Event:'), a file or a "
-    "folder of them; every point (no sampling), simple_value and TF2 tensor scalars; Keras's train/ and "
-    "validation/ folders are one run. Needs the extra: pip install 'lossdoc[tensorboard]'",
-}
-"""What each format is and what is handled; the list itself comes from the readers (:func:`reader_formats`)."""
-READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard")
+FORMAT_DOCS = {name: f.doc for name, f in FORMATS.items()}
+"""What each format is and what is handled (the table is :data:`lossdoc.ingest.readers.FORMATS`)."""
 
 
 def _wrap(text: str, width: int, **kw: str) -> list[str]:
@@ -68,7 +36,7 @@ def _fill(text: str, width: int, **kw: str) -> str:
 def reader_formats() -> list[str]:
     """Every format name a reader can report, read from the readers' own source: each ``fmt=...``
     argument, ``fmt``/``FORMAT`` assignment and ``return`` of a ``*_format`` function that is a string.
-    ``lossdoc formats`` lists these, so a new format cannot be left out of it."""
+    A test holds this equal to :data:`FORMATS`, so a new format cannot be left out of the table."""
     import ast
     import importlib.util
 
@@ -77,8 +45,12 @@ def reader_formats() -> list[str]:
     def strings(node: ast.AST) -> list[str]:
         return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
-    for name in READER_MODULES:
-        spec = importlib.util.find_spec(f"lossdoc.ingest.{name}")
+    from lossdoc.ingest.readers import READERS
+
+    # every reader's module, and the frame helpers they hand their columns to
+    modules = dict.fromkeys([*(entry.module for entry in READERS), "lossdoc.ingest.frame"])
+    for name in modules:
+        spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
             continue
         with open(spec.origin, encoding="utf-8") as fh:
@@ -98,12 +70,12 @@ def reader_formats() -> list[str]:
 
 def formats_text(width: int = 100) -> str:
     """``lossdoc formats``: every format the readers report, laid out for a terminal ``width`` wide."""
-    names = reader_formats()
+    names = list(FORMATS)
     col = max(len(n) for n in names) + 2
     body = max(30, width - col)
     out = [_fill(FORMATS_INTRO, width), "", f"{'format':<{col}}recognised by / quirks handled"]
     for name in names:
-        doc = FORMAT_DOCS.get(name, "(not described yet)")
+        doc = FORMATS[name].doc
         lines = _wrap(doc, body) or [""]
         out.append(f"{name:<{col}}{lines[0]}")
         out += [" " * col + line for line in lines[1:]]

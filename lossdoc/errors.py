@@ -3,6 +3,8 @@ made printable by :func:`one_line`."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 class LossdocError(Exception):
     """A problem with an input or a setting that the user can act on.
@@ -15,6 +17,14 @@ class LossdocError(Exception):
         super().__init__(f"{source}: {message}")
         self.source = source
         self.message = message
+
+
+@dataclass(frozen=True)
+class InputError:
+    """A problem with one input, as a value: reported with the others once every input is read."""
+
+    source: str
+    message: str
 
 
 def one_line(text: str) -> str:
@@ -31,3 +41,10 @@ def one_line(text: str) -> str:
         data = text.encode("utf-8", "backslashreplace")
     text = data.decode("utf-8", "backslashreplace")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type's name when it has none (a library's
+    error about one plot or one file, said in a single line)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

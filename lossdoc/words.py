@@ -18,6 +18,12 @@ def fail_count(n: int) -> str:
     return f"{n:,} {'fails' if n == 1 else 'fail'}"
 
 
+def units(x_name: str, n: float | int) -> str:
+    """The x axis's unit for an amount ``n`` of it: ``1 epoch``, ``12 epochs``; a name that already ends
+    in "s" (``steps``) as it is. The number is written by the caller (it is an x value, not a count)."""
+    return x_name if float(n) == 1 or x_name.endswith("s") else f"{x_name}s"
+
+
 def _plural(word: str) -> str:
     if word.endswith(("s", "x", "ch", "sh")):
         return word + "es"

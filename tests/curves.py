@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from lossdoc.analysis.types import Marks
 from lossdoc.history import LossHistory, Series
+from lossdoc.words import count
 
 
 def rng(seed: int = 0) -> np.random.Generator:
@@ -63,3 +65,24 @@ def history(
     if val is not None:
         series.append(Series("val_loss", "val", *val))
     return LossHistory(source=f"{name}.csv", format="csv", name=name, x_name=x_name, series=series)
+
+
+def rule_marks(rule: str, start: float | None, evidence: dict) -> Marks | None:
+    """The plot marks and advice events a rule gives its findings (see each rule's ``Finding(marks=...)``),
+    for findings made by hand in a test."""
+    if rule == "divergence":
+        creep = evidence.get("creep_from_x")
+        events = (("creep", float(creep)),) if creep is not None else (("divergence", start),)
+        return Marks("onset", "divergence from", at=start, points=(start,), events=events)
+    if rule == "loss-spike":
+        xs = tuple(float(x) for x in evidence.get("spike_x", []))
+        return Marks("points", count(len(xs), "loss spike"), points=xs, events=tuple((rule, x) for x in xs or (start,)))
+    if rule == "non-finite":
+        return Marks("first", "first NaN/Inf at", at=start, events=((rule, start),))
+    simple = {
+        "plateau": ("shade", f"plateau ({evidence.get('kind', 'flat')})"),
+        "oscillation": ("hatch", "oscillation"),
+        "overfitting": ("after", "overfitting (after the best point)"),
+        "still-improving": ("tint", "still improving at the end"),
+    }
+    return Marks(*simple[rule]) if rule in simple else None

@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from curves import rule_marks
 
 from lossdoc.advice import advise
 from lossdoc.advice.best import best_point
@@ -145,7 +146,7 @@ def diag(history: LossHistory, findings: list[Finding]) -> Diagnosis:
 
 
 def finding(rule: str, start: float, end: float | None = None, **evidence) -> Finding:
-    return Finding(rule, "warning", "loss", start, end, "", "", evidence)
+    return Finding(rule, "warning", "loss", start, end, "", "", evidence, marks=rule_marks(rule, start, evidence))
 
 
 def test_divergence_right_after_warmup_ends():

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curves import decay, u_shape
+from curves import decay, rule_marks, u_shape
 from typer.testing import CliRunner
 
 from lossdoc.advice import advise
@@ -157,8 +157,18 @@ def test_one_report_never_raises_and_lowers_the_learning_rate():
             "the training loss never learned",
             "raise the learning rate (or lower it if it is far too high)",
             {"kind": "never-learned"},
+            marks=rule_marks("plateau", 0.0, {"kind": "never-learned"}),
         ),
-        Finding("oscillation", "warning", "loss", 0.0, 199.0, "swings", "Lower the learning rate (by 3-10x)"),
+        Finding(
+            "oscillation",
+            "warning",
+            "loss",
+            0.0,
+            199.0,
+            "swings",
+            "Lower the learning rate (by 3-10x)",
+            marks=rule_marks("oscillation", 0.0, {}),
+        ),
     ]
     d = Diagnosis(h, findings, analyze(h).summary)
     d.advice = advise(d)

@@ -18,8 +18,8 @@ import lossdoc
 from lossdoc.analysis import analyze
 from lossdoc.cli import app
 from lossdoc.history import LossHistory, Series
+from lossdoc.plot import plan_outputs, safe_name, save_atomic, write_plots
 from lossdoc.report import Report
-from lossdoc.report.plot import plan_outputs, safe_name, save_atomic, write_plots
 
 runner = CliRunner()
 HOSTILE_NAMES = ["../../escape", "/etc/passwd", "a/b\\c", "..", "", ".hidden", "~root", "x\x00y", "C:\\win", "ok", "ok",
@@ -66,7 +66,7 @@ def test_names_are_drawn_as_written_never_as_mathtext_or_missing_glyphs():
 
     from matplotlib.cbook import is_math_text
 
-    from lossdoc.report.plot import figure
+    from lossdoc.plot import figure
 
     x = np.arange(30, dtype=float)
     series = [Series("lo$s\x01s", "train", x, 1 / (x + 1)), Series("val_$loss$", "val", x, 1 / (x + 1) + x / 100)]

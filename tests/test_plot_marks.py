@@ -6,12 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from curves import decay, u_shape
+from curves import decay, rule_marks, u_shape
 
+from lossdoc import plot
 from lossdoc.analysis import analyze
 from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.history import LossHistory, Series
-from lossdoc.report import plot
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
@@ -112,7 +112,17 @@ def test_a_one_point_spike_is_left_out_of_the_smoothed_line():
 
 
 def _finding(rule: str, severity: str, start: float, end: float, **evidence) -> Finding:
-    return Finding(rule, severity, "loss", start, end, f"{rule} here", "do something", evidence)
+    return Finding(
+        rule,
+        severity,
+        "loss",
+        start,
+        end,
+        f"{rule} here",
+        "do something",
+        evidence,
+        marks=rule_marks(rule, start, evidence),
+    )
 
 
 @pytest.mark.parametrize(("plateau", "oscillation", "headline"), [

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from curves import decay, history, u_shape
+from curves import decay, history, rule_marks, u_shape
 from rich.console import Console
 from test_cli import write_csv
 from typer.testing import CliRunner
@@ -18,16 +18,26 @@ from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.cli import app
 from lossdoc.history import LossHistory, Series
 from lossdoc.ingest import InputError
+from lossdoc.plot import groups, minmax_downsample, plan_outputs, safe_name
 from lossdoc.policy import FailPolicy
 from lossdoc.report import Report, by_severity, github, html, junit, markdown
-from lossdoc.report.plot import groups, minmax_downsample, plan_outputs, safe_name
 from lossdoc.report.terminal import print_report
 
 runner = CliRunner()
 
 
 def finding(rule: str, severity: str, start: float = 3.0, message: str = "it happened", **evidence) -> Finding:
-    return Finding(rule, severity, "loss", start, start + 5, message, "do something", evidence)
+    return Finding(
+        rule,
+        severity,
+        "loss",
+        start,
+        start + 5,
+        message,
+        "do something",
+        evidence,
+        marks=rule_marks(rule, start, evidence),
+    )
 
 
 def diag(name: str = "run", findings: list[Finding] | None = None, source: str | None = None) -> Diagnosis:
@@ -332,7 +342,7 @@ def test_png_written_without_pillow_decodes_to_the_drawn_pixels(alpha):
 
     from PIL import Image
 
-    from lossdoc.report.canvas import png_bytes
+    from lossdoc.plot.canvas import png_bytes
 
     rgba = np.random.default_rng(0).integers(0, 256, size=(37, 53, 4), dtype=np.uint8)
     rgba[..., 3] = alpha
@@ -406,7 +416,7 @@ def test_nan_positions_and_markers_do_not_break_a_plot(tmp_path):
     y[100] *= 20
     h = LossHistory("n.csv", "csv", "n", "step", [Series("loss", "train", x, y)])
     from lossdoc.analysis import analyze
-    from lossdoc.report.plot import draw
+    from lossdoc.plot import draw
 
     d = analyze(h)
     assert {"non-finite", "loss-spike"} <= {f.rule for f in d.findings}

@@ -29,7 +29,7 @@ from lossdoc import __version__
 from lossdoc.analysis import RULES
 from lossdoc.cli import app
 from lossdoc.ingest import load_paths
-from lossdoc.report.plot import safe_name
+from lossdoc.plot import safe_name
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES_DIR = ROOT / "sample_logs"

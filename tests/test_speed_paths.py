@@ -393,7 +393,7 @@ def test_plot_helper_draws_what_this_process_draws(tmp_path: Path) -> None:
 
 
 def test_plot_helper_ends_when_this_process_goes_away_without_a_job() -> None:
-    from lossdoc.batch import PlotHelper
+    from lossdoc.plot.helper import PlotHelper
 
     helper = PlotHelper()
     process = helper.process
@@ -454,7 +454,7 @@ def test_a_fresh_plot_helper_draws_the_same_bytes_and_leaves_this_process_alone(
     assert pngs["1"] == pngs["2"]
     import matplotlib.artist
 
-    from lossdoc.batch import PlotHelper
+    from lossdoc.plot.helper import PlotHelper
 
     PlotHelper().close()
     assert matplotlib.artist.kwdoc.__module__ == "matplotlib.artist"

@@ -92,7 +92,7 @@ def attribute(
     losses: dict[str, Series] = {}
     events: list[tuple[float, str, Finding, Series]] = []
     for f in findings:
-        if f.rule not in lr_notes.LOSS_EVENTS or f.series is None:
+        if f.marks is None or not f.marks.events or f.series is None:
             continue
         if f.series not in losses:
             found = next((s for s in history.series if s.name == f.series and s.role in ("train", "val")), None)

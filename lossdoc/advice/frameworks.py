@@ -12,6 +12,7 @@ import re
 from pathlib import PurePath
 
 from lossdoc.history import LossHistory
+from lossdoc.ingest.readers import FORMATS
 
 NAMES = ("keras", "lightning", "pytorch", "huggingface", "xgboost", "lightgbm", "sklearn", "generic")
 """What ``--framework`` accepts; ``generic`` gives framework-neutral advice."""
@@ -19,14 +20,8 @@ NAMES = ("keras", "lightning", "pytorch", "huggingface", "xgboost", "lightgbm", 
 GRADIENT_BOOSTING = frozenset({"xgboost", "lightgbm"})
 """Trees, not networks: no dropout, mixup or weights to restore; early stopping counts boosting rounds."""
 
-BY_FORMAT = {
-    "keras_csv": "keras",
-    "json_history": "keras",
-    "lightning_csv": "lightning",
-    "hf_trainer_state": "huggingface",
-    "jsonl": "pytorch",
-}
-"""Log format → framework, for formats only one framework writes."""
+BY_FORMAT = {name: f.framework for name, f in FORMATS.items() if f.framework is not None}
+"""Log format → framework, for formats only one framework writes (see :data:`lossdoc.ingest.readers.FORMATS`)."""
 
 SKLEARN_SERIES = frozenset({"loss_curve_", "validation_scores_", "best_loss_", "best_validation_score_"})
 """scikit-learn estimator attributes (MLPClassifier/MLPRegressor, SGD): a log holding one is sklearn's."""

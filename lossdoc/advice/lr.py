@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import fmt_x
+from lossdoc.analysis.smoothing import MAD_TO_SIGMA
 from lossdoc.analysis.types import Finding
 from lossdoc.history import Series
 
@@ -48,22 +49,12 @@ class Params:
 
 PARAMS = Params()
 
-LOSS_EVENTS = ("divergence", "loss-spike", "non-finite")
-
-
 def loss_events(findings: list[Finding]) -> list[tuple[str, float]]:
-    """``(rule, x)`` for every divergence start (or the slow creep before it), spike and first non-finite
-    value the rules found."""
-    out: list[tuple[str, float]] = []
-    for f in findings:
-        if f.rule not in LOSS_EVENTS or f.start is None:
-            continue
-        creep = f.evidence.get("creep_from_x") if f.rule == "divergence" else None
-        if creep is not None:  # the first sign of trouble is where the creep towards the blow-up began
-            out.append(("creep", float(creep)))
-            continue
-        xs = f.evidence.get("spike_x") if f.rule == "loss-spike" else None
-        out.extend((f.rule, float(x)) for x in (xs or [f.start]))
+    """``(kind, x)`` for every divergence start (or the slow creep before it), spike and first non-finite
+    value the rules found (each rule names them in its findings' :class:`~lossdoc.analysis.types.Marks`)."""
+    out = [
+        (kind, float(x)) for f in findings if f.start is not None and f.marks is not None for kind, x in f.marks.events
+    ]
     return sorted(out, key=lambda e: e[1])
 
 
@@ -206,7 +197,7 @@ def grad_spikes(y: np.ndarray, sigmas: float) -> np.ndarray:
         ref[w:] = np.median(sliding_window_view(level[:-1], w), axis=1)
     ref_points = np.repeat(ref, size)[:n]
     d = np.diff(z)
-    sigma = max(1.4826 * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
+    sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
     return np.flatnonzero(np.nan_to_num(z - ref_points, nan=-np.inf) > sigmas * sigma)
 
 

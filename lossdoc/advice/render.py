@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from lossdoc.analysis.context import fmt_x
-from lossdoc.words import count
+from lossdoc.analysis.context import fmt_loss, fmt_x
+from lossdoc.words import count, units
 
 SHOWN_PARAMS = 2
 """Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
@@ -131,7 +131,7 @@ def cause_lines(causes: list[dict[str, Any]], x_name: str) -> list[str]:
         head = str(same[0].get("message"))
         if len(same) > 1:
             also = ", ".join(fmt_x(c["x"]) for c in same[1:])
-            head += f" The same at {plural(x_name, len(same))} {also}."
+            head += f" The same at {units(x_name, len(same))} {also}."
         lines.append(f"{head} → {same[0].get('fix')}")
     return lines
 
@@ -145,7 +145,7 @@ def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
     tail = f"; the rest of the run after it, {frac * 100:.0f}% of it"
     after = best.get("after")
     if after:
-        tail = f"; the {fmt_x(after)} {plural(x_name, after)} after it, {frac * 100:.0f}% of the run"
+        tail = f"; the {fmt_x(after)} {units(x_name, after)} after it, {frac * 100:.0f}% of the run"
     final = best.get("final_value")
     rise = best.get("rise_pct")
     if final is None:
@@ -190,13 +190,8 @@ def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
 
 
 def fmt_value(v: float | int | None) -> str:
-    if v is None:
-        return "n/a"
-    v = float(v)
-    a = abs(v)
-    if a != 0 and (a < 1e-3 or a >= 1e5):
-        return f"{v:.3e}"
-    return f"{v:.4g}"
+    """A value as :func:`~lossdoc.analysis.context.fmt_loss` writes it, or ``n/a`` for none."""
+    return "n/a" if v is None else fmt_loss(float(v))
 
 
 def fmt_param(v: Any) -> str:
@@ -206,6 +201,3 @@ def fmt_param(v: Any) -> str:
         return fmt_value(v)
     return str(v)
 
-
-def plural(x_name: str, n: float | int) -> str:
-    return x_name if float(n) == 1 or x_name.endswith("s") else f"{x_name}s"

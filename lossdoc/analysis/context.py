@@ -28,10 +28,9 @@ class RunContext:
             self._memo[key] = compute()
         return self._memo[key]
 
-    def params(self, slug: str) -> Any:
-        from lossdoc.analysis import params_for
-
-        return self.rule_params.get(slug) or params_for(slug, None)
+    def params(self, slug: str, defaults: Callable[[], Any]) -> Any:
+        """The call's thresholds for rule ``slug``, or ``defaults()`` (its ``Params``) when it set none."""
+        return self.rule_params.get(slug) or defaults()
 
     @cached_property
     def train(self) -> Prepared | None:

@@ -135,13 +135,17 @@ def _sample(a: np.ndarray) -> np.ndarray:
     return a[:: spread_stride(a.size)]
 
 
+MAD_TO_SIGMA = 1.4826
+"""A normal distribution's standard deviation is this many times its median absolute deviation."""
+
+
 def robust_sigma(a: np.ndarray) -> float:
-    """Standard deviation estimated from the median absolute deviation (1.4826·MAD)."""
+    """Standard deviation estimated from the median absolute deviation (1.4826·MAD, see MAD_TO_SIGMA)."""
     a = _sample(a)
     a = a[np.isfinite(a)]
     if a.size == 0:
         return 0.0
-    return 1.4826 * median(np.abs(a - median(a)))
+    return MAD_TO_SIGMA * median(np.abs(a - median(a)))
 
 
 def diff_noise(z: np.ndarray) -> float:
@@ -155,7 +159,7 @@ def diff_noise(z: np.ndarray) -> float:
         return 0.0
     dev = np.abs(d - median(d))
     mad, q75 = np.percentile(dev, [50, 75])
-    return float(max(1.4826 * mad, q75 / 1.1503) / np.sqrt(2.0))
+    return float(max(MAD_TO_SIGMA * mad, q75 / 1.1503) / np.sqrt(2.0))
 
 
 def curvature_noise(z: np.ndarray) -> float:
@@ -164,7 +168,7 @@ def curvature_noise(z: np.ndarray) -> float:
     d2 = np.diff(_sample(z[np.isfinite(z)]), n=2)
     if d2.size < 3:
         return 0.0
-    return float(1.4826 * median(np.abs(d2 - median(d2))) / np.sqrt(6.0))
+    return float(MAD_TO_SIGMA * median(np.abs(d2 - median(d2))) / np.sqrt(6.0))
 
 
 @dataclass(frozen=True)

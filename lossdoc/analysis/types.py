@@ -40,6 +40,32 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity)
 
 
+MARK_STYLES = ("shade", "hatch", "tint", "after", "onset", "points", "first")
+"""How a plot draws a finding (see :mod:`lossdoc.plot.marks`): ``shade`` its stretch in its severity's
+colour, ``hatch`` its stretch hatched (both give way to a strip when a more severe one of the other
+style covers most of it), ``tint`` its stretch faintly, ``after`` faintly in the validation colour from
+its start to its end or the run's end, ``onset`` a line at its start with a marker on the curve,
+``points`` a marker on the curve at each of ``points``, ``first`` a dotted line at its start (the first
+such finding of a run only)."""
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a plot draws for a finding and which moments of the loss advice names: set by the rule
+    that made the finding, so that neither reads rule names or evidence keys."""
+
+    style: str
+    """One of :data:`MARK_STYLES`."""
+    label: str
+    """The legend's words for it; followed by ``<x name> <at>`` when ``at`` is set."""
+    at: float | None = None
+    points: tuple[float, ...] = ()
+    """Where on the curve markers go (x in the run's units)."""
+    events: tuple[tuple[str, float], ...] = ()
+    """``(kind, x)`` moments the loss went wrong (``divergence``, ``creep``, ``loss-spike``,
+    ``non-finite``): what the learning-rate advice lines up against the schedule."""
+
+
 @dataclass(frozen=True)
 class Finding:
     """One problem in one series: where (in the run's x units), how bad, why, and what to do."""
@@ -55,6 +81,8 @@ class Finding:
     confidence: str = "high"
     """How sure the finding is (high / medium / low), from how many points and how much noise backed it;
     ``--fail-on`` gates on medium and above unless ``--min-confidence`` says otherwise."""
+    marks: Marks | None = field(default=None, hash=False, compare=False)
+    """How a plot draws it and what advice reads of it; not part of the JSON (that is ``evidence``)."""
 
     def as_dict(self) -> dict[str, Any]:
         return {

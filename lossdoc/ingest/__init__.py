@@ -1,7 +1,7 @@
 """Ingest: paths in, LossHistory runs out; every problem becomes an InputError value, never a crash.
 
 ``load_paths`` expands globs and directories into :class:`LogRef` items — a file, whose format is
-recognised from its content (:mod:`lossdoc.ingest.detect`), or a log *folder* (a TensorBoard run
+recognised from its content (:mod:`lossdoc.ingest.readers`), or a log *folder* (a TensorBoard run
 folder, an MLflow run) — and hands each to its reader. Readers raise :class:`LossdocError`; here it
 is caught per log, so one bad file never stops the others.
 
@@ -23,39 +23,16 @@ import re
 import stat
 import warnings
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, unmask_hidden_nan
+from lossdoc.ingest.base import InputError as InputError
+from lossdoc.ingest.base import LogRef, NotALog, Overrides, is_event_file
+from lossdoc.ingest.base import Reader as Reader
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, LOG_SUFFIXES, distinct_names, log_stem
-
-Overrides = dict[str, "str | None"]
-Reader = Callable[..., list[LossHistory]]
-
-
-@dataclass(frozen=True)
-class InputError:
-    source: str
-    message: str
-
-
-class NotALog(LossdocError):
-    """The input holds no series at all (e.g. a config JSON): an error when named, skipped when found."""
-
-
-@dataclass(frozen=True)
-class LogRef:
-    """One log to read: a file (format from its content) or a log folder (TensorBoard run, MLflow run)."""
-
-    path: str
-    kind: str = "file"  # "file" | "tensorboard" | "mlflow"
-    name: str | None = None  # the run name, when found by searching a folder
-    validation: str | None = None  # tensorboard: Keras's validation/ folder, paired with train/ in `path`
-    source: str | None = None  # what the run reports as its source (default: path)
-    found: bool = False  # found by searching a folder rather than named on the command line
-    twins: tuple[str, ...] = ()  # byte-identical copies found beside it, not read again
-
+from lossdoc.ingest.readers import reader_for
+from lossdoc.ingest.source import open_input
 
 SKIP_DIRS = frozenset({".git", ".venv", "venv", "__pycache__", "node_modules", ".ipynb_checkpoints", "wandb"})
 SKIP_NAMES = frozenset(
@@ -89,10 +66,6 @@ SKIP_NAMES = frozenset(
 CHECKPOINT_DIR = re.compile(r"checkpoint-(\d+)")
 KERAS_TB_TRAIN = "train"
 KERAS_TB_VALIDATION = ("validation", "val", "eval")
-
-
-def is_event_file(name: str) -> bool:
-    return "tfevents" in name
 
 
 def read_ref(ref: LogRef, overrides: Overrides | None = None) -> list[LossHistory]:
@@ -136,9 +109,6 @@ def _read_ref(ref: LogRef, ov: Overrides) -> list[LossHistory]:
 
 def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None = None) -> list[LossHistory]:
     """Read one input (a file path or ``-``) into its runs. Raises LossdocError."""
-    from lossdoc.ingest.detect import reader_for
-    from lossdoc.ingest.source import open_input
-
     if spec != "-" and Path(spec).is_dir():
         runs: list[LossHistory] = []
         for ref in discover(Path(spec)):

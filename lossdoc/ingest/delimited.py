@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.errors import LossdocError
+from lossdoc.errors import LossdocError, first_line
 from lossdoc.history import LossHistory
-from lossdoc.ingest import NotALog
+from lossdoc.ingest.base import NotALog
 from lossdoc.ingest.frame import (
     MISSING_TOKENS,
     NAN_TOKENS,
@@ -135,7 +135,7 @@ def read_frame_pandas(raw: RawInput, delim: str) -> Frame:
     except pd.errors.EmptyDataError:
         raise LossdocError(raw.source, "empty file") from None
     except (pd.errors.ParserError, ValueError, UnicodeDecodeError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first_line(exc)
         raise LossdocError(raw.source, f"cannot parse as CSV ({first})") from None
     if df.shape[1] == 0:
         raise LossdocError(raw.source, "no columns found")

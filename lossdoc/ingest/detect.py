@@ -1,17 +1,10 @@
-"""Recognise a log's format from its content (the file name is only a hint).
-
-Order: TensorBoard event records (binary; the first record says ``brain.Event:``), then text:
-JSON / JSON Lines by their first characters, an MLflow metric file by its lines of
-``timestamp value step``, and everything else as delimited text, whose reader names the framework
-from the header.
-"""
+"""Sniffers: how a file's first bytes tell its kind (used by the table in :mod:`lossdoc.ingest.readers`)."""
 
 from __future__ import annotations
 
 import re
 
-from lossdoc.errors import LossdocError
-from lossdoc.ingest import Reader, is_event_file
+from lossdoc.ingest.base import is_event_file
 from lossdoc.ingest.source import TFEVENTS_MARK, TFEVENTS_SNIFF, RawInput
 
 # MLflow's file store: "<unix ms> <value> [<step>]" per line.
@@ -33,28 +26,16 @@ def is_mlflow_metric(head: str) -> bool:
     return bool(lines) and all(MLFLOW_LINE.fullmatch(ln) for ln in lines)
 
 
-def reader_for(raw: RawInput) -> Reader:
-    from lossdoc.ingest.delimited import read_delimited
-    from lossdoc.ingest.jsonlike import read_json, read_jsonl
+def is_jsonl(head: str) -> bool:
+    """JSON Lines: the first line is a whole object on its own, and the next non-blank line starts another."""
+    if not head.startswith("{"):
+        return False
+    first_line = head.splitlines()[0].strip()
+    if first_line.startswith("{") and first_line.endswith("}") and "\n" in head.strip():
+        second = [ln for ln in head.splitlines()[1:] if ln.strip()][:1]
+        return bool(second) and second[0].strip().startswith("{")
+    return False
 
-    if is_tfevents(raw):
-        from lossdoc.ingest.tensorboard import read_tfevents
 
-        return read_tfevents
-    head = raw.head_text().lstrip("\ufeff")
-    stripped = head.lstrip()
-    if not stripped:
-        raise LossdocError(raw.source, "empty file")
-    if stripped[0] in "[{":
-        first_line = stripped.splitlines()[0].strip()
-        # JSON Lines: the first line is a whole object on its own.
-        if first_line.startswith("{") and first_line.endswith("}") and "\n" in stripped.strip():
-            second = [ln for ln in stripped.splitlines()[1:] if ln.strip()][:1]
-            if second and second[0].strip().startswith("{"):
-                return read_jsonl
-        return read_json
-    if is_mlflow_metric(stripped):
-        from lossdoc.ingest.mlflow import read_mlflow_metric_file
-
-        return read_mlflow_metric_file
-    return read_delimited
+def is_json(head: str) -> bool:
+    return head[0] in "[{"

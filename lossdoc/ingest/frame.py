@@ -17,7 +17,7 @@ import numpy as np
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, Series, resolve_repeats
-from lossdoc.ingest import NotALog
+from lossdoc.ingest.base import NotALog
 from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
 from lossdoc.ingest.roles import RolePlan, is_loss_scale_name, plan_roles
 

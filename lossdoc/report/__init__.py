@@ -1,7 +1,7 @@
 """Reports: formatters read Diagnosis records and write text; they never compute a diagnosis.
 
 Each format is one module with ``render(report: Report) -> str`` (the terminal one prints to a rich
-Console instead); ``lossdoc.config.FORMATS`` is what ``--format`` accepts.
+Console instead), listed in :data:`lossdoc.outputs.FORMATTERS`, which is what ``--format`` accepts.
 """
 
 from __future__ import annotations
@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
-from lossdoc.errors import one_line
-from lossdoc.ingest import InputError
+from lossdoc.errors import InputError, one_line
 
 
 @dataclass
@@ -107,10 +106,20 @@ def by_severity(findings: list[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (-severity_rank(f.severity), f.start if f.start is not None else 0.0))
 
 
+def failing_runs(report: Report) -> int:
+    """How many runs have a finding the ``--fail-on`` policy fails."""
+    return sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+
+
+def worst_finding(findings: list[Finding]) -> Finding | None:
+    """The most severe finding (the one a run's verdict names), or None when there is none."""
+    return by_severity(findings)[0] if findings else None
+
+
 def verdict_text(d: Diagnosis) -> str:
     """One word or two for a run: 'healthy', 'too short to judge: 3 points', or the worst finding's
     severity and rule."""
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     if worst is not None:
         return f"{worst.severity}: {worst.rule}"
     return too_short_text(d) if d.verdict == "too-short" else "healthy"

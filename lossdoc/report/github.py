@@ -15,7 +15,7 @@ from typing import Any
 from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding, severity_rank
 from lossdoc.history import LossHistory
-from lossdoc.report import Report, printable
+from lossdoc.report import Report, failing_runs, printable
 from lossdoc.words import count, fail_count
 
 MAX_PER_LEVEL = 10
@@ -83,7 +83,7 @@ def render(report: Report) -> str:
             )
         )
     runs = len(report.diagnoses)
-    failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    failing = failing_runs(report)
     out.append(
         f"lossdoc: {count(runs, 'run')} analysed, {fail_count(failing)} the --fail-on policy, "
         f"{count(len(report.errors), 'input error')}; exit code {report.exit_code}; "

@@ -13,6 +13,7 @@ from html import escape
 from pathlib import Path
 
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.errors import first_line
 from lossdoc.report import (
     Report,
     by_severity,
@@ -23,6 +24,7 @@ from lossdoc.report import (
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -45,12 +47,12 @@ pre{background:#fff;padding:.4em;overflow-x:auto}
 
 
 def _cls(d: Diagnosis) -> str:
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     return "healthy" if worst is None else worst.severity
 
 
 def _image(report: Report, idx: list[int]) -> str:
-    from lossdoc.report.plot import figure_name, render_bytes
+    from lossdoc.plot import figure_name, render_bytes
 
     diags = [report.diagnoses[i] for i in idx]
     written = report.plots.get(idx[0])
@@ -62,7 +64,7 @@ def _image(report: Report, idx: list[int]) -> str:
         try:
             data = render_bytes(diags, report.options.get("smoothing"))
         except Exception as exc:  # matplotlib gives up on some extreme values: the page still renders
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            first = first_line(exc)
             return f'<p class="facts">(no plot: {escape(first)})</p>'
 
     alt = escape(f"loss curves of {figure_name(diags)}")
@@ -112,7 +114,7 @@ def _run(report: Report, i: int, d: Diagnosis, image: str | None) -> list[str]:
 
 
 def render(report: Report) -> str:
-    from lossdoc.report.plot import groups
+    from lossdoc.plot import groups
 
     report = printable(report)
 
@@ -136,7 +138,7 @@ def render(report: Report) -> str:
         "<table><tr><th>run</th><th>verdict</th><th>worst finding</th><th>findings</th></tr>",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         out.append(
             f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'

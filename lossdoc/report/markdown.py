@@ -15,12 +15,14 @@ from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
+    failing_runs,
     headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -79,7 +81,7 @@ def summary(report: Report) -> list[str]:
         "|---|---|---|---|---:|",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
@@ -136,7 +138,7 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
 def render(report: Report) -> str:
     report = printable(report)
     runs = len(report.diagnoses)
-    failing = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    failing = failing_runs(report)
     lines = [
         "## lossdoc report",
         "",

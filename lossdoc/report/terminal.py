@@ -28,12 +28,14 @@ from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
+    failing_runs,
     headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
+    worst_finding,
 )
 from lossdoc.words import count, fail_count
 
@@ -193,7 +195,7 @@ def _next_run(d: Diagnosis) -> RenderableType | None:
 
 def verdict(d: Diagnosis) -> Text:
     text = verdict_text(d)
-    worst = by_severity(d.findings)[0] if d.findings else None
+    worst = worst_finding(d.findings)
     return Text(text, style="green" if worst is None else SEVERITY_STYLE[worst.severity])
 
 
@@ -244,7 +246,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
     for d, cell in zip(report.diagnoses, cells, strict=True):
-        worst = by_severity(d.findings)[0] if d.findings else None
+        worst = worst_finding(d.findings)
         first = headline(worst.message) if worst else ""
         t.add_row(Text(cell), verdict(d), Text(first), f"{len(d.findings):,}")
     for e in report.errors:
@@ -254,7 +256,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
 
 def footer(report: Report) -> Text:
     runs = len(report.diagnoses)
-    sick = sum(1 for d in report.diagnoses if any(report.fails(f) for f in d.findings))
+    sick = failing_runs(report)
     text = Text(f"{count(runs, 'run')} analysed", style="dim")
     if report.errors:
         text.append(f", {count(len(report.errors), 'input error')}", style="dim")

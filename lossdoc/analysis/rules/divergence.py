@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss, fmt_ratio
 from lossdoc.analysis.smoothing import diff_noise
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "divergence"
 SEVERITY = "error"
@@ -141,8 +141,15 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     )
 
 
+def verdict(ctx: RunContext, params: Params | None = None) -> Blowup | None:
+    """The run's blow-up, judged once per run with the thresholds of the call (``params``, default the
+    call's own) whichever rule asks first: plateau and loss-spike consult it."""
+    found: Blowup | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG, Params)))
+    return found
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    d = ctx.memo(SLUG, lambda: detect(ctx, params))
+    d = verdict(ctx, params)
     if d is None or ctx.train is None:
         return []
     shape = f"before partly recovering to {fmt_loss(d.end_loss)}" if d.recovered else "and stays there"
@@ -169,6 +176,14 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             advice=advice,
             # a blow-up into NaN/Inf is certain however short; else the run's points and the rise decide
             confidence="high" if not d.recovered and _ends_non_finite(ctx) else grade(ctx.train.n, d.sigmas),
+            # the first sign of trouble is where the creep towards the blow-up began, when there was one
+            marks=Marks(
+                "onset",
+                "divergence from",
+                at=d.onset_x,
+                points=(d.onset_x,),
+                events=(("creep", float(d.creep_x)),) if d.creep_x is not None else (("divergence", d.onset_x),),
+            ),
             evidence={
                 "min_loss": d.min_loss,
                 "min_x": d.best_x,

@@ -32,7 +32,8 @@ from lossdoc.analysis.smoothing import (
     row_medians,
     spread_stride,
 )
-from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
+from lossdoc.words import count
 
 SLUG = "loss-spike"
 SEVERITY = "warning"
@@ -132,7 +133,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     cand[: max(1, int(n * params.skip_start_fraction))] = False
     if not cand.any():
         return []
-    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    blowup = divergence.verdict(ctx)
     if blowup is not None and not blowup.recovered:
         cand &= x < blowup.onset_x  # jumps inside a blow-up that never comes back are the divergence
     if not cand.any():
@@ -175,6 +176,12 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=grade(n, max(s[2] for s in spikes) / k * STRONG_SIGMAS),
+            marks=Marks(
+                "points",
+                count(len(peaks[:50]), "loss spike"),
+                points=tuple(float(x[i]) for i in peaks[:50]),
+                events=tuple((SLUG, float(x[i])) for i in peaks[:50]) or ((SLUG, float(x[peaks[0]])),),
+            ),
             evidence={
                 "count": len(spikes),
                 "spike_x": [float(x[i]) for i in peaks[:50]],

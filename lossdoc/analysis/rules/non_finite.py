@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss, hidden_nan
-from lossdoc.analysis.types import Finding
+from lossdoc.analysis.types import Finding, Marks
 
 SLUG = "non-finite"
 SEVERITY = "error"
@@ -66,6 +66,7 @@ def _gradient_findings(ctx: RunContext) -> list[Finding]:
                     severity=SEVERITY,
                     series=tr.name,
                     start=float(zx[0]),
+                    marks=_marks(float(zx[0])),
                     end=float(zx[-1]),
                     message=(
                         f"train loss '{tr.name}' is logged as exactly 0.0 at {int(hidden.sum())} point(s) where the "
@@ -82,12 +83,18 @@ def _gradient_findings(ctx: RunContext) -> list[Finding]:
             severity=SEVERITY,
             series=g.name,
             start=first_x,
+            marks=_marks(first_x),
             end=float(xs[-1]),
             message=f"gradient norm '{g.name}' is NaN/Inf at {int(bad.sum())} point(s), first at {ctx.at(first_x)}",
             advice=ADVICE,
             evidence={"count": int(bad.sum()), "first_x": first_x},
         )
     ]
+
+
+def _marks(first_x: float) -> Marks:
+    """A dotted line at the first NaN/Inf (one per run), a moment the learning-rate advice names."""
+    return Marks("first", "first NaN/Inf at", at=first_x, events=((SLUG, first_x),))
 
 
 def _loss_findings(ctx: RunContext) -> list[Finding]:
@@ -120,6 +127,7 @@ def _loss_findings(ctx: RunContext) -> list[Finding]:
                 severity="warning" if transient else SEVERITY,
                 series=series.name,
                 start=float(series.x[first]),
+                marks=_marks(float(series.x[first])),
                 end=float(series.x[last]),
                 message=(
                     f"{series.role} loss '{series.name}' is {kinds} from {ctx.at(series.x[first])}, {tail}{last_good}"

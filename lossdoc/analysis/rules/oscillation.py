@@ -19,7 +19,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext
 from lossdoc.analysis.smoothing import robust_sigma, spread_stride
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "oscillation"
 SEVERITY = "warning"
@@ -60,6 +60,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         Finding(
             rule=SLUG,
             severity=SEVERITY,
+            marks=Marks("hatch", "oscillation"),
             series=p.series.name,
             start=float(p.x[0]),
             end=float(p.x[-1]),

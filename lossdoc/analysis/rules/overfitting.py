@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "overfitting"
 SEVERITY = "warning"
@@ -73,7 +73,7 @@ def best_val(ctx: RunContext) -> BestVal | None:
         v = ctx.val
         if v is None:
             return None
-        xv, sv = smoothed_val(v, ctx.params(SLUG).smooth_fraction)
+        xv, sv = smoothed_val(v, ctx.params(SLUG, Params).smooth_fraction)
         k = int(np.argmin(sv))
         x = float(xv[k])
         logged = float(v.y[int(np.argmin(np.abs(v.x - x)))])
@@ -175,8 +175,15 @@ def confidence(o: Overfit) -> str:
     return grade(o.val_points, o.strength)
 
 
+def verdict(ctx: RunContext, params: Params | None = None) -> Overfit | None:
+    """The run's overfitting, judged once per run with the thresholds of the call (``params``, default
+    the call's own) whichever rule asks first: still-improving consults it."""
+    found: Overfit | None = ctx.memo(SLUG, lambda: detect(ctx, params or ctx.params(SLUG, Params)))
+    return found
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
-    o = ctx.memo(SLUG, lambda: detect(ctx, params))
+    o = verdict(ctx, params)
     if o is None or ctx.val is None:
         return []
     v = ctx.val
@@ -214,6 +221,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=confidence(o),
+            marks=Marks("after", "overfitting (after the best point)"),
             evidence={
                 "best_x": o.best_x,
                 "best_val": o.best_val,

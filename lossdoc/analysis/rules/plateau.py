@@ -26,7 +26,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, rolling_median, trend_window
-from lossdoc.analysis.types import STRONG_SIGMAS, Finding, grade
+from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 
 SLUG = "plateau"
 SEVERITY = "warning"
@@ -227,7 +227,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     span = hi - lo
     if span <= 0:
         return []
-    blowup = ctx.memo("divergence", lambda: divergence.detect(ctx, ctx.params("divergence")))
+    blowup = divergence.verdict(ctx)
     if blowup is not None:
         # Only the run before a blow-up (and the slow creep into it) can plateau; a blown-up loss sitting
         # high is the divergence.
@@ -309,6 +309,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=_confidence(p, logged, params),
+            marks=Marks("shade", f"plateau ({kind})"),
             evidence={
                 "kind": kind,
                 "fraction": round(frac, 3),

@@ -25,7 +25,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.rules import overfitting
 from lossdoc.analysis.smoothing import Prepared, median
-from lossdoc.analysis.types import Finding, grade
+from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "still-improving"
 SEVERITY = "info"
@@ -222,7 +222,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     """Judge the loss that matters: validation when it is logged with points enough to show a trend
     (and is readable), else training. An overfitting run is never still improving: more epochs would
     lower the training loss, not the validation loss."""
-    overfit = ctx.memo("overfitting", lambda: overfitting.detect(ctx, ctx.params("overfitting")))
+    overfit = overfitting.verdict(ctx)
     if overfit is not None:
         return []
     p, v = ctx.train, ctx.val
@@ -279,6 +279,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
             message=msg,
             advice=advice,
             confidence=grade(fit.points, fit.t),
+            marks=Marks("tint", "still improving at the end"),
             evidence={
                 "tail_drop_pct": round(fit.drop * 100, 2),
                 "tail_fraction": params.tail_fraction,
