@@ -32,6 +32,8 @@ FORMAT_DOCS = {
     "run-<run>-tag-<tag>.csv",
     "wandb_csv": "W&B exports: panel CSV ('Step', '<run> - <key>' with __MIN/__MAX; one run per W&B run) or "
     "run.history() CSV (_step, _runtime, _timestamp)",
+    "headerless": "numbers with no header (np.savetxt output, a first row of numbers): columns named by position "
+    "0, 1, ... (--train col2 or --train 2); column 0 is the loss, or the x when it counts up in whole steps",
     "json_history": "a JSON object of lists, e.g. Keras History.history (x = list position = epoch)",
     "json_records": "a JSON list of objects (one per logged point)",
     "json_list": "a JSON list of numbers (e.g. scikit-learn loss_curve_)",
@@ -51,7 +53,7 @@ FORMAT_DOCS = {
     "validation/ folders are one run. Needs the extra: pip install 'lossdoc[tensorboard]'",
 }
 """What each format is and what is handled; the list itself comes from the readers (:func:`reader_formats`)."""
-READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard")
+READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard", "headerless")
 
 
 def _wrap(text: str, width: int, **kw: str) -> list[str]:

@@ -57,4 +57,10 @@ def reader_for(raw: RawInput) -> Reader:
         from lossdoc.ingest.mlflow import read_mlflow_metric_file
 
         return read_mlflow_metric_file
+    from lossdoc.ingest.headerless import is_headerless
+
+    if is_headerless(stripped):
+        from lossdoc.ingest.headerless import read_headerless
+
+        return read_headerless
     return read_delimited
