@@ -34,6 +34,28 @@ FORMAT_DOCS = {
     "run.history() CSV (_step, _runtime, _timestamp)",
     "headerless": "numbers with no header (np.savetxt output, a first row of numbers): columns named by position "
     "0, 1, ... (--train col2 or --train 2); column 0 is the loss, or the x when it counts up in whole steps",
+    "hf_console": "HuggingFace Trainer console output: the printed dicts {'loss': ..., 'grad_norm': ..., "
+    "'learning_rate': ..., 'epoch': ...} and {'eval_loss': ...} among tqdm bars; x = the printed epoch",
+    "keras_console": "Keras fit() output, verbose=1 (progress bars: the epoch-final values) or 2: 'Epoch 3/20' then "
+    "'... - loss: 0.45 - val_loss: 0.50'",
+    "lightning_console": "Lightning progress bars (tqdm 'Epoch 3: ...[..., train_loss=0.45, val_loss=0.51]' or rich "
+    "'Epoch 3/9 ... train_loss: 0.45 val_loss: 0.51'): the epoch-final values",
+    "yolo_console": "Ultralytics console: the 'Epoch GPU_mem box_loss ...' header and its '3/100 0G 1.23 ...' rows",
+    "mmengine_console": "mmengine / MMDetection text logs: 'Epoch(train) [1][ 50/500]  lr: ... loss: 1.23' (x = "
+    "global iteration) and Epoch(val) / Iter(train) / Iter(val) lines",
+    "megatron_console": "Megatron-LM console: 'iteration 100/1000 | ... | lm loss: 3.4E+00 | ... | grad norm: 1.2 |' "
+    "and 'validation loss at iteration 100 | lm loss value: ...'",
+    "llmc_log": "llm.c main.log: 's:100 trl:2.34 lr:0.0006 norm:1.2' (train) and 's:100 tel:2.41' (val)",
+    "nanogpt_log": "build-nanogpt log.txt: '100 train 2.34', '100 val 2.41' ('hella' is an accuracy, not read)",
+    "console": "any text log with a counter and loss values (nanoGPT 'step 100: train loss 2.34, val loss 2.40', "
+    "'iter 100: loss 2.34, time 34ms', 'step 10/100 | train loss 3.21 | lr 6e-4', 'epoch 3 | train_loss=0.45', "
+    "'key: value', 'key=value'); ANSI colours and progress redraws removed; a counter going back is a resume",
+    "mlflow_long_csv": "MLflow metric histories in long format: metric,step,timestamp,value with run_id / run_name "
+    "columns; one series per metric, one run per run id",
+    "tb_long_csv": "TensorBoard scalars in long format: tag,step,value (and a run column): one series per tag, one "
+    "run per run",
+    "long_csv": "any long-format export (a metric/key/name column, a step column and a value column, e.g. a "
+    "flattened W&B scan_history): pivoted to one series per metric",
     "json_history": "a JSON object of lists, e.g. Keras History.history (x = list position = epoch)",
     "json_records": "a JSON list of objects (one per logged point)",
     "json_list": "a JSON list of numbers (e.g. scikit-learn loss_curve_)",
@@ -53,7 +75,7 @@ FORMAT_DOCS = {
     "validation/ folders are one run. Needs the extra: pip install 'lossdoc[tensorboard]'",
 }
 """What each format is and what is handled; the list itself comes from the readers (:func:`reader_formats`)."""
-READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard", "headerless")
+READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard", "headerless", "console", "longformat")
 
 
 def _wrap(text: str, width: int, **kw: str) -> list[str]:

@@ -45,6 +45,12 @@ def reader_for(raw: RawInput) -> Reader:
     stripped = head.lstrip()
     if not stripped:
         raise LossdocError(raw.source, "empty file")
+    from lossdoc.ingest.console import is_console
+
+    if stripped.startswith("{'") and is_console(stripped):
+        from lossdoc.ingest.console import read_console
+
+        return read_console  # the HuggingFace Trainer's printed dicts (Python reprs, not JSON)
     if stripped[0] in "[{":
         first_line = stripped.splitlines()[0].strip()
         # JSON Lines: the first line is a whole object on its own.
@@ -57,10 +63,22 @@ def reader_for(raw: RawInput) -> Reader:
         from lossdoc.ingest.mlflow import read_mlflow_metric_file
 
         return read_mlflow_metric_file
+    from lossdoc.ingest.longformat import is_long_format
+
+    if is_long_format(stripped):
+        from lossdoc.ingest.longformat import read_long_format
+
+        return read_long_format
     from lossdoc.ingest.headerless import is_headerless
 
     if is_headerless(stripped):
         from lossdoc.ingest.headerless import read_headerless
 
         return read_headerless
+    from lossdoc.ingest.console import is_text_log
+
+    if is_console(stripped) or is_text_log(stripped):
+        from lossdoc.ingest.console import read_console
+
+        return read_console  # a text log: its loss lines, or an error saying it has none
     return read_delimited
