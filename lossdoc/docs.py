@@ -70,12 +70,28 @@ FORMAT_DOCS = {
     "'train'/'training'/'validation_0' (XGBoost's sklearn wrapper, with more sets)",
     "mlflow": "MLflow file store: a run folder with metrics/ and meta.yaml, or one metric file (lines "
     "'timestamp value step')",
+    "mlflow_sqlite": "MLflow SQLite tracking store (mlflow.db, or sqlite:///path/mlflow.db; SQLite's header): every "
+    "active run, named experiment/run_name, its params kept (JSON 'params'); read-only, mlflow not needed",
+    "mlflow_server": "a running MLflow tracking server, read through its REST API (runs/search, metrics/get-history, "
+    "paginated): http://host:5000 (every run), .../#/experiments/1 (its runs) or the run's page, "
+    ".../#/experiments/1/runs/ID; named experiment/run_name, params kept",
     "tensorboard": "TensorBoard event files (events.out.tfevents.*: first record 'brain.Event:'), a file or a "
     "folder of them; every point (no sampling), simple_value and TF2 tensor scalars; Keras's train/ and "
     "validation/ folders are one run. Needs the extra: pip install 'lossdoc[tensorboard]'",
 }
 """What each format is and what is handled; the list itself comes from the readers (:func:`reader_formats`)."""
-READER_MODULES = ("delimited", "jsonlike", "frame", "mlflow", "tensorboard", "headerless", "console", "longformat")
+READER_MODULES = (
+    "delimited",
+    "jsonlike",
+    "frame",
+    "mlflow",
+    "tensorboard",
+    "headerless",
+    "console",
+    "longformat",
+    "mlflow_sqlite",
+    "mlflow_rest",
+)
 
 
 def _wrap(text: str, width: int, **kw: str) -> list[str]:

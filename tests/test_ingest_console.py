@@ -112,6 +112,12 @@ def test_megatron_iteration_and_validation_lines():
     assert "loss scale" not in [s.name for s in run.series]
 
 
+def test_yolo_console_header_and_epoch_bars_keep_the_epoch_final_running_means():
+    run = one(HANDMADE / "yolo_console.out")
+    assert (run.format, run.x_name, run.notes) == ("yolo_console", "epoch", [])
+    assert points(run, "train") == ("box_loss", [1, 2, 3], [1.46, 1.16, 0.86])
+
+
 def test_generic_epoch_lines_with_key_equals_value():
     run = one(HANDMADE / "generic_epochs.log")
     assert (run.format, run.x_name) == ("console", "epoch")

@@ -16,8 +16,11 @@ def test_mlflow_metric_history_export_one_run_per_run_id():
     assert [(r.name, r.format, r.x_name) for r in runs] == [
         ("metrics_long [healthy]", "mlflow_long_csv", "step"),
         ("metrics_long [overfit]", "mlflow_long_csv", "step"),
+        ("metrics_long [diverged]", "mlflow_long_csv", "step"),
     ]
-    for run in runs:
+    # MLflow hands +Inf back as the largest float: read as +Inf again
+    np.testing.assert_array_equal(runs[2].train.y[-3:], [1.1, np.nan, np.inf])
+    for run in runs[:2]:
         assert [(s.name, s.role) for s in run.series] == [("train_loss", "train"), ("val_loss", "val"), ("lr", "lr")]
         assert run.notes == []
         np.testing.assert_array_equal(run.train.x, np.arange(30))

@@ -134,8 +134,18 @@ def _read_ref(ref: LogRef, ov: Overrides) -> list[LossHistory]:
 def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None = None) -> list[LossHistory]:
     """Read one input (a file path or ``-``) into its runs. Raises LossdocError."""
     from lossdoc.ingest.detect import reader_for
+    from lossdoc.ingest.mlflow_rest import is_mlflow_url
+    from lossdoc.ingest.mlflow_sqlite import is_mlflow_sqlite
     from lossdoc.ingest.source import open_input
 
+    if is_mlflow_url(spec):
+        from lossdoc.ingest.mlflow_rest import read_mlflow_server
+
+        return read_mlflow_server(spec, dict(overrides or {}))
+    if is_mlflow_sqlite(spec):
+        from lossdoc.ingest.mlflow_sqlite import read_mlflow_sqlite
+
+        return read_mlflow_sqlite(spec, dict(overrides or {}), name=name)
     if spec != "-" and Path(spec).is_dir():
         runs: list[LossHistory] = []
         for ref in discover(Path(spec)):

@@ -10,6 +10,8 @@ and by scripts that flatten W&B's ``scan_history``. Each run id (or run name) is
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 
 from lossdoc.errors import LossdocError
@@ -87,6 +89,8 @@ def read_long_format(raw: RawInput, overrides: dict[str, str | None]) -> list[Lo
     y = pd.to_numeric(text, errors="coerce").to_numpy(dtype=np.float64, copy=True)
     y[text.str.lower().isin(["inf", "infinity", "+inf"]).to_numpy()] = np.inf
     y[text.str.lower().isin(["-inf", "-infinity"]).to_numpy()] = -np.inf
+    if fmt == "mlflow_long_csv":
+        y[np.abs(y) >= sys.float_info.max] *= np.inf  # MLflow returns ±Inf as ±the largest float
     written = text.ne("").to_numpy() & ~np.isnan(x)
     base = raw.run_name or run_name(raw.source)
     groups = (
