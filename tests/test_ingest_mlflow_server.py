@@ -113,6 +113,11 @@ def test_a_run_address_as_the_browser_shows_it(server):
     assert [r.name for r in runs] == ["sweep/small-lr", "sweep/big-lr"]
 
 
+def test_experiment_by_name(server):
+    url, _ = server
+    assert [r.name for r in read_one(url, {"experiment": "other"})] == ["other/blowup"]
+
+
 def test_history_is_read_page_by_page(server, monkeypatch):
     from lossdoc.ingest import mlflow_rest
 

@@ -66,6 +66,14 @@ def test_json_carries_the_params():
     ]
 
 
+def test_experiment_picks_one_experiment_and_a_wrong_name_lists_them():
+    assert [r.name for r in read_one(str(DB), {"experiment": "blowup"})] == ["blowup/diverged"]
+    with pytest.raises(LossdocError, match="no experiment named 'nope'; experiments are: Default, digits, blowup"):
+        read_one(str(DB), {"experiment": "nope"})
+    result = CliRunner().invoke(app, ["analyze", str(DB), "--experiment", "digits", "--format", "json"])
+    assert [r["name"] for r in json.loads(result.stdout)["runs"]] == ["digits/healthy", "digits/overfit"]
+
+
 def test_a_sqlite_file_that_is_not_an_mlflow_store(tmp_path):
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as con:

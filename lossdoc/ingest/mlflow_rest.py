@@ -5,7 +5,7 @@ address as the browser shows it:
 
 * ``http://host:5000/#/experiments/1/runs/<run id>``: that run;
 * ``http://host:5000/#/experiments/1``: every active run of experiment 1;
-* ``http://host:5000``: every active run of every active experiment.
+* ``http://host:5000``: every active run of every active experiment (``--experiment NAME``: of that one).
 
 Runs come from ``runs/search`` (or ``runs/get``) and each metric's points from
 ``metrics/get-history``, both followed page by page. A run is named ``experiment/run_name``; its
@@ -96,6 +96,10 @@ def read_mlflow_server(spec: str, overrides: dict[str, str | None]) -> list[Loss
     else:
         if m:
             experiment_ids = [m.group("experiment")]
+        elif overrides.get("experiment"):
+            name = overrides["experiment"]
+            found = server.call("experiments/get-by-name", query={"experiment_name": name})
+            experiment_ids = [found["experiment"]["experiment_id"]]
         else:
             found = server.pages("experiments/search", "experiments", {"max_results": PAGE})
             experiment_ids = [e["experiment_id"] for e in found if e.get("lifecycle_stage", "active") == "active"]

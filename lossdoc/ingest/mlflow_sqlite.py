@@ -62,14 +62,20 @@ def read_mlflow_sqlite(spec: str, overrides: dict[str, str | None], name: str | 
     except sqlite3.Error as exc:
         raise LossdocError(source, f"cannot open the SQLite database ({exc})") from None
     try:
+        wanted = overrides.get("experiment")
         try:
             runs = con.execute(
                 "SELECT r.run_uuid, r.name, e.name FROM runs r JOIN experiments e ON r.experiment_id = e.experiment_id"
-                " WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active'"
-                " ORDER BY e.experiment_id, r.start_time, r.run_uuid"
+                " WHERE r.lifecycle_stage = 'active' AND e.lifecycle_stage = 'active' AND (? IS NULL OR e.name = ?)"
+                " ORDER BY e.experiment_id, r.start_time, r.run_uuid",
+                (wanted, wanted),
             ).fetchall()
+            experiments = [n for (n,) in con.execute("SELECT name FROM experiments ORDER BY experiment_id")]
         except sqlite3.DatabaseError as exc:
             raise LossdocError(source, f"a SQLite database, but not an MLflow tracking store ({exc})") from None
+        if wanted is not None and wanted not in experiments:
+            shown = ", ".join(experiments[:30])
+            raise LossdocError(source, f"no experiment named '{wanted}'; experiments are: {shown}")
         out: list[LossHistory] = []
         for run_id, run_name, experiment in runs:
             rows = con.execute(
