@@ -45,6 +45,8 @@ FORMAT_DOCS = {
     "global iteration) and Epoch(val) / Iter(train) / Iter(val) lines",
     "megatron_console": "Megatron-LM console: 'iteration 100/1000 | ... | lm loss: 3.4E+00 | ... | grad norm: 1.2 |' "
     "and 'validation loss at iteration 100 | lm loss value: ...'",
+    "fairseq_console": "fairseq logs: '| train_inner | epoch 001:  100 / 487 loss=4.65, ..., num_updates=100' and "
+    "'| valid | epoch 001 | ... | loss 2.00 | ... | num_updates 487'; x = num_updates",
     "llmc_log": "llm.c main.log: 's:100 trl:2.34 lr:0.0006 norm:1.2' (train) and 's:100 tel:2.41' (val)",
     "nanogpt_log": "build-nanogpt log.txt: '100 train 2.34', '100 val 2.41' ('hella' is an accuracy, not read)",
     "console": "any text log with a counter and loss values (nanoGPT 'step 100: train loss 2.34, val loss 2.40', "

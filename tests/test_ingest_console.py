@@ -112,6 +112,14 @@ def test_megatron_iteration_and_validation_lines():
     assert "loss scale" not in [s.name for s in run.series]
 
 
+def test_fairseq_train_inner_and_valid_lines_on_num_updates():
+    run = one(HANDMADE / "fairseq_train.log")
+    assert (run.format, run.x_name, run.notes) == ("fairseq_console", "num_updates", [])
+    assert points(run, "train") == ("loss", [100, 200, 350, 450], [8.0, 7.0, 5.5, 4.5])
+    assert points(run, "val") == ("valid_loss", [250, 500], [6.0, 4.0])
+    assert points(run, "grad_norm")[2] == [1.8, 1.6, 1.3, 1.1]
+
+
 def test_yolo_console_header_and_epoch_bars_keep_the_epoch_final_running_means():
     run = one(HANDMADE / "yolo_console.out")
     assert (run.format, run.x_name, run.notes) == ("yolo_console", "epoch", [])

@@ -18,6 +18,8 @@ Styles (the run's format is the one that gave most points):
 * ``mmengine_console``: ``Epoch(train) [1][ 50/500]  lr: ... loss: 1.23`` and ``Epoch(val)`` / ``Iter(...)``.
 * ``megatron_console``: ``iteration 100/1000 | ... | lm loss: 3.41E+00 | ... | grad norm: 1.23 |`` and
   ``validation loss at iteration 100 | lm loss value: ...``.
+* ``fairseq_console``: ``| train_inner | epoch 001:  100 / 487 loss=4.655, ..., num_updates=100`` and
+  ``| valid | epoch 001 | valid on 'valid' subset | loss 2.001 | ... | num_updates 487``.
 * ``llmc_log``: llm.c's main.log, ``s:100 trl:2.34 lr:0.0006 norm:1.2`` and ``s:100 tel:2.41``.
 * ``nanogpt_log``: build-nanogpt's log.txt, ``100 train 2.34`` / ``100 val 2.41`` / ``100 hella 0.25``.
 * ``console``: any line with a counter (``step``, ``iter``, ``iteration``, ``epoch``) and loss values,
@@ -48,6 +50,7 @@ FORMAT = STYLE_FORMATS = (
     "yolo_console",
     "mmengine_console",
     "megatron_console",
+    "fairseq_console",
     "llmc_log",
     "nanogpt_log",
     "console",
@@ -84,6 +87,8 @@ MM_PAIR = re.compile(rf"([A-Za-z_][\w/.\-]*):\s+({NUM})(?=\s|$)", re.IGNORECASE)
 MEGATRON_TRAIN = re.compile(r"\biteration\s+(\d+)\s*/\s*\d+\s*\|(.*)$")
 MEGATRON_VAL = re.compile(r"\bvalidation loss at iteration\s+(\d+)\s*\|(.*)$")
 MEGATRON_PAIR = re.compile(rf"^\s*([A-Za-z][\w .\-/]*?)\s*:\s*({NUM})\s*$", re.IGNORECASE)
+FAIRSEQ_LINE = re.compile(r"\|\s*(train_inner|train|valid)\s*\|\s*epoch\s+\d+(.*)$")
+FAIRSEQ_SPACE_PAIR = re.compile(rf"^\s*([A-Za-z_]\w*)\s+({NUM})\s*$", re.IGNORECASE)
 LLMC_LINE = re.compile(rf"^s:(\d+)((?:\s+[a-z]+:{NUM})+)\s*$", re.IGNORECASE)
 LLMC_PAIR = re.compile(rf"([a-z]+):({NUM})", re.IGNORECASE)
 NANOGPT_LOG = re.compile(rf"^(\d+) ([A-Za-z_]\w*) ({NUM})$", re.IGNORECASE)
@@ -246,6 +251,28 @@ def _megatron(seg: str, st: State) -> bool:
     return st.points.add("megatron_console", "iteration", float(m.group(1)), pairs)
 
 
+def _fairseq(seg: str, st: State) -> bool:
+    """fairseq's ``| train_inner | epoch 001:    100 / 487 loss=4.655, ..., num_updates=100, ...`` and
+    ``| valid | epoch 001 | valid on 'valid' subset | loss 2.001 | ... | num_updates 487``; x = num_updates.
+    The ``| train |`` epoch summary repeats the inner points' average and is skipped."""
+    m = FAIRSEQ_LINE.search(seg)
+    if m is None:
+        return False
+    tag, rest = m.groups()
+    if tag == "train":
+        return True
+    if tag == "train_inner":
+        pairs = LIGHTNING_PAIR.findall(rest)
+    else:
+        pairs = [p.groups() for c in rest.split("|") if (p := FAIRSEQ_SPACE_PAIR.match(c))]
+    values = dict(pairs)
+    if "num_updates" not in values:
+        return False
+    x = float(values.pop("num_updates"))
+    named = [(k if tag == "train_inner" else f"valid_{k}", v) for k, v in values.items()]
+    return st.points.add("fairseq_console", "num_updates", x, named)
+
+
 def _llmc(seg: str, st: State) -> bool:
     m = LLMC_LINE.match(seg)
     if m is None:
@@ -293,6 +320,7 @@ STYLES: tuple[Callable[[str, State], bool], ...] = (
     _llmc,
     _nanogpt_log,
     _megatron,
+    _fairseq,
     _mmengine,
     _yolo,
     _keras,
