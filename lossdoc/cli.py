@@ -162,6 +162,10 @@ def analyze(
             "that vary among the runs, when they carry any; 'none' turns it off.",
         ),
     ] = None,
+    experiment: Annotated[
+        Optional[str],
+        typer.Option(metavar="NAME", help="MLflow store or server: only the runs of this experiment."),
+    ] = None,
 ) -> None:
     """Diagnose loss logs: a report, optional plots, and an exit code (0 ok, 1 findings, 2 input error).
 
@@ -232,6 +236,8 @@ def analyze(
         set_max_input_bytes(size_limit)  # before the pool forks: its workers inherit it
     quiet = quiet if quiet is not None else settings.quiet
     overrides = {"x": x or settings.x, "train": train or settings.train, "val": val or settings.val}
+    if experiment is not None:
+        overrides["experiment"] = experiment  # read by the MLflow store and server readers only
 
     helper = early or (_plot_helper() if plot_to is not None and workers > 1 else None)
     # each log's curves go to the helper as soon as it is read: drawn there while the log is analysed

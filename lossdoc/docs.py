@@ -45,10 +45,10 @@ def reader_formats() -> list[str]:
     def strings(node: ast.AST) -> list[str]:
         return [n.value for n in ast.walk(node) if isinstance(n, ast.Constant) and isinstance(n.value, str)]
 
-    from lossdoc.ingest.readers import READERS
+    from lossdoc.ingest.readers import READERS, ROUTED
 
     # every reader's module, and the frame helpers they hand their columns to
-    modules = dict.fromkeys([*(entry.module for entry in READERS), "lossdoc.ingest.frame"])
+    modules = dict.fromkeys([*(entry.module for entry in READERS), *ROUTED, "lossdoc.ingest.frame"])
     for name in modules:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:

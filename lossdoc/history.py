@@ -38,6 +38,8 @@ class LossHistory:
     x_name: str
     series: list[Series]
     notes: list[str] = field(default_factory=list)
+    params: dict[str, str] = field(default_factory=dict)
+    """The run's parameters, when its store keeps them (an MLflow run's lr, batch_size, ...)."""
 
     def get(self, role: Role) -> Series | None:
         return next((s for s in self.series if s.role == role), None)

@@ -109,6 +109,17 @@ def _read_ref(ref: LogRef, ov: Overrides) -> list[LossHistory]:
 
 def read_one(spec: str, overrides: Overrides | None = None, *, name: str | None = None) -> list[LossHistory]:
     """Read one input (a file path or ``-``) into its runs. Raises LossdocError."""
+    from lossdoc.ingest.mlflow_rest import is_mlflow_url
+    from lossdoc.ingest.mlflow_sqlite import is_mlflow_sqlite
+
+    if is_mlflow_url(spec):
+        from lossdoc.ingest.mlflow_rest import read_mlflow_server
+
+        return read_mlflow_server(spec, dict(overrides or {}))
+    if is_mlflow_sqlite(spec):
+        from lossdoc.ingest.mlflow_sqlite import read_mlflow_sqlite
+
+        return read_mlflow_sqlite(spec, dict(overrides or {}), name=name)
     if spec != "-" and Path(spec).is_dir():
         runs: list[LossHistory] = []
         for ref in discover(Path(spec)):
@@ -253,9 +264,13 @@ def discover(directory: Path) -> list[LogRef]:
             found.append(LogRef(str(here), "tensorboard", name=_relative_name(here, directory), found=True))
         twins = _Twins()
         kept: dict[Path, int] = {}  # a file read -> its place in ``found``
+        # mmengine prints its run to <timestamp>.log and writes the same points to vis_data/: read them once.
+        mmengine_text = "vis_data" in dirs and (here / "vis_data" / "scalars.json").is_file()
         # A framework's own log name first, so that of two identical files that one is kept.
         for f in sorted(files, key=lambda f: (f.split(".")[0].lower() not in GENERIC_LOG_STEMS, f)):
             if f in SKIP_NAMES or f.startswith(".") or is_event_file(f) or not f.lower().endswith(LOG_SUFFIXES):
+                continue
+            if mmengine_text and f.endswith(".log"):
                 continue
             path = here / f
             twin = twins.twin_of(path)

@@ -423,8 +423,11 @@ def histories_from_points(
     overrides: dict[str, str | None],
     display: Mapping[str, str] | None = None,
     notes: list[str] | None = None,
+    x_name: str | None = None,
 ) -> list[LossHistory]:
     """Runs from per-key ``(x, y)`` points (TensorBoard tags, MLflow metrics), each key logged on its own x.
+
+    ``x_name`` names the x axis when the reader knows it (a console log's ``epoch``); else ``step``.
 
     Roles are planned from the keys first, so only the columns a run uses are laid out: one sparse
     row per point, as in a Lightning CSV (a hundred tags of a million points each stay cheap).
@@ -437,10 +440,11 @@ def histories_from_points(
     needed = {c for p in plans for c in (p.train, p.val, p.lr, p.grad_norm) if c is not None}
     needed |= {c for c in (overrides.get("train"), overrides.get("val")) if c in points}
     kept = [k for k in points if k in needed] or list(points)  # none: the error lists every key
-    x_name = next(n for n in ("step", "global_step", "points_x") if n not in points)
     losses = [(display or {}).get(k, k) for p in plans for k in (p.train, p.val) if k is not None]
-    if losses and "epoch" not in points and all(k.rsplit("/", 1)[-1].startswith("epoch_") for k in losses):
-        x_name = "epoch"  # Keras's TensorBoard callback logs epoch_loss once per epoch, at step = epoch
+    if x_name is None or x_name in points:
+        x_name = next(n for n in ("step", "global_step", "points_x") if n not in points)
+        if losses and "epoch" not in points and all(k.rsplit("/", 1)[-1].startswith("epoch_") for k in losses):
+            x_name = "epoch"  # Keras's TensorBoard callback logs epoch_loss once per epoch, at step = epoch
     total = sum(points[k][0].size for k in kept)
     columns: dict[str, Column] = {
         x_name: Column(np.concatenate([np.asarray(points[k][0], dtype=np.float64) for k in kept]), np.ones(total, bool))

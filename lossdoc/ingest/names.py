@@ -11,7 +11,7 @@ from pathlib import PurePath
 from typing import Any
 
 # .gz first: "run.csv.gz" loses ".gz" and then ".csv".
-LOG_SUFFIXES = (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".log")
+LOG_SUFFIXES = (".gz", ".csv", ".tsv", ".jsonl", ".ndjson", ".json", ".txt", ".log", ".out")
 # File names a framework always uses (metrics.csv, trainer_state.json ...): the folder names the run.
 GENERIC_LOG_STEMS = frozenset(
     {
@@ -26,6 +26,8 @@ GENERIC_LOG_STEMS = frozenset(
         "evals_result",
         "loss_curve",
         "progress",
+        "nohup",
+        "main",
     }
 )
 

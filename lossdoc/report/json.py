@@ -89,6 +89,7 @@ def run_dict(d: Diagnosis) -> dict[str, Any]:
         "summary": d.summary,
         "findings": [f.as_dict() for f in d.findings],
         "notes": list(h.notes),
+        **({"params": dict(h.params)} if h.params else {}),
         **({"advice": d.advice} if d.advice is not None else {}),
     }
 
