@@ -1,7 +1,7 @@
 """PyTorch Lightning callback: ``Trainer(callbacks=[LossdocCallback(stop_on="error")])``.
 
-Fed the training loss of every batch (x: ``trainer.global_step``) and, after each validation, the
-validation metrics in ``trainer.callback_metrics`` whose names look like a validation loss.
+Fed the training loss of every batch (x: the optimizer step that batch made, counted from 0) and, after
+each validation, the validation metrics in ``trainer.callback_metrics`` whose names look like a validation loss.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ class LossdocCallback(pl.Callback):  # type: ignore[misc]
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs
         if loss is None or trainer.sanity_checking:
             return
-        self.watcher.feed(trainer.global_step, {"train_loss": loss})
+        # called after the optimizer step: the batch's loss belongs to the step before it
+        self.watcher.feed(trainer.global_step - 1, {"train_loss": loss})
         self._maybe_stop(trainer)
 
     def on_validation_epoch_end(self, trainer: Any, pl_module: Any) -> None:
