@@ -92,17 +92,21 @@ def _plain(v: float | None) -> float | int | None:
 class _Points:
     """One key's points in arrays that double when full: an append costs O(1) amortised."""
 
-    __slots__ = ("n", "x", "y")
+    __slots__ = ("in_order", "n", "x", "y")
 
     def __init__(self) -> None:
         self.x = np.empty(64)
         self.y = np.empty(64)
         self.n = 0
+        self.in_order = True
+        """x never went backwards (the usual case): a window is found by bisection, not a scan."""
 
     def append(self, x: float, y: float) -> None:
         if self.n == self.x.size:
             self.x = np.concatenate([self.x, np.empty(self.x.size)])
             self.y = np.concatenate([self.y, np.empty(self.y.size)])
+        if self.n and x < self.x[self.n - 1]:
+            self.in_order = False
         self.x[self.n] = x
         self.y[self.n] = y
         self.n += 1
@@ -261,7 +265,7 @@ class Monitor:
             p = self._points[key]
             x, y = p.x[: p.n], p.y[: p.n]
             if since > -math.inf:
-                first = int(np.searchsorted(x, since)) if bool(np.all(x[1:] >= x[:-1])) else 0
+                first = int(np.searchsorted(x, since)) if p.in_order else 0
                 x, y = x[first:], y[first:]
             x, y, _ = resolve_repeats(x.copy(), y.copy())
             series.append(Series(name=key, role=role, x=x, y=y))  # type: ignore[arg-type]

@@ -134,3 +134,33 @@ def test_line_parsers_are_pluggable_and_the_first_that_recognises_a_line_is_kept
     assert parse("starting...") is None
     assert parse("iter 3 loss 0.5") == {"step": 3.0, "loss": 0.5}
     assert parse('{"step": 4, "loss": 0.4}') is None  # the console parser was chosen
+
+
+def test_a_lightning_metrics_csv_with_sparse_rows_feeds_train_and_val(tmp_path: Path) -> None:
+    from lossdoc.monitor import Monitor
+    from lossdoc.watch import Run
+
+    log = tmp_path / "version_0" / "metrics.csv"
+    log.parent.mkdir()
+    lines = ["epoch,step,train_loss,val_loss"]
+    for epoch in range(40):
+        lines.append(f"{epoch},{epoch * 10 + 9},{2.0 * 0.9**epoch},")
+        lines.append(f"{epoch},{epoch * 10 + 9},,{1.0 + 0.002 * (epoch - 12) ** 2}")
+    log.write_text("\n".join(lines) + "\n")
+    run = Run(str(log), Monitor())
+    for row in AppendedFile(log, DelimitedLines()).poll():
+        run.feed(row)
+    run.monitor.check()
+    assert run.monitor.x_name == "step"
+    assert "overfitting" in {f.rule for f in run.monitor.findings}
+
+
+def test_a_tensorboard_folder_gaining_events_is_read_again_for_its_new_points(tmp_path: Path) -> None:
+    from test_ingest_tensorboard import write_events
+
+    follower = RereadLog(tmp_path, {})
+    write_events(tmp_path, [(s, "train/loss", 1.0 / (s + 1)) for s in range(10)])
+    assert [r["step"] for r in follower.poll()] == list(range(10))
+    time.sleep(0.01)
+    write_events(tmp_path, [(s, "train/loss", 1.0 / (s + 1)) for s in range(10, 15)])
+    assert [r["step"] for r in follower.poll()] == list(range(10, 15))
