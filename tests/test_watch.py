@@ -43,9 +43,23 @@ def test_a_file_being_written_alerts_soon_after_a_divergence_and_until_error_exi
 
 def test_a_healthy_file_raises_no_alert_and_ends_with_idle_exit_0(tmp_path: Path) -> None:
     log = tmp_path / "run.csv"
+    plot = str(tmp_path / "curves.png")
     writer = subprocess.Popen([sys.executable, WRITER, "csv", "300", "-1", str(log), "0.002"])
     done = subprocess.run(
-        [*WATCH, str(log), "--until", "error", "--interval", "0.05", "--idle-exit", "1.5", "-f", "json"],
+        [
+            *WATCH,
+            str(log),
+            "--until",
+            "error",
+            "--interval",
+            "0.05",
+            "--idle-exit",
+            "1.5",
+            "-f",
+            "json",
+            "--plot",
+            plot,
+        ],
         capture_output=True,
         text=True,
         timeout=90,
@@ -55,6 +69,13 @@ def test_a_healthy_file_raises_no_alert_and_ends_with_idle_exit_0(tmp_path: Path
     assert "divergence" not in done.stderr and "non-finite" not in done.stderr
     run = json.loads(done.stdout)["runs"][0]
     assert run["summary"]["points"] == 300
+    assert (tmp_path / "curves.png").stat().st_size > 1000
+
+
+def test_a_bad_option_is_a_usage_error() -> None:
+    done = subprocess.run([*WATCH, "-", "--until", "sometimes"], input="", capture_output=True, text=True)
+    assert done.returncode == 2
+    assert "--fail-on" in done.stderr or "sometimes" in done.stderr
 
 
 def test_a_piped_log_is_passed_through_unchanged_and_the_divergence_stops_the_watch() -> None:
