@@ -32,7 +32,7 @@ FULL_GROWTH = 1 / 16
 """The whole run is re-analysed each time it has grown by this fraction (every point while it is short)."""
 LOCAL_EVERY = 8
 """Between whole-run analyses, the early-stop rules look at the recent window every this many points."""
-LOCAL_WINDOW = 512
+LOCAL_WINDOW = 256
 """How many recent points the early-stop rules look at between whole-run analyses."""
 LOCAL_RULES = ("non-finite", "divergence")
 """The rules worth an alert within a few points: each means the run should stop."""
