@@ -505,7 +505,7 @@ def watch(
         overrides={"x": x, "train": train, "val": val},
     )
     outcome = live.follow(paths, options, lambda line: typer.echo(f"lossdoc: {one_line(line)}", err=True))
-    result = live.report(outcome, rules, policy, None, None)
+    result = live.report(outcome, rules, policy, None, None, options.overrides)
     if plot:
         write_plots(result, Path(plot), None, set(paths))
     piped = "-" in paths and output is None

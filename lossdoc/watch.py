@@ -439,7 +439,28 @@ def _error(follower: Any, run: Run) -> tuple[str, str] | None:
     return None
 
 
-def report(outcome: Outcome, rules: list[str], policy: Any, rule_params: Any, framework: str | None) -> Any:
+def _final_histories(run: Run, overrides: dict[str, str | None]) -> list[Any]:
+    """A file's runs as ``lossdoc analyze`` reads it (its format, its notes), read once more at the end; standard
+    input's (or a file that cannot be read whole now) as the monitor saw it."""
+    from lossdoc.ingest import read_one
+
+    if run.label != "<stdin>":
+        try:
+            return read_one(run.label, overrides)
+        except LossdocError:
+            pass
+    h = run.monitor.history()
+    return [] if h is None else [h]
+
+
+def report(
+    outcome: Outcome,
+    rules: list[str],
+    policy: Any,
+    rule_params: Any,
+    framework: str | None,
+    overrides: dict[str, str | None] | None = None,
+) -> Any:
     """The report at the end: each run as ``lossdoc analyze`` would diagnose what was read of it."""
     from lossdoc.advice import advise
     from lossdoc.analysis import analyze
@@ -449,12 +470,12 @@ def report(outcome: Outcome, rules: list[str], policy: Any, rule_params: Any, fr
     diagnoses = []
     failed = {source for source, _ in outcome.errors}
     for run in outcome.runs:
-        h = run.monitor.history()
-        if h is None or run.label in failed:
+        if run.label in failed:
             continue
-        d = analyze(h, rules, rule_params)
-        d.advice = advise(d, framework)
-        diagnoses.append(d)
+        for h in _final_histories(run, overrides or {}):
+            d = analyze(h, rules, rule_params)
+            d.advice = advise(d, framework)
+            diagnoses.append(d)
     errors = [InputError(source, message) for source, message in outcome.errors]
     code = 2 if errors else 1 if outcome.stopped_by is not None else 0
     return Report(diagnoses=diagnoses, errors=errors, exit_code=code, options={"rules": rules, "fail_on": policy})
