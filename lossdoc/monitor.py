@@ -41,6 +41,9 @@ LIVE_IGNORED = ("still-improving",)
 CONFIRMATIONS = 3
 """A finding below error severity is reported once this many whole-run analyses in a row have found it: on a
 short prefix of a run, noise makes stretches look flat that the next few points show are not."""
+WARM_UP_POINTS = 20
+"""Findings below error severity are not reported before this many points: a handful of points makes any start
+look flat ("never learned" at step 6)."""
 MISSES_TO_CLEAR = 2
 """A reported finding is cleared once this many whole-run analyses in a row have not found it."""
 GROWTH_TO_REVISE = 1.5
@@ -304,7 +307,7 @@ class Monitor:
             t = self._tracked[i]
             t.finding, t.missed = f, 0
             if t.reported is None:
-                if f.severity == "error" or t.seen >= CONFIRMATIONS:
+                if f.severity == "error" or (t.seen >= CONFIRMATIONS and self._seen >= WARM_UP_POINTS):
                     t.reported = f
                     out.append(Alert("new", f, self._last_x, self._seen))
             elif _grown(t.reported, f):
