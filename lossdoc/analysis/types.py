@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from lossdoc.history import LossHistory
@@ -123,3 +125,25 @@ class Diagnosis:
         if self.findings:
             return max(self.findings, key=lambda f: severity_rank(f.severity)).severity
         return "too-short" if self.summary.get("too_short") else "healthy"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The run as the JSON report (``--format json``, schema_version 1) writes it."""
+        from lossdoc.report.json import run_dict
+
+        return {**run_dict(self), "verdict": self.verdict}
+
+    def to_json(self) -> str:
+        from lossdoc.report.json import dumps
+
+        return dumps(self.to_dict())
+
+    def plot(self, path: str | os.PathLike[str]) -> Path:
+        """Draw the curves with the findings marked to ``path`` (.png, .svg or .pdf)."""
+        from lossdoc.report.plot import draw
+
+        return draw(self, Path(path))
+
+    def _repr_html_(self) -> str:
+        from lossdoc.api import diagnosis_html
+
+        return diagnosis_html(self)

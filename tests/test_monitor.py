@@ -1,0 +1,74 @@
+"""lossdoc.Monitor: points in one at a time, findings out as soon as they are confident, once."""
+
+from __future__ import annotations
+
+import numpy as np
+from curves import decay
+
+from lossdoc.monitor import Monitor
+
+
+def blow_up(n: int, onset: int, seed: int = 0) -> np.ndarray:
+    _, y = decay(n, noise=0.03, seed=seed)
+    y = y.copy()
+    y[onset:] = y[onset] * np.exp(np.arange(n - onset) * 0.08)
+    return y
+
+
+def feed(m: Monitor, y: np.ndarray, stop_on: str | None = None) -> int | None:
+    for i, v in enumerate(y):
+        m.update(i, loss=float(v))
+        if stop_on and m.should_stop(stop_on):
+            return i
+    return None
+
+
+def test_divergence_is_reported_once_soon_after_it_starts_and_stops_the_run() -> None:
+    m = Monitor()
+    stopped = feed(m, blow_up(300, 200), stop_on="error")
+    assert stopped is not None and 200 <= stopped <= 240
+    new = [a for a in m.alerts if a.kind == "new" and a.finding.severity == "error"]
+    assert [a.finding.rule for a in new] == ["divergence"]
+    assert abs(new[0].finding.start - 200) <= 5
+    assert new[0].detected_at == stopped and new[0].delay == stopped - new[0].finding.start
+
+
+def test_a_long_run_is_watched_on_a_window_between_whole_run_analyses() -> None:
+    m = Monitor()
+    stopped = feed(m, blow_up(3000, 2500), stop_on="divergence")
+    assert stopped is not None and 2500 <= stopped <= 2560
+
+
+def test_healthy_run_raises_no_error_and_does_not_stop() -> None:
+    m = Monitor()
+    _, y = decay(400, noise=0.03)
+    assert feed(m, y, stop_on="error") is None
+    assert not [a for a in m.alerts if a.finding.severity == "error"]
+
+
+def test_non_finite_value_is_an_alert_at_that_point() -> None:
+    m = Monitor()
+    _, y = decay(100, noise=0.02)
+    y = y.copy()
+    y[60] = np.nan
+    assert feed(m, y, stop_on="non-finite") == 60
+
+
+def test_overfitting_is_reported_with_both_series() -> None:
+    m = Monitor()
+    for epoch in range(40):
+        m.update(epoch, loss=2.0 * 0.9**epoch, val_loss=1.0 + 0.002 * (epoch - 12) ** 2)
+    assert "overfitting" in {f.rule for f in m.findings}
+    d = m.diagnosis()
+    assert d is not None and "overfitting" in {f.rule for f in d.findings}
+
+
+def test_a_spike_that_looked_like_divergence_is_cleared_when_the_loss_comes_back() -> None:
+    m = Monitor()
+    _, y = decay(300, noise=0.02)
+    y = y.copy()
+    y[150:175] *= np.exp(np.concatenate([np.arange(13) * 0.3, np.arange(12, 0, -1) * 0.3]))
+    feed(m, y)
+    kinds = [(a.kind, a.finding.rule) for a in m.alerts if a.finding.rule == "divergence"]
+    assert kinds[:1] == [("new", "divergence")] and ("cleared", "divergence") in kinds
+    assert "divergence" not in {f.rule for f in m.findings}
