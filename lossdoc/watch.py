@@ -114,7 +114,51 @@ def _json_row(text: str) -> Row | None:
     return row or None
 
 
-LINE_PARSERS: dict[str, Callable[[], LineParser]] = {"csv-jsonl": DelimitedLines}
+class ConsoleLines:
+    """Console output (the HuggingFace Trainer's printed dicts, Keras, Lightning, nanoGPT, llm.c,
+    Megatron, mmengine, YOLO ...: the styles of :mod:`lossdoc.ingest.console`). A printed value is fed
+    once its x is final, when a later x is printed for the same series: a progress bar redraws its
+    epoch's values until the next epoch begins, so the last point waits for the one after it."""
+
+    def __init__(self) -> None:
+        from lossdoc.ingest.console import State
+
+        self.state = State()
+        self.sent: dict[str, int] = {}
+
+    def __call__(self, line: str) -> Row | None:
+        from lossdoc.ingest import console
+
+        for seg in console.segments(line):
+            lower = seg.lower()
+            if not any(word in lower for word in console.MAYBE) and not (
+                self.state.yolo_columns and console.YOLO_ROW.match(seg)
+            ):
+                continue
+            for style in console.STYLES:
+                if style(seg, self.state):
+                    break
+        pts = self.state.points
+        row: Row = {}
+        at: tuple[str, float] | None = None
+        for name, xs in pts.xs.items():
+            final = len(xs) - 1  # every point but the last is final
+            done = self.sent.get(name, 0)
+            if final <= done:
+                continue
+            x_name, x = pts.x_names[name], xs[final - 1]
+            if at is not None and at != (x_name, x):
+                continue  # another x: fed with a later line
+            at = (x_name, x)
+            row[name] = pts.ys[name][final - 1]
+            self.sent[name] = final
+        if at is None:
+            return None
+        row[at[0]] = at[1]
+        return row
+
+
+LINE_PARSERS: dict[str, Callable[[], LineParser]] = {"csv-jsonl": DelimitedLines, "console": ConsoleLines}
 """Line parsers by name, each a factory of a fresh parser. ``watch`` tries them in order on standard input
 and uses the first that recognises a line from then on."""
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -185,3 +186,21 @@ def test_a_tensorboard_folder_gaining_events_is_read_again_for_its_new_points(tm
     time.sleep(0.01)
     write_events(tmp_path, [(s, "train/loss", 1.0 / (s + 1)) for s in range(10, 15)])
     assert [r["step"] for r in follower.poll()] == list(range(10, 15))
+
+
+def test_a_piped_console_log_is_read_by_its_printed_lines() -> None:
+    # the HuggingFace Trainer's console: printed dicts among tqdm redraws; the loss blows up from epoch 2.0
+    lines = []
+    for i in range(1, 80):
+        loss = 2.0 * math.exp(-i / 20) if i <= 40 else 2.0 * math.exp(-2) * math.exp((i - 40) / 3)
+        lines.append(f"{{'loss': {loss:.4f}, 'grad_norm': 1.0, 'learning_rate': 5e-05, 'epoch': {i * 0.05:.2f}}}")
+        lines.append(f"\r {i}%|█         | {i}/80 [00:01<00:09,  4.5it/s]")
+    text = "\n".join(lines) + "\n"
+    done = subprocess.run([*WATCH, "-", "--until", "error", "-q"], input=text.encode(), capture_output=True)
+    stderr = done.stderr.decode()
+    assert done.returncode == 1, stderr
+    found = re.search(r"epoch ([\d.]+): new divergence \(.*started at epoch ([\d.]+)", stderr)
+    assert found, stderr
+    detected, started = float(found.group(1)), float(found.group(2))
+    assert 2.0 <= started <= 2.1 and detected - started <= 0.5  # within 10 printed points of the onset
+    assert text.encode().startswith(done.stdout)  # lines pass through unchanged, \r included (until it stops)
