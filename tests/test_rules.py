@@ -396,3 +396,10 @@ def test_a_plateau_judged_by_its_noise_band_is_at_most_of_medium_confidence():
     y = (0.3 + 2.0 * np.exp(-x / 30)) * np.exp(np.random.default_rng(2).normal(0, 0.6, 600))
     f = rules_of(history((x, y), x_name="step"))["plateau"]
     assert f.confidence == "medium"
+
+
+def test_a_few_points_make_no_plateau():
+    # a 5-point run whose last two points are level: two points are no stretch
+    x = np.arange(5.0)
+    y = np.array([2.0, 1.4, 1.0, 0.80, 0.80])
+    assert "plateau" not in rules_of(history((x, y)))
