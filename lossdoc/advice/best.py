@@ -6,10 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.analysis.context import run_origin
+from lossdoc.analysis.context import share_after
 from lossdoc.history import LossHistory
-
-__all__ = ["best_point", "run_origin"]
 
 
 def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, Any] | None:
@@ -36,18 +34,17 @@ def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, A
     k = int(np.argmin(yv)) if x_best is None else int(np.argmin(np.abs(xv - x_best)))
     x_best, value = float(xv[k]), float(yv[k])
     _, x_end = history.x_range
-    x_end = max(float(x_end), float(val.x[-1]))
-    origin = run_origin(history)
-    span = x_end - origin
     # Best at the last validation check: nothing measured after it, so nothing known to be saved. Checks
     # that came back NaN/Inf after it count: the run went on (and went wrong) after its best point.
-    after = 0.0 if x_best >= float(val.x[-1]) else max(0.0, x_end - x_best)
+    last = x_best >= float(val.x[-1])
+    after = 0.0 if last else max(0.0, x_end - x_best)
+    saved = 0.0 if last else share_after(history, x_best)
     # the run's last check: None when it came back NaN/Inf (the report says the run ended non-finite)
     final = float(val.y[-1]) if np.isfinite(val.y[-1]) else None
     return {
         "x": x_best,
         "value": value,
-        "saved_fraction": round(after / span, 4) if span > 0 else 0.0,
+        "saved_fraction": round(saved, 4),
         "final_value": final,
         "rise_pct": round((final / value - 1.0) * 100.0, 2) if value > 0 and final is not None else None,
         "after": after,

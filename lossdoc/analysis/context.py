@@ -65,12 +65,8 @@ class RunContext:
         return run_origin(self.history)
 
     def share_after(self, x: float) -> float:
-        """The share of the run's work after ``x``: what stopping at ``x`` would have saved. The first
-        logged point counts as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so
-        stopping at epoch 12 of 1..30 saves 18/30 = 60%. Every message quoting such a share uses this."""
-        _, hi = self.x_span
-        span = hi - self.origin
-        return float(max(0.0, hi - x) / span) if span > 0 else 0.0
+        """The share of the run's work after ``x``: see :func:`share_after`."""
+        return share_after(self.history, x, self.origin)
 
     def at(self, x: float) -> str:
         """``epoch 12`` / ``step 4,200``: an x value in the run's own words."""
@@ -95,6 +91,16 @@ def fmt_loss(v: float) -> str:
 def fmt_ratio(ratio: float) -> str:
     """``3.2x``, or ``9.2e+30x`` for a blow-up."""
     return f"{ratio:.1f}x" if ratio < 1000 else f"{ratio:.2g}x"
+
+
+def share_after(history: LossHistory, x: float, origin: float | None = None) -> float:
+    """The share of the run's work after ``x``: what stopping at ``x`` would have saved. The first
+    logged point counts as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so
+    stopping at epoch 12 of 1..30 saves 18/30 = 60%. Every message and advice quoting such a share
+    uses this."""
+    _, hi = history.x_range
+    span = hi - (run_origin(history) if origin is None else origin)
+    return float(max(0.0, hi - x) / span) if span > 0 else 0.0
 
 
 def run_origin(history: LossHistory) -> float:

@@ -77,8 +77,9 @@ def read_ref(ref: LogRef, overrides: Overrides | None = None) -> list[LossHistor
             # stderr line: whatever matters about the input is an error or a run note.
             warnings.simplefilter("ignore")
             runs = _read_ref(ref, ov)
-        for run in runs:
-            unmask_hidden_nan(run)
+        if ref.kind != "file":  # a file's runs were unmasked by read_one
+            for run in runs:
+                unmask_hidden_nan(run)
         return runs
     except LossdocError:
         raise

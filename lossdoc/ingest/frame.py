@@ -301,11 +301,11 @@ def _history_from_plan(
     if plan.x is not None and plan.x in frame.text_cells:
         notes.append(bad_cell_note(plan.x, frame.text_cells[plan.x]))
     series: list[Series] = []
-    lr_name = _representative_lr(frame, plan.lr)
+    lr_name, above = _representative_lr(frame, plan.lr)
     if lr_name != plan.lr:
         notes.append(
             f"learning rate: '{lr_name}', the rate most parameter groups follow ('{plan.lr}' starts "
-            f"{_lr_start_ratio(frame, plan.lr, lr_name):.0f}x higher: a bias warm-up, as YOLO's)"
+            f"{above:.0f}x higher: a bias warm-up, as YOLO's)"
         )
         plan = dataclasses.replace(plan, lr=lr_name)
     roles = (("train", plan.train), ("val", plan.val), ("lr", plan.lr), ("grad_norm", plan.grad_norm))
@@ -351,31 +351,26 @@ BIAS_WARMUP_RATIO = 10.0
 bias warm-up (YOLO's ``warmup_bias_lr`` of 0.1 against a weight rate rising from 0), not the run's rate."""
 
 
-def _representative_lr(frame: Frame, lr: str | None) -> str | None:
+def _representative_lr(frame: Frame, lr: str | None) -> tuple[str | None, float]:
     """Of several per-group learning-rate columns (``lr/pg0``, ``lr/pg1``, ...), the one most groups
-    follow: when the first starts :data:`BIAS_WARMUP_RATIO` times above the median of the groups, the
-    first group that matches that median. Else ``lr`` itself."""
+    follow, and how many times the median group's start ``lr`` starts: when that is
+    :data:`BIAS_WARMUP_RATIO` or more, the first group that matches the median. Else ``lr`` itself."""
     if lr is None:
-        return lr
+        return lr, 1.0
     from lossdoc.ingest.roles import is_lr_name
 
     groups = [n for n in frame.columns if is_lr_name(n)]
     if len(groups) < 3 or lr not in groups:
-        return lr
+        return lr, 1.0
     first = [frame.columns[g].values[frame.columns[g].present][:1] for g in groups]
     if any(f.size == 0 or not np.isfinite(f[0]) for f in first):
-        return lr
+        return lr, 1.0
     starts = np.array([float(f[0]) for f in first])
     mid = float(np.median(starts))
     own = starts[groups.index(lr)]
     if mid <= 0 or own < BIAS_WARMUP_RATIO * mid:
-        return lr
-    return groups[int(np.argmin(np.abs(starts - mid)))]
-
-
-def _lr_start_ratio(frame: Frame, a: str, b: str) -> float:
-    va, vb = (frame.columns[n].values[frame.columns[n].present][0] for n in (a, b))
-    return float(va / vb) if vb > 0 else float("inf")
+        return lr, 1.0
+    return groups[int(np.argmin(np.abs(starts - mid)))], own / mid
 
 
 def _within_outer_counter(

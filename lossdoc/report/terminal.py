@@ -72,10 +72,34 @@ def _bucket_medians(y: np.ndarray, width: int) -> np.ndarray:
     )
 
 
-def spark_scale(ys: list[np.ndarray], width: int = 40) -> tuple[bool, float, float] | None:
+Scale = tuple[bool, float, float]
+"""A sparkline scale: (log, low, high), in log space when ``log``."""
+
+
+def spark_scale(ys: list[np.ndarray], width: int = 40) -> Scale | None:
     """One scale for a run's sparklines (train and validation side by side compare): log when every finite
     value is positive, spanning at least :data:`MIN_SPARK_SPAN`."""
-    vals = np.concatenate([_bucket_medians(y, width) for y in ys if y.size] or [np.array([])])
+    return _scale([_bucket_medians(y, width) for y in ys if y.size])
+
+
+def sparkline(y: np.ndarray, width: int = 40, scale: Scale | None = None) -> str:
+    """A unicode sparkline of a loss on ``scale`` (:func:`spark_scale`; its own when None); non-finite
+    points show as '×'."""
+    if y.size == 0:
+        return ""
+    vals = _bucket_medians(y, width)
+    return _draw(vals, scale or _scale([vals]))
+
+
+def sparklines(ys: list[np.ndarray], width: int) -> list[str]:
+    """Each series' sparkline on one shared scale, each series' bucket medians computed once."""
+    vals = [_bucket_medians(y, width) if y.size else np.array([]) for y in ys]
+    scale = _scale([v for v in vals if v.size])
+    return [_draw(v, scale) if v.size else "" for v in vals]
+
+
+def _scale(medians: list[np.ndarray]) -> Scale | None:
+    vals = np.concatenate(medians or [np.array([])])
     vals = vals[np.isfinite(vals)]
     if not vals.size:
         return None
@@ -89,14 +113,8 @@ def spark_scale(ys: list[np.ndarray], width: int = 40) -> tuple[bool, float, flo
     return log, lo, hi
 
 
-def sparkline(y: np.ndarray, width: int = 40, scale: tuple[bool, float, float] | None = None) -> str:
-    """A unicode sparkline of a loss on ``scale`` (:func:`spark_scale`; its own when None); non-finite
-    points show as '×'."""
-    if y.size == 0:
-        return ""
-    vals = _bucket_medians(y, width)
+def _draw(vals: np.ndarray, scale: Scale | None) -> str:
     finite = np.isfinite(vals)
-    scale = scale or spark_scale([y], width)
     if not finite.any() or scale is None:
         return "×" * vals.size
     log, lo, hi = scale
@@ -125,9 +143,8 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
     if finals:
         t.add_row("final", " · ".join(finals))
     shown = [x for x in (h.train, h.val) if x is not None and x.y.size]
-    scale = spark_scale([x.y for x in shown], spark_width)
-    for x in shown:
-        t.add_row(x.role, Text(sparkline(x.y, spark_width, scale), style="blue" if x.role == "train" else "red"))
+    for x, line in zip(shown, sparklines([x.y for x in shown], spark_width), strict=True):
+        t.add_row(x.role, Text(line, style="blue" if x.role == "train" else "red"))
     if plot:
         t.add_row("plot", Text(plot))
     for note in h.notes:

@@ -88,8 +88,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
         (gap >= params.return_fraction * progress) & (gap >= np.log(params.min_return_ratio))
     )
     need = max(params.sustain_points, int(np.ceil(params.sustain_fraction * t.size)))
-    raw = ctx.history.train
-    ends_non_finite = raw is not None and raw.y.size > 0 and not np.isfinite(raw.y[-1])
+    ends_non_finite = _ends_non_finite(ctx)
     first = None
     for a, b in _true_runs(far):
         # Beyond what the trend's own scatter could produce, judged by the noise *before* the rise

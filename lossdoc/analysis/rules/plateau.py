@@ -53,13 +53,6 @@ class Params:
     many windows a noisy, slowly falling loss offers, the longest one whose fit happens to fall less than
     the tolerance is not flat (a per-step loss falling 7% a quarter with 8-25% noise per point found a
     "plateau" in 5 to 10 of 10 generated runs with the plain fit, none with one standard error)."""
-    max_fall_se: float = 2.0
-    """...and whose fall is measured finely enough to tell: the standard error of its fall per quarter of
-    the run is at most this many times that bound. A line through noisy points whose fall could as well
-    be 9% as 2% shows no plateau (a per-step loss falling 5-10% a quarter has quarter-stretches that fit
-    flat by chance). 1 to 2 give the same dev-corpus figures; 2 keeps the noisy converged floors (about
-    30% noise per point) that the generated benchmark labels flat. Heavily noisy curves (below) are
-    judged by their band instead."""
     max_rise: float = 1.25
     """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
     band_fraction: float = 0.5
@@ -119,9 +112,6 @@ def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
     return ends
 
 
-QUARTER = 0.25
-"""The definition's unit: a plateau improves by less than the tolerance over a quarter of the run."""
-
 FIT_BLOCK = 8192
 """:func:`fitted_flat` works through this many pairs at a time (64 KB per intermediate array)."""
 
@@ -134,7 +124,6 @@ def fitted_flat(
     max_rise: float,
     max_fall: float,
     block: int = FIT_BLOCK,
-    max_fall_se: float = np.inf,
 ) -> np.ndarray:
     """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
     allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
@@ -165,8 +154,6 @@ def fitted_flat(
             length = x_end - xs[a]
             fall = -slope * length
             ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
-            # the fall is measured finely enough to tell: its standard error per quarter of the run
-            ok &= se * np.minimum(length, QUARTER) <= max_fall_se * max_fall
             flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
     return flat
 
@@ -189,14 +176,12 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
     if zf.size >= 8:
         # A fall smaller than the noise band itself is what the eye calls flat on a noisy floor.
         noise = diff_noise(zf)
-        heavy = p.log_space and noise >= np.log1p(params.heavy_noise)
+        heavy = is_heavy(p, noise, params)
         tol_fit = max(base_tol, params.band_fraction * noise) if heavy else base_tol
         # A band that is not heavy: the fall must be shown below the tolerance (its fit plus sure_sigmas
         # standard errors), since the longest of many noisy windows fits flat by chance.
         sigmas = params.fit_sigmas if heavy else -params.sure_sigmas
-        precision = np.inf if heavy else params.max_fall_se
-        rise = float(np.log(params.max_rise))
-        flat = fitted_flat(xf, zf, base_tol, sigmas, rise, tol_fit, max_fall_se=precision)
+        flat = fitted_flat(xf, zf, base_tol, sigmas, float(np.log(params.max_rise)), tol_fit)
         # ...but a line through a U (falls, then rises back) is flat too: the smoothed trend must also stay
         # in a band no wider than its own scatter allows.
         w = trend_window(zf.size, params.smooth_fraction)
@@ -323,10 +308,15 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
     ]
 
 
+def is_heavy(p: Prepared, noise: float, params: Params) -> bool:
+    """A heavily noisy curve (see ``heavy_noise``): its flatness is judged by its band, as the eye does."""
+    return p.log_space and noise >= np.log1p(params.heavy_noise)
+
+
 def _confidence(p: Prepared, logged: int, params: Params) -> str:
     """How many points show the stretch decides, once it was shown flat at the tolerance; on a heavily
     noisy curve it was judged by its band (as the eye does), not at the tolerance: medium at most."""
     _, zf = bucket(p.x, p.z, params.fit_points)
-    heavy = p.log_space and zf.size >= 8 and diff_noise(zf) >= np.log1p(params.heavy_noise)
+    heavy = zf.size >= 8 and is_heavy(p, diff_noise(zf), params)
     level = grade(logged, STRONG_SIGMAS)
     return "medium" if heavy and level == "high" else level
