@@ -18,8 +18,9 @@ import pytest
 from typer.testing import CliRunner
 
 from lossdoc.advice import recommend
+from lossdoc.analysis import kernels
+from lossdoc.analysis.kernels import median, prefix_medians, row_medians, sliding_quantile
 from lossdoc.analysis.rules.plateau import fitted_flat, flat_stretches
-from lossdoc.analysis.smoothing import median, row_medians
 from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
@@ -265,6 +266,43 @@ def test_median_of_one_array_equals_numpy_median() -> None:
         a[rng.integers(size)] = np.nan
         assert np.isnan(median(a))
     assert np.isnan(median(np.array([])))
+
+
+@pytest.mark.parametrize("path", ["partition", "skiplist"])
+def test_sliding_quantiles_equal_numpy_on_both_paths(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Running medians and 75th percentiles, by partitions or by pandas' skiplist, are np.median's and
+    np.percentile's bit for bit: odd and even windows, ties, every fractional index numpy interpolates at."""
+    big = 10**18
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK_LOADED", big if path == "partition" else 0)
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK", big if path == "partition" else 0)
+    rng = np.random.default_rng(17)
+    for trial in range(300):
+        n = int(rng.integers(1, 400))
+        w = int(rng.integers(1, n + 1))
+        y = rng.lognormal(0, 2, n) if trial % 3 else np.round(rng.normal(size=n), 1)  # ties
+        view = np.lib.stride_tricks.sliding_window_view(y, w)
+        assert np.array_equal(sliding_quantile(y, w, 50.0), np.median(view, axis=1))
+        for q in (75.0, 25.0, 90.0):
+            assert np.array_equal(sliding_quantile(y, w, q), np.percentile(view, q, axis=1))
+
+
+@pytest.mark.parametrize("path", ["loop", "skiplist"])
+def test_prefix_medians_equal_numpy(path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK_LOADED", 10**18 if path == "loop" else 0)
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK", 10**18 if path == "loop" else 0)
+    rng = np.random.default_rng(19)
+    for _ in range(100):
+        a = np.round(rng.normal(size=int(rng.integers(0, 300))), int(rng.integers(0, 3)))
+        assert prefix_medians(a).tolist() == [np.median(a[: i + 1]) for i in range(a.size)]
+
+
+def test_a_non_finite_window_keeps_numpys_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK_LOADED", 0)
+    monkeypatch.setattr(kernels, "SKIPLIST_WORK", 0)
+    y = np.arange(50.0)
+    y[[10, 30]] = [np.nan, np.inf]
+    view = np.lib.stride_tricks.sliding_window_view(y, 5)
+    assert np.array_equal(sliding_quantile(y, 5, 50.0), np.median(view, axis=1), equal_nan=True)
 
 
 def _first_out_of_band(t: np.ndarray, tol: float) -> list[int]:

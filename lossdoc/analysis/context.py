@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.analysis.smoothing import Prepared, median
+from lossdoc.analysis.kernels import median
+from lossdoc.analysis.smoothing import Prepared
 from lossdoc.history import LossHistory, Series, hidden_nan
 
 

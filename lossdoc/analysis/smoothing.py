@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from lossdoc.analysis.kernels import median, rolling_median, row_medians
 from lossdoc.history import Series
 
 MAX_TREND_POINTS = 2000
@@ -55,55 +55,6 @@ def _carry_forward(a: np.ndarray) -> np.ndarray:
     idx = np.where(np.isfinite(a), np.arange(a.size), 0)
     np.maximum.accumulate(idx, out=idx)
     return a[idx]
-
-
-def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
-    """Centered running median; the ends use the nearest full window (edge padding by reflection)."""
-    return rolling_quantile(y, window, 50.0)
-
-
-def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
-    """Centered running percentile ``q`` (0-100) over an odd ``window``, ends padded by reflection."""
-    y = np.asarray(y, dtype=np.float64)
-    window = int(window) | 1
-    if window <= 1 or y.size < 3:
-        return y.copy()
-    window = min(window, (y.size // 2) * 2 - 1) if y.size % 2 == 0 else min(window, y.size)
-    half = window // 2
-    padded = np.concatenate([y[:half][::-1], y, y[-half:][::-1]]) if half else y
-    # Chunk to bound memory: each chunk's view is (chunk, window).
-    out = np.empty(y.size)
-    chunk = max(1, 4_000_000 // window)
-    view = sliding_window_view(padded, window)
-    for s in range(0, y.size, chunk):
-        part = view[s : s + chunk]
-        out[s : s + chunk] = row_medians(part) if q == 50.0 else np.percentile(part, q, axis=1)
-    return out
-
-
-def row_medians(a: np.ndarray) -> np.ndarray:
-    """``np.median(a, axis=1)`` bit for bit, several times faster on many short rows.
-
-    np.median partitions each row around both middle positions and the last one (its NaN check);
-    one partition around the upper middle is enough: the lower middle of an even row is the
-    largest value left of it. The two are averaged as np.median does, ``(lo + hi) / 2``, and a row
-    holding a NaN gives NaN, as np.median's does.
-    """
-    a = np.asarray(a, dtype=np.float64)
-    n = a.shape[1]
-    h = n // 2
-    part = np.partition(a, h, axis=1)
-    out = part[:, h].copy() if n % 2 else (part[:, :h].max(axis=1) + part[:, h]) / 2
-    has_nan = np.isnan(a).any(axis=1)
-    if has_nan.any():
-        out[has_nan] = np.nan
-    return out
-
-
-def median(a: np.ndarray) -> float:
-    """``np.median`` of a 1-D array bit for bit, in a quarter of its time (see :func:`row_medians`)."""
-    a = np.asarray(a, dtype=np.float64)
-    return float(row_medians(a[None, :])[0]) if a.size else float("nan")
 
 
 def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:

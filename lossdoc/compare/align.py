@@ -14,14 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lossdoc.analysis.smoothing import (
-    Prepared,
-    bucket,
-    curvature_noise,
-    robust_sigma,
-    rolling_median,
-    trend_window,
-)
+from lossdoc.analysis.kernels import rolling_median
+from lossdoc.analysis.smoothing import Prepared, bucket, curvature_noise, robust_sigma, trend_window
 from lossdoc.history import Series
 
 TREND_FRACTION = 0.05

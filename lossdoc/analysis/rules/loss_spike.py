@@ -19,19 +19,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
+from lossdoc.analysis.kernels import prefix_medians, rolling_median, rolling_quantile, sliding_quantile
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import (
-    bucket,
-    diff_noise,
-    robust_sigma,
-    rolling_median,
-    rolling_quantile,
-    row_medians,
-    spread_stride,
-)
+from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, spread_stride
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 from lossdoc.words import count
 
@@ -91,10 +83,9 @@ def _window_medians(z: np.ndarray, h: int) -> np.ndarray:
     """m[j] = median of z[j : j + h] (shorter at the end)."""
     n = z.size
     if n < h:
-        return np.array([np.median(z[j:]) for j in range(n)])
-    full = row_medians(sliding_window_view(z, h))
-    tail = np.array([np.median(z[j:]) for j in range(n - h + 1, n)])
-    return np.concatenate([full, tail])
+        return prefix_medians(z[::-1])[::-1]
+    tail = prefix_medians(z[n - h + 1 :][::-1])[::-1]  # the shorter windows at the end
+    return np.concatenate([sliding_quantile(z, h, 50.0), tail])
 
 
 def _levels(z: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
@@ -103,7 +94,7 @@ def _levels(z: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     before = np.full(z.size, np.nan)
     before[h:] = fwd[: z.size - h]
     if h > 1:
-        before[1:h] = [np.median(z[:i]) for i in range(1, min(h, z.size))]
+        before[1:h] = prefix_medians(z[: min(h, z.size) - 1])
     return before, fwd
 
 

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.smoothing import Prepared, rolling_median, trend_window
+from lossdoc.analysis.kernels import rolling_median
+from lossdoc.analysis.smoothing import Prepared, trend_window
 from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "overfitting"

@@ -24,8 +24,9 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.kernels import fitted_flat, flat_stretches, rolling_median, trend_range
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, rolling_median, trend_window
+from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, trend_window
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 
 SLUG = "plateau"
@@ -71,93 +72,6 @@ class Params:
     """The whole run improves by less than this fraction: the model never learned."""
 
 
-def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
-    """For each start index ``a``, the first index ``j > a`` where the trend leaves the band
-    ``t[a] ± tol`` (``n`` when it never does).
-
-    Binary lifting over a sparse table of running maxima and minima: from ``a + 1``, take the largest
-    power-of-two step whose stretch stays in the band, then the next smaller, and so on. O(n log n),
-    where comparing every pair costs n² (24 ms on 2,000 trend points). ``max - t[a]`` is the largest
-    ``t[j] - t[a]`` exactly (rounding is monotone), so the ends are those of the pairwise test,
-    which short trends (faster that way) and the few with a non-finite value still take.
-    """
-    n = t.size
-    if n <= 128 or not np.isfinite(t).all():
-        return _flat_stretches_pairwise(t, tol)
-    highs, lows = [t], [t]  # highs[k][i] = max(t[i : i + 2**k])
-    while 2 ** len(highs) <= n:
-        half = 2 ** (len(highs) - 1)
-        highs.append(np.maximum(highs[-1][:-half], highs[-1][half:]))
-        lows.append(np.minimum(lows[-1][:-half], lows[-1][half:]))
-    pos = np.arange(1, n + 1)
-    for k in range(len(highs) - 1, -1, -1):
-        step = 2**k
-        fits = pos + step <= n
-        at = np.where(fits, pos, 0)
-        fits &= (highs[k][at] - t <= tol) & (t - lows[k][at] <= tol)
-        pos += step * fits
-    return pos
-
-
-def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
-    """:func:`flat_stretches` by comparing every pair, a thousand starts at a time."""
-    n = t.size
-    js = np.arange(n)
-    ends = np.full(n, n)
-    for a0 in range(0, n, 1000):
-        starts = np.arange(a0, min(n, a0 + 1000))
-        # Out of the band either way: improving by more than tol, or rising by more than tol.
-        out = (np.abs(t[None, :] - t[starts, None]) > tol) & (js[None, :] > starts[:, None])
-        ends[starts] = np.where(out.any(axis=1), out.argmax(axis=1), n)
-    return ends
-
-
-FIT_BLOCK = 8192
-""":func:`fitted_flat` works through this many pairs at a time (64 KB per intermediate array)."""
-
-
-def fitted_flat(
-    x: np.ndarray,
-    z: np.ndarray,
-    tol: float,
-    sigmas: float,
-    max_rise: float,
-    max_fall: float,
-    block: int = FIT_BLOCK,
-) -> np.ndarray:
-    """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
-    allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
-    rises by less than ``max_rise``.
-
-    Every pair from cumulative sums, a block of starts at a time. Whole n×n intermediates (a dozen of
-    them, 135 KB each at 130 points) went back to the kernel after every run and were faulted in
-    again for the next one: most of this rule's time on small logs.
-    """
-    n = z.size
-    xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
-    c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xs, z, xs * xs, xs * z, z * z)]
-    b = np.arange(n)[None, :]
-    upto = [ck[np.minimum(b + 1, n)] for ck in c]  # sums over points 0..b
-    x_end = xs[np.minimum(b, n - 1)]
-    flat = np.empty((n, n), dtype=bool)
-    rows = max(1, block // max(n, 1))
-    with np.errstate(all="ignore"):
-        for a0 in range(0, n, rows):
-            a = np.arange(a0, min(n, a0 + rows))[:, None]
-            m, sx, sz, sxx, sxz, szz = (upto[k] - c[k][a] for k in range(6))  # sums over points a..b
-            vxx = sxx - sx * sx / m
-            vxz = sxz - sx * sz / m
-            vzz = szz - sz * sz / m
-            slope = vxz / vxx
-            rss = np.maximum(vzz - slope * vxz, 0.0)
-            se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
-            length = x_end - xs[a]
-            fall = -slope * length
-            ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
-            flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
-    return flat
-
-
 def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
     """The x range of the longest stretch that is flat by either test:
 
@@ -193,15 +107,6 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
         if flat[i, j] and xf[j] - xf[i] > best[1] - best[0]:
             best = (float(xf[i]), float(xf[j]))
     return best
-
-
-def trend_range(t: np.ndarray) -> np.ndarray:
-    """r[a, b] = max(t[a..b]) - min(t[a..b]) for b >= a (and 0 below the diagonal)."""
-    n = t.size
-    tri = np.arange(n)[None, :] >= np.arange(n)[:, None]
-    hi = np.maximum.accumulate(np.where(tri, t[None, :], -np.inf), axis=1)
-    lo = np.minimum.accumulate(np.where(tri, t[None, :], np.inf), axis=1)
-    return np.where(tri, hi - lo, 0.0)
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:

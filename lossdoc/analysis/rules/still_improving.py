@@ -23,8 +23,9 @@ from functools import lru_cache
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
+from lossdoc.analysis.kernels import median
 from lossdoc.analysis.rules import overfitting
-from lossdoc.analysis.smoothing import Prepared, median
+from lossdoc.analysis.smoothing import Prepared
 from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "still-improving"

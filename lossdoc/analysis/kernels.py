@@ -1,0 +1,226 @@
+"""Kernels: the numeric building blocks the rules share, written for speed.
+
+Each one gives, bit for bit, what a plain reference gives (``np.median``, ``np.percentile``, a loop
+over every pair); ``tests/test_speed_paths.py`` checks each against its reference, so a rule module
+reads as the definition it implements and this module holds the tricks:
+
+* :func:`row_medians` / :func:`median` — ``np.median`` with one partition instead of three;
+* :func:`sliding_quantile` / :func:`rolling_quantile` — running order statistics: partitions of a
+  sliding-window view (O(n·w)) on short series, pandas' skiplist (O(n log w)) on long ones;
+* :func:`prefix_medians` — the median of every prefix of an array;
+* :func:`flat_stretches` — binary lifting over a sparse table of running maxima and minima;
+* :func:`fitted_flat` — least-squares lines through every pair of points, from cumulative sums;
+* :func:`trend_range` — the range of every stretch of a short trend.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+SKIPLIST_WORK = 8_000_000
+"""Running order statistics over ``n`` windows of ``w`` points take about ``n·w`` element moves by
+partitioning (some 50 million a second here); pandas' skiplist takes ``n·log w``. Importing pandas
+costs about as much as partitioning this many elements, so a series this big pays for the import."""
+
+SKIPLIST_WORK_LOADED = 100_000
+"""Once pandas is imported (an earlier long series, a large CSV), the skiplist is used from this much
+work: below it, building a pandas Series costs more than the partitions it saves."""
+
+PARTITION_CHUNK = 4_000_000
+"""Sliding windows are partitioned this many elements at a time, which bounds the memory of a copy."""
+
+
+def row_medians(a: np.ndarray) -> np.ndarray:
+    """``np.median(a, axis=1)`` bit for bit, several times faster on many short rows.
+
+    np.median partitions each row around both middle positions and the last one (its NaN check);
+    one partition around the upper middle is enough: the lower middle of an even row is the
+    largest value left of it. The two are averaged as np.median does, ``(lo + hi) / 2``, and a row
+    holding a NaN gives NaN, as np.median's does.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    n = a.shape[1]
+    h = n // 2
+    part = np.partition(a, h, axis=1)
+    out = part[:, h].copy() if n % 2 else (part[:, :h].max(axis=1) + part[:, h]) / 2
+    has_nan = np.isnan(a).any(axis=1)
+    if has_nan.any():
+        out[has_nan] = np.nan
+    return out
+
+
+def median(a: np.ndarray) -> float:
+    """``np.median`` of a 1-D array bit for bit, faster (see :func:`row_medians`)."""
+    a = np.asarray(a, dtype=np.float64)
+    return float(row_medians(a[None, :])[0]) if a.size else float("nan")
+
+
+def _use_skiplist(y: np.ndarray, window: int) -> bool:
+    work = y.size * window
+    if work < SKIPLIST_WORK_LOADED or not np.isfinite(y).all():
+        return False  # non-finite values: the partition path has np.median's NaN semantics
+    return work >= SKIPLIST_WORK or "pandas" in sys.modules
+
+
+def _lerp(lo: np.ndarray, hi: np.ndarray, gamma: float) -> np.ndarray:
+    """numpy's linear interpolation between two order statistics, with its exact arithmetic."""
+    diff = hi - lo
+    if gamma >= 0.5:
+        return hi - diff * (1 - gamma)
+    return lo + diff * gamma
+
+
+def _skiplist_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
+    """``sliding_quantile`` from pandas' rolling skiplist: the two order statistics around numpy's
+    index, joined with numpy's arithmetic."""
+    import pandas as pd  # lazy: only long series reach this; `import lossdoc` stays light
+
+    roll = pd.Series(y, copy=False).rolling(window)
+    if q == 50.0:
+        return roll.median().to_numpy()[window - 1 :]
+    qf = float(np.true_divide(q, 100))
+    virtual = (window - 1) * qf  # np.percentile's linear method; pandas' index is the same product
+    lo = roll.quantile(qf, interpolation="lower").to_numpy()[window - 1 :]
+    hi = roll.quantile(qf, interpolation="higher").to_numpy()[window - 1 :]
+    return _lerp(lo, hi, virtual - np.floor(virtual))
+
+
+def sliding_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
+    """Percentile ``q`` (0-100) of every full window ``y[j : j + window]``: ``len(y) - window + 1`` values,
+    equal bit for bit to ``np.percentile(sliding_window_view(y, window), q, axis=1)`` (to
+    ``np.median`` for ``q == 50``)."""
+    y = np.asarray(y, dtype=np.float64)
+    if _use_skiplist(y, window):
+        return _skiplist_quantile(y, window, q)
+    view = sliding_window_view(y, window)
+    out = np.empty(view.shape[0])
+    chunk = max(1, PARTITION_CHUNK // window)
+    for s in range(0, view.shape[0], chunk):
+        part = view[s : s + chunk]
+        out[s : s + chunk] = row_medians(part) if q == 50.0 else np.percentile(part, q, axis=1)
+    return out
+
+
+def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
+    """Centered running percentile ``q`` (0-100) over an odd ``window``, ends padded by reflection."""
+    y = np.asarray(y, dtype=np.float64)
+    window = int(window) | 1
+    if window <= 1 or y.size < 3:
+        return y.copy()
+    window = min(window, (y.size // 2) * 2 - 1) if y.size % 2 == 0 else min(window, y.size)
+    half = window // 2
+    padded = np.concatenate([y[:half][::-1], y, y[-half:][::-1]]) if half else y
+    return sliding_quantile(padded, window, q)
+
+
+def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
+    """Centered running median; the ends use the nearest full window (edge padding by reflection)."""
+    return rolling_quantile(y, window, 50.0)
+
+
+def prefix_medians(a: np.ndarray) -> np.ndarray:
+    """``[np.median(a[:1]), np.median(a[:2]), ...]`` bit for bit."""
+    a = np.asarray(a, dtype=np.float64)
+    if _use_skiplist(a, a.size // 2 + 1):
+        import pandas as pd  # lazy: see _skiplist_quantile
+
+        return pd.Series(a, copy=False).expanding().median().to_numpy()
+    return np.array([median(a[: i + 1]) for i in range(a.size)])
+
+
+def flat_stretches(t: np.ndarray, tol: float) -> np.ndarray:
+    """For each start index ``a``, the first index ``j > a`` where the trend leaves the band
+    ``t[a] ± tol`` (``n`` when it never does).
+
+    Binary lifting over a sparse table of running maxima and minima: from ``a + 1``, take the largest
+    power-of-two step whose stretch stays in the band, then the next smaller, and so on. O(n log n),
+    where comparing every pair costs n². ``max - t[a]`` is the largest ``t[j] - t[a]`` exactly
+    (rounding is monotone), so the ends are those of the pairwise test, which short trends (faster
+    that way) and the few with a non-finite value still take.
+    """
+    n = t.size
+    if n <= 128 or not np.isfinite(t).all():
+        return _flat_stretches_pairwise(t, tol)
+    highs, lows = [t], [t]  # highs[k][i] = max(t[i : i + 2**k])
+    while 2 ** len(highs) <= n:
+        half = 2 ** (len(highs) - 1)
+        highs.append(np.maximum(highs[-1][:-half], highs[-1][half:]))
+        lows.append(np.minimum(lows[-1][:-half], lows[-1][half:]))
+    pos = np.arange(1, n + 1)
+    for k in range(len(highs) - 1, -1, -1):
+        step = 2**k
+        fits = pos + step <= n
+        at = np.where(fits, pos, 0)
+        fits &= (highs[k][at] - t <= tol) & (t - lows[k][at] <= tol)
+        pos += step * fits
+    return pos
+
+
+def _flat_stretches_pairwise(t: np.ndarray, tol: float) -> np.ndarray:
+    """:func:`flat_stretches` by comparing every pair, a thousand starts at a time."""
+    n = t.size
+    js = np.arange(n)
+    ends = np.full(n, n)
+    for a0 in range(0, n, 1000):
+        starts = np.arange(a0, min(n, a0 + 1000))
+        # Out of the band either way: improving by more than tol, or rising by more than tol.
+        out = (np.abs(t[None, :] - t[starts, None]) > tol) & (js[None, :] > starts[:, None])
+        ends[starts] = np.where(out.any(axis=1), out.argmax(axis=1), n)
+    return ends
+
+
+FIT_BLOCK = 8192
+""":func:`fitted_flat` works through this many pairs at a time (64 KB per intermediate array)."""
+
+
+def fitted_flat(
+    x: np.ndarray,
+    z: np.ndarray,
+    tol: float,
+    sigmas: float,
+    max_rise: float,
+    max_fall: float,
+    block: int = FIT_BLOCK,
+) -> np.ndarray:
+    """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
+    allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
+    rises by less than ``max_rise``.
+
+    Every pair from cumulative sums, a block of starts at a time: whole n×n intermediates (a dozen of
+    them) would go back to the kernel after every run and be faulted in again for the next one.
+    """
+    n = z.size
+    xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
+    c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xs, z, xs * xs, xs * z, z * z)]
+    b = np.arange(n)[None, :]
+    upto = [ck[np.minimum(b + 1, n)] for ck in c]  # sums over points 0..b
+    x_end = xs[np.minimum(b, n - 1)]
+    flat = np.empty((n, n), dtype=bool)
+    rows = max(1, block // max(n, 1))
+    with np.errstate(all="ignore"):
+        for a0 in range(0, n, rows):
+            a = np.arange(a0, min(n, a0 + rows))[:, None]
+            m, sx, sz, sxx, sxz, szz = (upto[k] - c[k][a] for k in range(6))  # sums over points a..b
+            vxx = sxx - sx * sx / m
+            vxz = sxz - sx * sz / m
+            vzz = szz - sz * sz / m
+            slope = vxz / vxx
+            rss = np.maximum(vzz - slope * vxz, 0.0)
+            se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
+            length = x_end - xs[a]
+            fall = -slope * length
+            ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
+            flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
+    return flat
+
+
+def trend_range(t: np.ndarray) -> np.ndarray:
+    """r[a, b] = max(t[a..b]) - min(t[a..b]) for b >= a (and 0 below the diagonal)."""
+    n = t.size
+    tri = np.arange(n)[None, :] >= np.arange(n)[:, None]
+    hi = np.maximum.accumulate(np.where(tri, t[None, :], -np.inf), axis=1)
+    lo = np.minimum.accumulate(np.where(tri, t[None, :], np.inf), axis=1)
+    return np.where(tri, hi - lo, 0.0)
