@@ -509,3 +509,37 @@ def test_console_script_flushes_output_and_keeps_the_exit_code(tmp_path: Path) -
     assert out.returncode == 2  # a file without a loss column
     assert len(json.loads(out.stdout)["runs"]) == len(paths) - len(bad)
     assert out.stderr.count("no column looks like a loss") == len(bad)
+
+
+def test_json_columns_read_as_the_item_by_item_reader_reads_them() -> None:
+    from lossdoc.ingest.frame import column_from_objects
+    from lossdoc.ingest.jsonlike import json_column
+
+    rng = np.random.default_rng(23)
+    pool: list[object] = [None, 0, -3, 2**60, 10**400, 1.5, float("nan"), float("inf"), True, "NaN", "0.25", "x", [1]]
+    for trial in range(300):
+        kinds = pool[:8] if trial % 2 else pool
+        items = [kinds[int(i)] for i in rng.integers(0, len(kinds), int(rng.integers(0, 40)))]
+        (fast, fast_bad), (slow, slow_bad) = json_column(items), column_from_objects(items)
+        assert np.array_equal(fast.values, slow.values, equal_nan=True)
+        assert np.array_equal(fast.present, slow.present)
+        assert fast_bad == slow_bad
+
+
+def test_jsonl_lines_the_fast_scanner_cannot_take_are_read_line_by_line(tmp_path: Path) -> None:
+    """Nested records, a number too long for a float, a trailing comment-like tail and a cut-off last
+    line: each read (or refused) as json.loads reads a line."""
+    from lossdoc.ingest import read_one
+
+    log = tmp_path / "run.jsonl"
+    rows = [json.dumps({"step": i, "loss": 1.0 / (i + 1), "eval": {"loss": 2.0 / (i + 1)}}) for i in range(20)]
+    log.write_text("\n".join(rows) + '\n{"step": 20, "loss": 1' + "0" * 400 + "}\n" + '{"step": 21, "lo')
+    (run,) = read_one(str(log))
+    assert any("incomplete last line" in n for n in run.notes)
+    assert any("digits" in n for n in run.notes)
+    assert run.val is not None and run.val.name == "eval/loss"
+    assert run.train is not None and np.isinf(run.train.y[-1]) and run.train.y.size == 21
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"step": 1, "loss": 1.0} {"step": 2}\n{"step": 3, "loss": 0.5}\n')
+    with pytest.raises(LossdocError, match="line 1"):
+        read_one(str(bad))

@@ -8,11 +8,16 @@ NaN loss survives as a NaN value.
 from __future__ import annotations
 
 import json
+import re
+from itertools import chain, repeat
+from operator import is_not
+
+import numpy as np
 
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import NotALog
-from lossdoc.ingest.frame import Column, Frame, check_columns, column_from_objects, histories_from_frame
+from lossdoc.ingest.frame import BadCells, Column, Frame, check_columns, column_from_objects, histories_from_frame
 from lossdoc.ingest.source import RawInput
 
 MAX_DEPTH = 64
@@ -28,6 +33,10 @@ def _parse_error(source: str, exc: json.JSONDecodeError) -> LossdocError:
 
 FLOAT_DIGITS = 309
 """An integer of this many digits is beyond any float (1.8e308): it reads as infinity, with a note."""
+
+
+LONG_INT = re.compile(rf"\d{{{FLOAT_DIGITS},}}")
+"""A run of digits as long as a number :class:`_Ints` reads as infinity."""
 
 
 class _Ints:
@@ -76,18 +85,32 @@ def _dropped(kept: int, items: list, what: str) -> list[str]:
     ]
 
 
-def frame_from_records(records: list[dict[str, object]], source: str) -> Frame:
-    """Columns from a list of flat records; a key missing from a record is an absent cell."""
-    keys: dict[str, None] = {}
-    flat = [_flatten(r, "/") for r in records]
-    for r in flat:
-        for k in r:
-            keys.setdefault(k, None)
-        check_columns(source, len(keys))
+NUMBER_TYPES = frozenset({int, float, type(None)})
+
+
+def json_column(items: list[object]) -> tuple[Column, BadCells | None]:
+    """:func:`~lossdoc.ingest.frame.column_from_objects` in a few C-level passes when every item is a
+    number or None (absent), as in almost every log; anything else takes the item-by-item reader."""
+    if NUMBER_TYPES.issuperset(map(type, items)):
+        try:
+            values = np.array(items, dtype=np.float64)  # None reads as NaN; `present` tells them apart
+        except OverflowError:
+            return column_from_objects(items)  # an int beyond a float: read as infinity there
+        present = np.fromiter(map(is_not, items, repeat(None)), dtype=bool, count=len(items))
+        return Column(values, present), None
+    return column_from_objects(items)
+
+
+def frame_from_records(records: list[dict[str, object]], source: str, flat: bool = False) -> Frame:
+    """Columns from a list of records (``flat``: none holds an object); a key missing from a record is
+    an absent cell."""
+    rows = records if flat else [_flatten(r, "/") for r in records]
+    keys = dict.fromkeys(chain.from_iterable(rows))
+    check_columns(source, len(keys))
     columns: dict[str, Column] = {}
     text_cells: dict[str, tuple[int, str]] = {}
     for k in keys:
-        col, bad = column_from_objects([r.get(k) for r in flat])
+        col, bad = json_column(list(map(dict.get, rows, repeat(k, len(rows)))))
         columns[k] = col
         if bad is not None:
             text_cells[k] = bad
@@ -107,7 +130,7 @@ def frame_from_lists(obj: dict[str, object], source: str) -> Frame:
     columns: dict[str, Column] = {}
     text_cells: dict[str, tuple[int, str]] = {}
     for k, v in lists.items():
-        col, bad = column_from_objects(list(v) + [None] * (n - len(v)))
+        col, bad = json_column(list(v) + [None] * (n - len(v)))
         columns[k] = col
         if bad is not None:
             text_cells[k] = bad
@@ -181,19 +204,32 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
     notes = []
     others: list[int] = []
     ints = _Ints()
+    # The C scanner with Python's own int parsing: one call per line, no decoder built per line. A
+    # number long enough to overflow a float (rare: damage) sends every line through ``json.loads``
+    # with the hook that reads it as infinity and notes it.
+    scan = None if LONG_INT.search(text) else json.JSONDecoder().scan_once
+    nested = False
     for i, line in enumerate(lines):
         s = line.strip()
         if not s:
             continue
         try:
-            rec = json.loads(s, parse_int=ints)
-        except json.JSONDecodeError as exc:
-            if i == len(lines) - 1 and not text.endswith("\n"):
-                notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
-                continue
-            raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
+            if scan is None:
+                raise ValueError
+            rec, end = scan(s, 0)
+            if end != len(s):
+                raise ValueError
+        except (StopIteration, ValueError):
+            try:
+                rec = json.loads(s, parse_int=ints)
+            except json.JSONDecodeError as exc:
+                if i == len(lines) - 1 and not text.endswith("\n"):
+                    notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
+                    continue
+                raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
         if isinstance(rec, dict):
             records.append(rec)
+            nested = nested or "{" in s[1:]
         else:
             others.append(i + 1)
     if not records:
@@ -205,7 +241,7 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
             f"(the first: line {others[0]:,})"
         )
     notes.extend(ints.notes())
-    frame = frame_from_records(records, raw.source)
+    frame = frame_from_records(records, raw.source, flat=not nested)
     frame.notes.extend(notes)
     fmt = jsonl_format(frame.names)
     return histories_from_frame(frame, source=raw.source, fmt=fmt, overrides=overrides, name=raw.run_name)
