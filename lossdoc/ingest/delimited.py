@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+from itertools import compress, repeat
 from typing import Any
 
 import numpy as np
@@ -198,6 +199,9 @@ PLAIN_CELL = re.compile(PLAIN_NUMBER)
 # A whole column of numbers and the missing tokens made of the same characters ("", "-", "--").
 PLAIN_COLUMN = re.compile(rf"(?:{PLAIN_NUMBER}|--?)?(?:\n(?:{PLAIN_NUMBER}|--?)?)*")
 INF_TOKEN = re.compile(r"[+-]?inf(?:inity)?", re.IGNORECASE)
+# ...and with the nan/inf words a non-finite loss is written as (their case as written).
+WORD_CELL = r"[+-]?(?:[nN][aA][nN]|[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)"
+WORDS_COLUMN = re.compile(rf"(?:{PLAIN_NUMBER}|--?|{WORD_CELL})?(?:\n(?:{PLAIN_NUMBER}|--?|{WORD_CELL})?)*")
 PLAIN_CHARS = frozenset("0123456789.eE+-\n")
 MISSING = frozenset(MISSING_TOKENS)
 LINE_BREAKS = ("\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x85", "\u2028", "\u2029")
@@ -242,39 +246,46 @@ def _size(raw: RawInput) -> int:
 
 def _plain_frame(lines: list[str], delim: str, raw: RawInput) -> Frame:
     rows = [ln for ln in lines if ln]
-    if any(not ln.strip() for ln in rows) or len(rows) < 2:
+    if len(rows) < 2 or any(map(str.isspace, rows)):
         raise _NotPlain  # blank-looking lines and empty files: pandas decides
     header = [h.strip() for h in rows[0].split(delim)]
     names = [_clean_name(h or f"Unnamed: {i}") for i, h in enumerate(header)]
     if len(set(names)) != len(names):
         raise _NotPlain  # pandas renames duplicates ("a.1")
     n = len(names)
-    cells: list[list[str]] = []
-    for ln in rows[1:]:
-        fields = ln.split(delim)
-        if len(fields) > n:
-            raise _NotPlain  # pandas skips such a row, or cuts it when it is the first
-        if len(fields) < n:
-            fields += [""] * (n - len(fields))
-        cells.append(fields)
-    if not cells:
-        raise _NotPlain
+    body = rows[1:]
+    fields = set(map(str.count, body, repeat(delim, len(body))))
+    if max(fields) > n - 1:
+        raise _NotPlain  # pandas skips such a row, or cuts it when it is the first
     if _incomplete_last_line(raw, delim, n) is not None:
         raise _NotPlain  # the cut-off line and its note: one code path
-    columns: dict[str, Column] = {}
-    for name, tokens in zip(names, zip(*cells, strict=True), strict=True):
-        columns[name] = _plain_column(tokens)
-    return Frame(columns)
+    if fields == {n - 1}:
+        cells = delim.join(body).split(delim)  # every row complete: the columns are strided slices
+        columns = {name: _plain_column(cells[j::n]) for j, name in enumerate(names)}
+        return Frame(columns)
+    padded = []
+    for ln in body:
+        row = ln.split(delim)
+        padded.append(row + [""] * (n - len(row)))  # a short row: missing cells, as pandas reads it
+    return Frame({name: _plain_column(list(col)) for name, col in zip(names, zip(*padded, strict=True), strict=True)})
 
 
-def _plain_column(tokens: tuple[str, ...]) -> Column:
-    stripped = [t.strip() for t in tokens]
-    joined = "\n".join(stripped)
-    present = np.fromiter((t not in MISSING for t in stripped), dtype=bool, count=len(stripped))
-    if PLAIN_CHARS.issuperset(joined) and PLAIN_COLUMN.fullmatch(joined):
-        # Only digits: checked as a whole, converted in one pass.
-        values = np.array([float(t) if p else np.nan for t, p in zip(stripped, present.tolist(), strict=True)])
+def _plain_column(tokens: list[str]) -> Column:
+    joined = "\n".join(tokens)
+    if (PLAIN_CHARS.issuperset(joined) and PLAIN_COLUMN.fullmatch(joined)) or WORDS_COLUMN.fullmatch(joined):
+        # Numbers, nan/inf words and the missing tokens made of the same characters, no padding:
+        # checked as a whole, converted in C (numpy parses a number as float() does).
+        missing = np.fromiter(map(MISSING.__contains__, tokens), dtype=bool, count=len(tokens))
+        if missing.any():
+            values = np.full(len(tokens), np.nan)
+            values[~missing] = np.array(list(compress(tokens, (~missing).tolist())), dtype=np.float64)
+        else:
+            values = np.array(tokens, dtype=np.float64)
+        values[np.isnan(values)] = np.nan  # "-nan" parses with its sign bit set; pandas' NaN has none
+        present = ~missing
     else:
+        stripped = [t.strip() for t in tokens]
+        present = np.fromiter((t not in MISSING for t in stripped), dtype=bool, count=len(stripped))
         values = np.empty(len(stripped))
         for i, t in enumerate(stripped):
             if t in MISSING:
