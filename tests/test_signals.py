@@ -17,7 +17,8 @@ import pytest
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to find child processes")
 
 
-def write_logs(folder: Path, count: int = 40, rows: int = 5000) -> None:
+def write_logs(folder: Path, count: int = 150, rows: int = 5000) -> None:
+    """Enough logs that plotting them all outlasts the wait for the first plot and the signal."""
     folder.mkdir()
     for i in range(count):
         lines = ["step,loss,val_loss"]

@@ -75,15 +75,14 @@ def find_checkpoints(history: LossHistory) -> tuple[Path | None, list[Checkpoint
     epochs = history.x_name.lower() in ("epoch", "epochs")
     for base in (folder, *(folder / d for d in CHECKPOINT_DIRS)):
         for name, is_dir in _listing(base):
-            path = str(base / name)
             if is_dir and (m := HF_CHECKPOINT.fullmatch(name)):
-                found.append(Checkpoint(path, float(m.group(1)), "huggingface"))
+                found.append(Checkpoint(str(base / name), float(m.group(1)), "huggingface"))
             elif not is_dir and (m := LIGHTNING_CHECKPOINT.fullmatch(name)):
                 # Lightning names the epoch and the optimizer steps done; a log by epoch counts epochs
-                found.append(Checkpoint(path, float(m.group(1) if epochs else m.group(2)), "lightning"))
+                found.append(Checkpoint(str(base / name), float(m.group(1) if epochs else m.group(2)), "lightning"))
             elif not is_dir and epochs and (m := KERAS_CHECKPOINT.fullmatch(name)):
                 # Keras formats {epoch} from 1; its CSVLogger counts epochs from 0
-                found.append(Checkpoint(path, float(int(m.group(1)) - 1), "keras"))
+                found.append(Checkpoint(str(base / name), float(int(m.group(1)) - 1), "keras"))
     found.sort(key=lambda c: c.x)
     return folder, found
 

@@ -272,18 +272,16 @@ def _plain_frame(lines: list[str], delim: str, raw: RawInput) -> Frame:
 
 def _plain_column(tokens: list[str]) -> Column:
     joined = "\n".join(tokens)
-    if (PLAIN_CHARS.issuperset(joined) and PLAIN_COLUMN.fullmatch(joined)) or WORDS_COLUMN.fullmatch(joined):
-        # Numbers, nan/inf words and the missing tokens made of the same characters, no padding:
-        # checked as a whole, converted in C (numpy parses a number as float() does).
-        missing = np.fromiter(map(MISSING.__contains__, tokens), dtype=bool, count=len(tokens))
-        if missing.any():
-            values = np.full(len(tokens), np.nan)
-            values[~missing] = np.array(list(compress(tokens, (~missing).tolist())), dtype=np.float64)
-        else:
-            values = np.array(tokens, dtype=np.float64)
-        values[np.isnan(values)] = np.nan  # "-nan" parses with its sign bit set; pandas' NaN has none
-        present = ~missing
-    else:
+    values = None
+    if PLAIN_CHARS.issuperset(joined):
+        # Only digits, signs, points and exponents: float() (numpy parses as it does) accepts exactly
+        # PLAIN_NUMBER's shapes, except integers of more than 18 digits (pandas' int64): only a column
+        # with a token that long needs the pattern.
+        if max(map(len, tokens)) <= 18 or PLAIN_COLUMN.fullmatch(joined):
+            values, present = _numbers(tokens)
+    elif WORDS_COLUMN.fullmatch(joined):
+        values, present = _numbers(tokens)
+    if values is None:
         stripped = [t.strip() for t in tokens]
         present = np.fromiter((t not in MISSING for t in stripped), dtype=bool, count=len(stripped))
         values = np.empty(len(stripped))
@@ -299,6 +297,22 @@ def _plain_column(tokens: list[str]) -> Column:
     if np.any((values == 0) & np.signbit(values)):
         raise _NotPlain  # "-0": pandas reads an integer column's -0 as +0
     return Column(values, present)
+
+
+def _numbers(tokens: list[str]) -> tuple[np.ndarray | None, np.ndarray]:
+    """(values, present) of unpadded number and nan/inf tokens, the missing ones ("", "-", "--") NaN
+    and absent, converted in C; (None, _) when a token is no number after all."""
+    missing = np.fromiter(map(MISSING.__contains__, tokens), dtype=bool, count=len(tokens))
+    try:
+        if missing.any():
+            values = np.full(len(tokens), np.nan)
+            values[~missing] = np.array(list(compress(tokens, (~missing).tolist())), dtype=np.float64)
+        else:
+            values = np.array(tokens, dtype=np.float64)
+    except ValueError:
+        return None, missing
+    values[np.isnan(values)] = np.nan  # "-nan" parses with its sign bit set; pandas' NaN has none
+    return values, ~missing
 
 
 def _is_number(cell: str) -> bool:

@@ -204,17 +204,17 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
     notes = []
     others: list[int] = []
     ints = _Ints()
-    # The C scanner with Python's own int parsing: one call per line, no decoder built per line. A
-    # number long enough to overflow a float (rare: damage) sends every line through ``json.loads``
-    # with the hook that reads it as infinity and notes it.
-    scan = None if LONG_INT.search(text) else json.JSONDecoder().scan_once
-    nested = False
+    # The C scanner with Python's own int parsing: one call per line, no decoder built per line. A line
+    # holding a number long enough to overflow a float (rare: damage) goes through ``json.loads`` with
+    # the hook that reads it as infinity and notes it.
+    scan = json.JSONDecoder().scan_once
+    long_int = LONG_INT.search
     for i, line in enumerate(lines):
         s = line.strip()
         if not s:
             continue
         try:
-            if scan is None:
+            if len(s) >= FLOAT_DIGITS and long_int(s):
                 raise ValueError
             rec, end = scan(s, 0)
             if end != len(s):
@@ -229,9 +229,10 @@ def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHist
                 raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
         if isinstance(rec, dict):
             records.append(rec)
-            nested = nested or "{" in s[1:]
         else:
             others.append(i + 1)
+    # Every record holds a "{"; as many in the whole text as records means none holds a nested object.
+    nested = text.count("{") > len(records)
     if not records:
         raise LossdocError(raw.source, "no JSON records found")
     if others:
