@@ -183,9 +183,14 @@ def snippet_code(d: Diagnosis) -> str | None:
 def print_code(console: Console, code: str) -> None:
     """Code as it must be pasted: highlighted, never wrapped or cut at the terminal's width (rich's
     soft wrap leaves long lines to the terminal, so a copy gives the original lines)."""
-    from rich.syntax import Syntax
+    if console.color_system is None:
+        # No colours (a file, a pipe, a dumb terminal): highlighting would print the same characters,
+        # after compiling pygments' Python lexer (tens of milliseconds, more than the analysis).
+        text = Text(code, no_wrap=True)
+    else:
+        from rich.syntax import Syntax  # lazy: only a colour terminal shows the highlighting
 
-    text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
+        text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
     text.rstrip()
     console.print(text, soft_wrap=True)
 
