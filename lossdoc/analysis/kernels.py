@@ -121,11 +121,17 @@ def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
     return rolling_quantile(y, window, 50.0)
 
 
+PREFIX_SKIPLIST_MIN = 32
+"""Prefix medians come from pandas' expanding skiplist, once pandas is imported, from this many values:
+below it one ``median`` call per prefix is cheaper than building a Series. (Never imported for them:
+the loop costs milliseconds where the import costs a quarter of a second.)"""
+
+
 def prefix_medians(a: np.ndarray) -> np.ndarray:
     """``[np.median(a[:1]), np.median(a[:2]), ...]`` bit for bit."""
     a = np.asarray(a, dtype=np.float64)
-    if _use_skiplist(a, a.size // 2 + 1):
-        import pandas as pd  # lazy: see _skiplist_quantile
+    if a.size >= PREFIX_SKIPLIST_MIN and "pandas" in sys.modules and np.isfinite(a).all():
+        import pandas as pd  # already imported (checked above): this only binds the name
 
         return pd.Series(a, copy=False).expanding().median().to_numpy()
     return np.array([median(a[: i + 1]) for i in range(a.size)])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from itertools import chain, repeat
-from operator import is_not
+from operator import is_not, itemgetter
 
 import numpy as np
 
@@ -197,40 +197,59 @@ def _is_hf_summary(entry: dict[str, object]) -> bool:
     return "train_runtime" in entry or ("train_loss" in entry and "loss" not in entry and "total_flos" in entry)
 
 
+def _clean_records(lines: list[str]) -> list[dict[str, object]] | None:
+    """Every non-blank line one JSON object, no number too long for a float: the records, parsed by
+    the C scanner in one pass. None for anything else, which the line-by-line reader then reads with
+    its notes and errors (the same records, when there are any)."""
+    scan = json.JSONDecoder().scan_once
+    stripped = [s for s in map(str.strip, lines) if s]
+    if not stripped or (max(map(len, stripped)) >= FLOAT_DIGITS and any(map(LONG_INT.search, stripped))):
+        return None
+    try:
+        parsed = list(map(scan, stripped, repeat(0)))
+    except (StopIteration, ValueError):
+        return None
+    if list(map(itemgetter(1), parsed)) != list(map(len, stripped)):
+        return None  # something after a line's value
+    records = list(map(itemgetter(0), parsed))
+    return records if all(type(r) is dict for r in records) else None
+
+
 def read_jsonl(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
     text = raw.text()
     lines = text.splitlines()
-    records: list[dict[str, object]] = []
     notes = []
     others: list[int] = []
     ints = _Ints()
-    # The C scanner with Python's own int parsing: one call per line, no decoder built per line. A line
-    # holding a number long enough to overflow a float (rare: damage) goes through ``json.loads`` with
-    # the hook that reads it as infinity and notes it.
-    scan = json.JSONDecoder().scan_once
-    long_int = LONG_INT.search
-    for i, line in enumerate(lines):
-        s = line.strip()
-        if not s:
-            continue
-        try:
-            if len(s) >= FLOAT_DIGITS and long_int(s):
-                raise ValueError
-            rec, end = scan(s, 0)
-            if end != len(s):
-                raise ValueError
-        except (StopIteration, ValueError):
+    records = _clean_records(lines)
+    if records is None:
+        records = []
+        # One line at a time: the C scanner with Python's own int parsing, and a line it refuses (or one
+        # holding a number long enough to overflow a float: damage) through ``json.loads`` with the hook
+        # that reads such a number as infinity and notes it.
+        scan = json.JSONDecoder().scan_once
+        for i, line in enumerate(lines):
+            s = line.strip()
+            if not s:
+                continue
             try:
-                rec = json.loads(s, parse_int=ints)
-            except json.JSONDecodeError as exc:
-                if i == len(lines) - 1 and not text.endswith("\n"):
-                    notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
-                    continue
-                raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            others.append(i + 1)
+                if len(s) >= FLOAT_DIGITS and LONG_INT.search(s):
+                    raise ValueError
+                rec, end = scan(s, 0)
+                if end != len(s):
+                    raise ValueError
+            except (StopIteration, ValueError):
+                try:
+                    rec = json.loads(s, parse_int=ints)
+                except json.JSONDecodeError as exc:
+                    if i == len(lines) - 1 and not text.endswith("\n"):
+                        notes.append(f"ignored an incomplete last line (line {i + 1}); the log may still be written")
+                        continue
+                    raise LossdocError(raw.source, f"malformed JSON on line {i + 1} ({exc.msg})") from None
+            if isinstance(rec, dict):
+                records.append(rec)
+            else:
+                others.append(i + 1)
     # Every record holds a "{"; as many in the whole text as records means none holds a nested object.
     nested = text.count("{") > len(records)
     if not records:
