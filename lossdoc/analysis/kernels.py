@@ -29,6 +29,10 @@ SKIPLIST_WORK_LOADED = 100_000
 """Once pandas is imported (an earlier long series, a large CSV), the skiplist is used from this much
 work: below it, building a pandas Series costs more than the partitions it saves."""
 
+LARGEST_DIFFERENCE = 1e300
+"""The skiplist path is taken only for values under this size, so no difference of two overflows (then
+numpy's interpolation and the shortcuts taken here agree bit for bit)."""
+
 PARTITION_CHUNK = 4_000_000
 """Sliding windows are partitioned this many elements at a time, which bounds the memory of a copy."""
 
@@ -60,8 +64,8 @@ def median(a: np.ndarray) -> float:
 
 def _use_skiplist(y: np.ndarray, window: int) -> bool:
     work = y.size * window
-    if work < SKIPLIST_WORK_LOADED or not np.isfinite(y).all():
-        return False  # non-finite values: the partition path has np.median's NaN semantics
+    if work < SKIPLIST_WORK_LOADED or not np.abs(y).max(initial=0.0) < LARGEST_DIFFERENCE:
+        return False  # non-finite values (np.median's NaN semantics) or differences that could overflow
     return work >= SKIPLIST_WORK or "pandas" in sys.modules
 
 
@@ -84,8 +88,11 @@ def _skiplist_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     qf = float(np.true_divide(q, 100))
     virtual = (window - 1) * qf  # np.percentile's linear method; pandas' index is the same product
     lo = roll.quantile(qf, interpolation="lower").to_numpy()[window - 1 :]
+    gamma = virtual - np.floor(virtual)
+    if gamma == 0:
+        return lo + 0.0  # numpy's lerp at 0: lo + (hi - lo)·0, which turns -0.0 into 0.0
     hi = roll.quantile(qf, interpolation="higher").to_numpy()[window - 1 :]
-    return _lerp(lo, hi, virtual - np.floor(virtual))
+    return _lerp(lo, hi, gamma)
 
 
 def sliding_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
