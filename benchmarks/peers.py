@@ -9,6 +9,8 @@ Two sets of logs are timed:
 
 * ``detection`` — the synthetic benchmark's own generated logs (``benchmarks/detection.py``: 172 CSVs,
   10 to 1,000,000 points).
+* ``detection-short`` — the same logs without the long ones (at most 60,000 rows): 143 CSVs of
+  10 to 1,000 points, where the cost per log, not per point, decides.
 * ``mixed`` — 240 logs drawn from the same curve families at lengths spread log-uniformly from 10 to
   50,000 points, half written as CSV and half as JSON Lines (one record per row, empty cells left
   out, NaN as the bare ``NaN`` token ``json.dumps`` writes), with a seed of its own (``--seed``).
@@ -16,8 +18,9 @@ Two sets of logs are timed:
 Each tool reads the whole folder in **one call, one process** (``lossdoc analyze DIR --format json -j 1``,
 ``losslint check --format json DIR``); its CPU time (user + system, from ``getrusage`` of the waited
 child) is measured ``--repeat`` times, interleaved tool by tool, and the median and the range are
-printed. The small-log row is the wall time of one call on ``sample_logs/keras_overfitting.csv``
-(median of ``--small-repeat`` calls). The other peers take one file per call; ``--per-file N`` times
+printed. The small-log rows are the wall time of one call on ``sample_logs/keras_overfitting.csv``
+(median of ``--small-repeat`` calls), lossdoc's default table and its JSON, against losslint's text.
+The other peers take one file per call; ``--per-file N`` times
 them on N files of the mixed set and prints their CPU seconds per log (start-up included, as a user
 running them per log pays it).
 """
@@ -45,6 +48,9 @@ from detection import SEED, build_cases, generate, layout, render
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL_LOG = ROOT / "sample_logs" / "keras_overfitting.csv"
+SHORT_ROWS = 60_000
+"""``detection-short`` keeps the synthetic benchmark's logs of at most this many rows (its 10-, 100- and
+1,000-point runs and none of its 100,000-point ones): start-up and per-log costs dominate there."""
 
 
 def _jsonl_from_csv(src: Path, dst: Path) -> None:
@@ -118,7 +124,7 @@ def file_cmd(tool: str, venvs: Path, path: Path) -> list[str]:
     exe = str(venvs / tool / "bin" / tool)
     return {
         "lossdoc": ["lossdoc", "analyze", str(path), "--format", "json", "--fail-on", "never"],
-        "losslint": [exe, "check", "--format", "json", str(path)],
+        "losslint": [exe, "check", str(path)],
         "trainproof": [exe, "doctor", "--json", str(path)],
         "trainspotter": [exe, "analyze", "--output", "json", str(path)],
         "runmedic": [exe, "diagnose", "--json", str(path)],
@@ -133,7 +139,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="/tmp/lossdoc-peers", help="folder for the generated logs")
     ap.add_argument("--venvs", default="/work/compvenv", help="one venv per peer (competitors.py --setup)")
-    ap.add_argument("--sets", default="detection,mixed")
+    ap.add_argument("--sets", default="detection,detection-short,mixed")
     ap.add_argument("--seed", type=int, default=SEED + 7, help="seed of the mixed set")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--small-repeat", type=int, default=21)
@@ -154,6 +160,14 @@ def main() -> int:
         folder = work / name
         if name == "detection":
             make_detection(folder)
+        elif name == "detection-short":
+            make_detection(work / "detection")
+            if folder.exists():
+                shutil.rmtree(folder)
+            folder.mkdir(parents=True)
+            for log in (work / "detection").glob("*.csv"):
+                if sum(1 for _ in log.open()) <= SHORT_ROWS:
+                    shutil.copy(log, folder / log.name)
         else:
             make_mixed(folder, seed=args.seed)
         n = sum(1 for p in folder.iterdir() if p.suffix in (".csv", ".jsonl"))
@@ -166,12 +180,19 @@ def main() -> int:
                 times[tool].append(cpu)
         ratio = [a / b for a, b in zip(times["lossdoc"], times["losslint"], strict=True)]
         rows.append((f"{name}: {n} logs, one call, CPU s", times, ratio))
-    small: dict[str, list[float]] = {"lossdoc": [], "losslint": []}
+    small: dict[str, list[float]] = {"lossdoc": [], "lossdoc json": [], "losslint": []}
     for _ in range(args.small_repeat):
         for tool in small:
-            small[tool].append(cpu_of(file_cmd(tool, venvs, SMALL_LOG))[1])
-    ratio = [a / b for a, b in zip(small["lossdoc"], small["losslint"], strict=True)]
-    rows.append(("one small Keras log, wall s", small, ratio))
+            cmd = file_cmd(tool.split()[0], venvs, SMALL_LOG)
+            if tool == "lossdoc":
+                cmd = ["lossdoc", "analyze", str(SMALL_LOG), "--fail-on", "never"]  # the default table
+            small[tool].append(cpu_of(cmd)[1])
+    for tool in ("lossdoc", "lossdoc json"):
+        ratio = [a / b for a, b in zip(small[tool], small["losslint"], strict=True)]
+        what = "table" if tool == "lossdoc" else "--format json"
+        rows.append(
+            (f"one small Keras log ({what}), wall s", {"lossdoc": small[tool], "losslint": small["losslint"]}, ratio)
+        )
 
     head = f"| work | lossdoc | {version.stdout.strip() or 'losslint'} | lossdoc / losslint |"
     print(head)
