@@ -13,7 +13,7 @@ import typer
 
 from lossdoc import __version__
 from lossdoc.errors import one_line
-from lossdoc.lean_typer import LeanCommand, LeanGroup
+from lossdoc.lean_typer import LeanCommand, LeanGroup, only_the_invoked_command
 from lossdoc.outputs import formats_help
 
 app = typer.Typer(
@@ -618,7 +618,8 @@ def main() -> None:
     with contextlib.suppress(ValueError):  # not the main thread (lossdoc called from a program)
         signal.signal(signal.SIGTERM, _terminated)
     try:
-        app()
+        with only_the_invoked_command(app, sys.argv[1:]):
+            app()
     except KeyboardInterrupt:  # (Typer turns one into exit code 130, below)
         _interrupted(130)
     except SystemExit as done:

@@ -11,6 +11,8 @@ coercion, and on a Typer without this machinery the classes are Typer's own, unc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -91,3 +93,34 @@ if RuntimeParam is not None:
 else:
     LeanCommand = TyperCommand  # type: ignore[misc]
     LeanGroup = TyperGroup  # type: ignore[misc]
+
+
+def _command_name(info: Any) -> str | None:
+    if info.name:
+        return str(info.name)
+    callback = getattr(info, "callback", None)
+    return callback.__name__.lower().replace("_", "-") if callback is not None else None
+
+
+@contextmanager
+def only_the_invoked_command(app: Any, args: list[str]) -> Iterator[None]:
+    """While Typer runs ``app`` on ``args``, register only the command they name.
+
+    Typer turns every registered command into a click command before it runs one, evaluating each
+    parameter's annotations (``Annotated[...]`` strings, under ``from __future__ import annotations``):
+    for ``lossdoc analyze`` that is most of the time between start-up and reading the log. The named
+    command is built as before, with the same name, help and errors; without exactly one command
+    named first (``--help``, a typo, no arguments), every command is registered, as Typer lists them.
+    """
+    name = args[0] if args else None
+    commands = [c for c in app.registered_commands if _command_name(c) == name]
+    groups = [g for g in app.registered_groups if _command_name(g) == name]
+    if name is None or len(commands) + len(groups) != 1:
+        yield
+        return
+    saved = app.registered_commands, app.registered_groups
+    app.registered_commands, app.registered_groups = commands, groups
+    try:
+        yield
+    finally:
+        app.registered_commands, app.registered_groups = saved

@@ -47,3 +47,35 @@ def test_options_still_parse_to_the_same_values(tmp_path):
     result = CliRunner().invoke(app, ["analyze", str(log), "--format", "json", "--select", "plateau", "-q"])
     assert result.exit_code in (0, 1), result.output
     assert '"schema_version": 1' in result.output
+
+
+def test_only_the_invoked_command_is_built_and_every_command_comes_back():
+    from lossdoc.lean_typer import only_the_invoked_command
+
+    every = set(typer.main.get_command(app).commands)  # type: ignore[attr-defined]
+    assert {"analyze", "watch", "compare", "golden"} <= every
+    for name in sorted(every):
+        with only_the_invoked_command(app, [name, "x"]):
+            assert set(typer.main.get_command(app).commands) == {name}  # type: ignore[attr-defined]
+        assert set(typer.main.get_command(app).commands) == every  # type: ignore[attr-defined]
+    for args in ([], ["--help"], ["analyz", "x"], ["-h"]):
+        with only_the_invoked_command(app, args):
+            assert set(typer.main.get_command(app).commands) == every  # type: ignore[attr-defined]
+
+
+def test_a_command_built_alone_parses_and_helps_as_when_built_with_the_rest():
+    from typer.testing import CliRunner
+
+    from lossdoc.lean_typer import only_the_invoked_command
+
+    runner = CliRunner()
+    for args in (
+        ["analyze", "--help"],
+        ["golden", "--help"],
+        ["analyze", "--no-such-option", "x"],
+        ["explain", "plateau"],
+    ):
+        whole = runner.invoke(app, args)
+        with only_the_invoked_command(app, args):
+            alone = runner.invoke(app, args)
+        assert (alone.exit_code, alone.output) == (whole.exit_code, whole.output)
