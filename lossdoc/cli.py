@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
@@ -606,7 +607,19 @@ def _register_compare() -> None:
 _register_compare()
 
 
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "OMP_NUM_THREADS")
+"""Set to 1 for the command line (unless the user set them): lossdoc's matrix products are tiny, and the
+pool of threads OpenBLAS starts when numpy is imported costs more CPU than analysing a small log."""
+
+
+def one_blas_thread(environ: MutableMapping[str, str]) -> None:
+    """One BLAS thread, unless the user chose a number (see BLAS_THREADS); before numpy is imported."""
+    for var in BLAS_THREADS:
+        environ.setdefault(var, "1")
+
+
 def main() -> None:
+    one_blas_thread(os.environ)  # lossdoc.cli does not import numpy: nothing has started BLAS yet
     if not sys.warnoptions:
         import warnings
 

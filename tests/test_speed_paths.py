@@ -19,8 +19,16 @@ from typer.testing import CliRunner
 
 from lossdoc.advice import recommend
 from lossdoc.analysis import kernels
-from lossdoc.analysis.kernels import median, prefix_medians, row_medians, sliding_quantile
-from lossdoc.analysis.rules.plateau import fitted_flat, flat_stretches
+from lossdoc.analysis.kernels import (
+    fitted_flat,
+    flat_stretches,
+    median,
+    prefix_medians,
+    ranges_at,
+    row_medians,
+    sliding_quantile,
+    trend_range,
+)
 from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
@@ -347,6 +355,32 @@ def test_fitted_flat_gives_the_same_pairs_whatever_the_block() -> None:
         assert np.array_equal(fitted_flat(*args), whole)
 
 
+def test_fitted_flat_leaves_short_pairs_out_and_keeps_the_rest() -> None:
+    rng = np.random.default_rng(29)
+    for _ in range(60):
+        n = int(rng.integers(4, 200))
+        x = np.sort(rng.uniform(0, 100, n))
+        z = np.cumsum(rng.normal(size=n)) * rng.choice([0.001, 0.05, 1.0])
+        args = (x, z, 0.02, 2.0, 0.05, 0.03)
+        whole = fitted_flat(*args)
+        for span in (0.0, float(rng.uniform(0, 100)), 100.0, x[-1] - x[0]):
+            longer = (x[None, :] - x[:, None]) > span
+            assert np.array_equal(fitted_flat(*args, min_span=span), whole & longer)
+            assert np.array_equal(fitted_flat(*args, block=7, min_span=span), whole & longer)
+
+
+def test_ranges_at_pairs_equal_the_whole_range_matrix() -> None:
+    rng = np.random.default_rng(31)
+    for trial in range(200):
+        n = int(rng.integers(1, 300))
+        t = np.round(rng.normal(size=n), int(rng.integers(0, 3)))
+        if trial % 5 == 0:
+            t[rng.random(n) < 0.05] = np.nan
+        a, b = np.nonzero(np.triu(np.ones((n, n), dtype=bool)))
+        with np.errstate(invalid="ignore"):
+            assert np.array_equal(ranges_at(t, a, b), trend_range(t)[a, b], equal_nan=True)
+
+
 # --- many logs: the process pool ------------------------------------------------------------------
 
 
@@ -547,3 +581,14 @@ def test_jsonl_lines_the_fast_scanner_cannot_take_are_read_line_by_line(tmp_path
     bad.write_text('{"step": 1, "loss": 1.0} {"step": 2}\n{"step": 3, "loss": 0.5}\n')
     with pytest.raises(LossdocError, match="line 1"):
         read_one(str(bad))
+
+
+def test_the_command_line_runs_one_blas_thread_unless_the_user_chose() -> None:
+    from lossdoc.cli import BLAS_THREADS, one_blas_thread
+
+    env = {"OMP_NUM_THREADS": "4"}
+    one_blas_thread(env)
+    assert env == {**dict.fromkeys(BLAS_THREADS, "1"), "OMP_NUM_THREADS": "4"}
+    code = "import sys, lossdoc.cli; print('numpy' in sys.modules)"  # so main() sets them before numpy starts BLAS
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"

@@ -197,36 +197,44 @@ def fitted_flat(
     max_rise: float,
     max_fall: float,
     block: int = FIT_BLOCK,
+    min_span: float = -np.inf,
 ) -> np.ndarray:
     """flat[a, b]: a least-squares line through points a..b falls by less than ``tol`` over the stretch,
     allowing ``sigmas`` standard errors of that fall (noise), falls by less than ``max_fall`` outright, and
-    rises by less than ``max_rise``.
+    rises by less than ``max_rise``. Pairs no longer than ``min_span`` (``x[b] - x[a] <= min_span``) are
+    left False without being computed: a caller that already holds a stretch that long passes its length.
 
     Every pair from cumulative sums, a block of starts at a time: whole n×n intermediates (a dozen of
-    them) would go back to the kernel after every run and be faulted in again for the next one.
+    them) would go back to the kernel after every run and be faulted in again for the next one. Each
+    pair's value is computed element by element, so a pair gets the same answer in any block.
     """
     n = z.size
     xs = (x - x[0]) / max(x[-1] - x[0], 1e-300)
     c = [np.concatenate([[0.0], np.cumsum(v)]) for v in (np.ones(n), xs, z, xs * xs, xs * z, z * z)]
-    b = np.arange(n)[None, :]
-    upto = [ck[np.minimum(b + 1, n)] for ck in c]  # sums over points 0..b
-    x_end = xs[np.minimum(b, n - 1)]
-    flat = np.empty((n, n), dtype=bool)
+    flat = np.zeros((n, n), dtype=bool)
     rows = max(1, block // max(n, 1))
+    # x is sorted: the starts that can begin a long enough pair are a prefix
+    starts = n if min_span == -np.inf else int(np.count_nonzero(x[-1] - x > min_span))
     with np.errstate(all="ignore"):
-        for a0 in range(0, n, rows):
-            a = np.arange(a0, min(n, a0 + rows))[:, None]
-            m, sx, sz, sxx, sxz, szz = (upto[k] - c[k][a] for k in range(6))  # sums over points a..b
+        for a0 in range(0, starts, rows):
+            a = np.arange(a0, min(starts, a0 + rows))[:, None]
+            # the first end that may be longer than min_span (one earlier: the exact test is below)
+            b0 = max(0, int(np.searchsorted(x, x[a0] + min_span, side="left")) - 1) if min_span > -np.inf else 0
+            b = np.arange(b0, n)[None, :]
+            m, sx, sz, sxx, sxz, szz = (c[k][b + 1] - c[k][a] for k in range(6))  # sums over points a..b
             vxx = sxx - sx * sx / m
             vxz = sxz - sx * sz / m
             vzz = szz - sz * sz / m
             slope = vxz / vxx
             rss = np.maximum(vzz - slope * vxz, 0.0)
             se = np.sqrt(rss / np.maximum(m - 2, 1) / vxx)
-            length = x_end - xs[a]
+            length = xs[b] - xs[a]
             fall = -slope * length
             ok = (b - a >= 3) & (np.abs(fall) - sigmas * se * length < tol) & (np.abs(fall) < max_fall)
-            flat[a0 : a0 + a.shape[0]] = ok & (-fall < max_rise) & np.isfinite(fall)
+            ok &= (-fall < max_rise) & np.isfinite(fall)
+            if min_span > -np.inf:
+                ok &= x[b] - x[a] > min_span
+            flat[a0 : a0 + a.shape[0], b0:] = ok
     return flat
 
 
@@ -237,3 +245,22 @@ def trend_range(t: np.ndarray) -> np.ndarray:
     hi = np.maximum.accumulate(np.where(tri, t[None, :], -np.inf), axis=1)
     lo = np.minimum.accumulate(np.where(tri, t[None, :], np.inf), axis=1)
     return np.where(tri, hi - lo, 0.0)
+
+
+def ranges_at(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``trend_range(t)[a, b]`` for the given pairs (``a <= b``) alone: two lookups each in a sparse table
+    of running maxima and minima (a maximum over overlapping halves is the maximum, exactly)."""
+    highs, lows = [t], [t]  # highs[k][i] = max(t[i : i + 2**k])
+    while 2 ** len(highs) <= t.size:
+        half = 2 ** (len(highs) - 1)
+        highs.append(np.maximum(highs[-1][:-half], highs[-1][half:]))
+        lows.append(np.minimum(lows[-1][:-half], lows[-1][half:]))
+    out = np.empty(a.size)
+    if not a.size:
+        return out
+    level = np.frexp(b - a + 1)[1] - 1  # floor(log2(length)), exactly
+    for k in np.unique(level):
+        at = level == k
+        lo_i, hi_i = a[at], b[at] - 2**k + 1
+        out[at] = np.maximum(highs[k][lo_i], highs[k][hi_i]) - np.minimum(lows[k][lo_i], lows[k][hi_i])
+    return out

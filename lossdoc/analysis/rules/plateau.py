@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.kernels import fitted_flat, flat_stretches, rolling_median, trend_range
+from lossdoc.analysis.kernels import fitted_flat, flat_stretches, ranges_at, rolling_median
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, trend_window
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
@@ -95,17 +95,21 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
         # A band that is not heavy: the fall must be shown below the tolerance (its fit plus sure_sigmas
         # standard errors), since the longest of many noisy windows fits flat by chance.
         sigmas = params.fit_sigmas if heavy else -params.sure_sigmas
-        flat = fitted_flat(xf, zf, base_tol, sigmas, float(np.log(params.max_rise)), tol_fit)
+        # Only stretches longer than the one found above can change the answer: only those are fitted.
+        longer = best[1] - best[0]
+        flat = fitted_flat(xf, zf, base_tol, sigmas, float(np.log(params.max_rise)), tol_fit, min_span=longer)
         # ...but a line through a U (falls, then rises back) is flat too: the smoothed trend must also stay
         # in a band no wider than its own scatter allows.
         w = trend_window(zf.size, params.smooth_fraction)
         tf = rolling_median(zf, w)
-        flat &= trend_range(tf) <= max(2 * tol_fit, params.band_sigmas * 1.2533 * noise / np.sqrt(w))
-        span = np.where(flat, xf[None, :] - xf[:, None], -np.inf)
-        k = int(np.argmax(span))
-        i, j = divmod(k, zf.size)
-        if flat[i, j] and xf[j] - xf[i] > best[1] - best[0]:
-            best = (float(xf[i]), float(xf[j]))
+        ai, bi = np.nonzero(flat)  # in row-major order, as an argmax over the whole matrix meets them
+        keep = ranges_at(tf, ai, bi) <= max(2 * tol_fit, params.band_sigmas * 1.2533 * noise / np.sqrt(w))
+        ai, bi = ai[keep], bi[keep]
+        if ai.size:
+            k = int(np.argmax(xf[bi] - xf[ai]))  # the first of the longest
+            i, j = int(ai[k]), int(bi[k])
+            if xf[j] - xf[i] > longer:
+                best = (float(xf[i]), float(xf[j]))
     return best
 
 
