@@ -116,7 +116,7 @@ def plan(history: LossHistory, causes: list[dict[str, Any]], best: dict[str, Any
 
 
 def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
-    """The folder's entries (name, is a folder): listed once per process while the folder is unchanged
+    """The folder's possible checkpoints (name, is a folder): listed once per process while it is unchanged
     (its mtime changes when an entry is added or removed), so 20,000 logs in one folder list it once."""
     try:
         mtime = os.stat(folder).st_mtime_ns
@@ -127,6 +127,18 @@ def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
 
 @lru_cache(maxsize=LISTINGS_CACHED)
 def _listing_at(folder: str, _mtime_ns: int) -> tuple[tuple[str, bool], ...]:
+    """The entries that may be checkpoints (a folder named checkpoint-N, a file ending in a checkpoint
+    suffix): the names of a folder of 5,000 logs are matched once, not once per log."""
+    return tuple((name, is_dir) for name, is_dir in _entries(folder) if _may_be_checkpoint(name, is_dir))
+
+
+def _may_be_checkpoint(name: str, is_dir: bool) -> bool:
+    if is_dir:
+        return HF_CHECKPOINT.fullmatch(name) is not None
+    return name.endswith((".ckpt", ".keras", ".h5", ".hdf5"))
+
+
+def _entries(folder: str) -> list[tuple[str, bool]]:
     out: list[tuple[str, bool]] = []
     try:
         with os.scandir(folder) as it:
@@ -138,8 +150,8 @@ def _listing_at(folder: str, _mtime_ns: int) -> tuple[tuple[str, bool], ...]:
                 except OSError:
                     continue
     except OSError:
-        return ()
-    return tuple(out)
+        return []
+    return out
 
 
 def _event_plan(cause: dict[str, Any], checkpoints: list[Checkpoint], history: LossHistory) -> dict[str, Any]:
