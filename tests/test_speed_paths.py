@@ -26,6 +26,7 @@ from lossdoc.analysis.kernels import (
     prefix_medians,
     ranges_at,
     row_medians,
+    row_quantiles,
     sliding_quantile,
     trend_range,
 )
@@ -264,6 +265,18 @@ def test_row_medians_equal_numpy_median() -> None:
             a[rng.random((rows, cols)) < 0.05] = value
         with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as np.median meets it too
             assert np.array_equal(row_medians(a), np.median(a, axis=1), equal_nan=True)
+
+
+def test_row_quantiles_equal_numpy_percentile() -> None:
+    rng = np.random.default_rng(37)
+    for _ in range(500):
+        rows, cols = int(rng.integers(1, 30)), int(rng.integers(1, 30))
+        a = np.round(rng.normal(size=(rows, cols)), int(rng.integers(0, 3)))
+        for value in (np.nan, np.inf, -np.inf):
+            a[rng.random((rows, cols)) < 0.05] = value
+        for q in (75.0, 25.0, 90.0, 10.0, 50.0, 100.0, 0.0):
+            with np.errstate(invalid="ignore"):
+                assert np.array_equal(row_quantiles(a, q), np.percentile(a, q, axis=1), equal_nan=True)
 
 
 def test_median_of_one_array_equals_numpy_median() -> None:
