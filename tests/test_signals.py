@@ -17,8 +17,7 @@ import pytest
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc to find child processes")
 
 
-def write_logs(folder: Path, count: int = 150, rows: int = 5000) -> None:
-    """Enough logs that plotting them all outlasts the wait for the first plot and the signal."""
+def write_logs(folder: Path, count: int = 40, rows: int = 5000) -> None:
     folder.mkdir()
     for i in range(count):
         lines = ["step,loss,val_loss"]

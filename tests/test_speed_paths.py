@@ -23,6 +23,7 @@ from lossdoc.analysis.kernels import (
     fitted_flat,
     flat_stretches,
     median,
+    percentile,
     prefix_medians,
     ranges_at,
     row_medians,
@@ -279,6 +280,16 @@ def test_row_quantiles_equal_numpy_percentile() -> None:
                 assert np.array_equal(row_quantiles(a, q), np.percentile(a, q, axis=1), equal_nan=True)
 
 
+def test_percentile_of_one_array_equals_numpy_percentile() -> None:
+    rng = np.random.default_rng(41)
+    for size in [1, 2, 3, 10, 11, 1000, 1001]:
+        a = np.round(rng.normal(size=size), int(rng.integers(0, 3)))
+        for q in (25, 50, 75, 90):
+            assert percentile(a, q) == np.percentile(a, q)
+        a[rng.integers(size)] = np.nan
+        assert np.isnan(percentile(a, 75))
+
+
 def test_median_of_one_array_equals_numpy_median() -> None:
     rng = np.random.default_rng(9)
     for size in [1, 2, 3, 10, 11, 1000, 1001]:
@@ -287,6 +298,9 @@ def test_median_of_one_array_equals_numpy_median() -> None:
         a[rng.integers(size)] = np.nan
         assert np.isnan(median(a))
     assert np.isnan(median(np.array([])))
+    assert median(np.float64(2.5)) == np.median(np.float64(2.5))  # a 0-d array: its one value
+    square = rng.normal(size=(7, 6))
+    assert median(square) == np.median(square)  # no axis: every value
 
 
 @pytest.mark.parametrize("path", ["partition", "skiplist"])

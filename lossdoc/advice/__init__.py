@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from lossdoc.analysis.kernels import median
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.history import LossHistory
 from lossdoc.words import count
@@ -228,7 +229,7 @@ def _spacing(xs: np.ndarray) -> float | None:
         return None
     d = np.diff(xs)
     d = d[d > 0]
-    return float(np.median(d)) if d.size else None
+    return median(d) if d.size else None
 
 
 def _check_unit(h: LossHistory, k: int, xs: np.ndarray) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lossdoc.analysis.context import fmt_x
+from lossdoc.analysis.kernels import median, percentile, row_medians
 from lossdoc.analysis.smoothing import MAD_TO_SIGMA
 from lossdoc.analysis.types import Finding
 from lossdoc.history import Series
@@ -112,7 +113,7 @@ def cut_notes(lr: Series, train: Series | None, x_name: str, params: Params = PA
         if i < 2 * w or i + w > ty.size:
             continue
         z = np.log(ty)
-        early, late, after = np.median(z[i - 2 * w : i - w]), np.median(z[i - w : i]), np.median(z[i : i + w])
+        early, late, after = median(z[i - 2 * w : i - w]), median(z[i - w : i]), median(z[i : i + w])
         if early - late < np.log1p(params.flat_before) and late - after > -np.log1p(-params.drop_after):
             notes.append(
                 f"Learning rate: the loss was flat before the rate was cut at {x_name} {fmt_x(x[c])} "
@@ -164,7 +165,7 @@ def grad_norm_notes(
         before = spikes[(x[spikes] < xe) & (x[spikes] >= xe - lead)]
         if before.size:
             g = int(before[0])
-            typical = float(np.percentile(y[: g + 1], 90)) if g > 0 else float(y[g])
+            typical = percentile(y[: g + 1], 90) if g > 0 else float(y[g])
             kind = _KIND[rule]
             return [
                 f"Gradient norm: it spiked at {x_name} {fmt_x(x[g])} ({_fv(y[g])}), before the loss {kind} at "
@@ -190,14 +191,14 @@ def grad_spikes(y: np.ndarray, sigmas: float) -> np.ndarray:
     size = max(1, math.ceil(n / MAX_REFERENCE_POINTS))
     nb = math.ceil(n / size)
     buckets = np.pad(z, (0, nb * size - n), mode="edge").reshape(nb, size)
-    level = np.median(buckets, axis=1) if size > 1 else z
+    level = row_medians(buckets) if size > 1 else z
     w = int(min(50, max(5, nb // 20)))
     ref = np.full(nb, np.nan)
     if nb > w:
-        ref[w:] = np.median(sliding_window_view(level[:-1], w), axis=1)
+        ref[w:] = row_medians(sliding_window_view(level[:-1], w))
     ref_points = np.repeat(ref, size)[:n]
     d = np.diff(z)
-    sigma = max(MAD_TO_SIGMA * float(np.median(np.abs(d - np.median(d)))) / np.sqrt(2.0), 1e-6)
+    sigma = max(MAD_TO_SIGMA * median(np.abs(d - median(d))) / np.sqrt(2.0), 1e-6)
     return np.flatnonzero(np.nan_to_num(z - ref_points, nan=-np.inf) > sigmas * sigma)
 
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from lossdoc.advice import replay
 from lossdoc.advice.frameworks import BY_FORMAT
+from lossdoc.analysis.kernels import median
 
 MAX_PATIENCE = 100
 """Longest patience searched, in checks."""
@@ -81,7 +82,7 @@ def delta_candidates(values: np.ndarray, best: int) -> list[float]:
     h = max(3, v.size // 6)
     window = v[max(0, b - h) : b + 1] if b >= 3 else v[b : b + h + 1]
     steps = np.abs(np.diff(window))
-    noise = float(np.median(steps)) if steps.size else 0.0
+    noise = median(steps) if steps.size else 0.0
     gain = float(np.min(v[:b]) - v[b]) if b > 0 else math.inf
     out: list[float] = []
     for f in DELTA_FRACTIONS:

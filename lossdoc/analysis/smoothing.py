@@ -15,7 +15,7 @@ from functools import cached_property
 
 import numpy as np
 
-from lossdoc.analysis.kernels import median, rolling_median, row_medians
+from lossdoc.analysis.kernels import median, percentile, rolling_median, row_medians
 from lossdoc.history import Series
 
 MAX_TREND_POINTS = 2000
@@ -69,7 +69,7 @@ def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> 
     yb = row_medians(y[:full].reshape(-1, size))
     if full < n:
         xb = np.append(xb, x[(full + n) // 2])
-        yb = np.append(yb, np.median(y[full:]))
+        yb = np.append(yb, median(y[full:]))
     return xb, yb
 
 
@@ -109,7 +109,7 @@ def diff_noise(z: np.ndarray) -> float:
     if d.size < 3:
         return 0.0
     dev = np.abs(d - median(d))
-    mad, q75 = np.percentile(dev, [50, 75])
+    mad, q75 = percentile(dev, 50), percentile(dev, 75)
     return float(max(MAD_TO_SIGMA * mad, q75 / 1.1503) / np.sqrt(2.0))
 
 
@@ -152,7 +152,7 @@ class Prepared:
         x, y = series.x[finite], series.y[finite]
         if y.size and bool(np.all(y > 0)):
             return cls(series, x, y, np.log(y), True)
-        scale = float(np.subtract(*np.percentile(y, [75, 25]))) if y.size else 1.0
+        scale = percentile(y, 75) - percentile(y, 25) if y.size else 1.0
         scale = scale or float(np.max(np.abs(y))) if y.size else 1.0
         return cls(series, x, y, y / (scale or 1.0), False)
 
@@ -189,7 +189,7 @@ class Prepared:
         """Back from judging space to the loss's own units (for messages)."""
         if self.log_space:
             return np.exp(z)
-        scale = float(np.subtract(*np.percentile(self.y, [75, 25]))) or float(np.max(np.abs(self.y))) or 1.0
+        scale = percentile(self.y, 75) - percentile(self.y, 25) or float(np.max(np.abs(self.y))) or 1.0
         return np.asarray(z) * scale
 
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss, fmt_ratio
+from lossdoc.analysis.kernels import median
 from lossdoc.analysis.smoothing import diff_noise
 from lossdoc.analysis.types import Finding, Marks, grade
 
@@ -81,7 +82,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     tr = p.trend(params.smooth_fraction)
     xb, t = tr.x, tr.t
     run_min = np.minimum.accumulate(t)
-    start_level = float(np.median(t[: max(1, min(3, t.size // 10))]))
+    start_level = median(t[: max(1, min(3, t.size // 10))])
     gap = t - run_min
     progress = np.maximum(start_level - run_min, 0.0)
     far = (gap >= np.log(params.min_ratio)) | (

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
-from lossdoc.analysis.kernels import prefix_medians, rolling_median, rolling_quantile, sliding_quantile
+from lossdoc.analysis.kernels import median, prefix_medians, rolling_median, rolling_quantile, sliding_quantile
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, spread_stride
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
@@ -177,7 +177,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
                 "count": len(spikes),
                 "spike_x": [float(x[i]) for i in peaks[:50]],
                 "max_ratio": round(biggest[1], 3),
-                "noise_sigma": round(float(np.median(sigma)), 5),
+                "noise_sigma": round(median(sigma), 5),
                 "threshold_sigmas": round(float(k), 2),
             },
         )

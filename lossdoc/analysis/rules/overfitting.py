@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.kernels import rolling_median
+from lossdoc.analysis.kernels import median, rolling_median
 from lossdoc.analysis.smoothing import Prepared, trend_window
 from lossdoc.analysis.types import Finding, Marks, grade
 
@@ -108,7 +108,7 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     best = best_val(ctx)
     xv, sv = smoothed_val(v, params.smooth_fraction)
     k = best.index
-    end_level = float(np.median(sv[-max(1, sv.size // 10) :]))
+    end_level = median(sv[-max(1, sv.size // 10) :])
     rise = end_level - sv[k]
     after = sv[k + 1 :]
     if after.size < 2:
@@ -126,7 +126,7 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     if tr is not None:
         xt, tt = smoothed_val(tr, 0.05)
         at_best = float(np.interp(best.x, xt, tt))
-        train_end = float(np.median(tt[-max(1, tt.size // 10) :]))
+        train_end = median(tt[-max(1, tt.size // 10) :])
         if train_end - at_best > np.log1p(params.train_tolerance):
             return None  # training loss rises too: divergence or instability, not overfitting
         train_change = float(np.exp(train_end - at_best) - 1) if tr.log_space else None

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.kernels import fitted_flat, flat_stretches, ranges_at, rolling_median
+from lossdoc.analysis.kernels import fitted_flat, flat_stretches, median, ranges_at, rolling_median
 from lossdoc.analysis.rules import divergence
 from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, trend_window
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
@@ -150,7 +150,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         # converged there, and the stretch is the rest of the run
         b, frac, later_gain = t.size - 1, float((hi - x0) / span), 0.0
         seg = t[a:]
-    level = float(p.to_value(np.median(seg)))
+    level = float(p.to_value(median(seg)))
     # Before a blow-up the run never "converged": it stalled until it blew up.
     reaches_end = b >= t.size - 1 and blowup is None
     starts_at_beginning = (xb[a] - xb[0]) <= 0.1 * span

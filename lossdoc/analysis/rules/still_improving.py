@@ -23,7 +23,7 @@ from functools import lru_cache
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.kernels import median
+from lossdoc.analysis.kernels import median, row_medians
 from lossdoc.analysis.rules import overfitting
 from lossdoc.analysis.smoothing import Prepared
 from lossdoc.analysis.types import Finding, Marks, grade
@@ -129,7 +129,7 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     if n > MAX_PAIR_POINTS:
         k = -(-n // MAX_PAIR_POINTS)
         m = (n // k) * k
-        x, z = x[n - m :].reshape(-1, k).mean(axis=1), np.median(z[n - m :].reshape(-1, k), axis=1)
+        x, z = x[n - m :].reshape(-1, k).mean(axis=1), row_medians(z[n - m :].reshape(-1, k))
     i, j = _pairs(int(z.size))
     dx = x[j] - x[i]
     ok = dx > 0
