@@ -37,26 +37,30 @@ PARTITION_CHUNK = 4_000_000
 """Sliding windows are partitioned this many elements at a time, which bounds the memory of a copy."""
 
 
-def row_medians(a: np.ndarray) -> np.ndarray:
+def row_medians(a: np.ndarray, nan_free: bool = False) -> np.ndarray:
     """``np.median(a, axis=1)`` bit for bit, several times faster on many short rows.
 
     np.median partitions each row around both middle positions and the last one (its NaN check);
     one partition around the upper middle is enough: the lower middle of an even row is the
     largest value left of it. The two are averaged as np.median does, ``(lo + hi) / 2``, and a row
-    holding a NaN gives NaN, as np.median's does.
+    holding a NaN gives NaN, as np.median's does (``nan_free``: the caller knows none does).
     """
     a = np.asarray(a, dtype=np.float64)
     n = a.shape[1]
     h = n // 2
     part = np.partition(a, h, axis=1)
     out = part[:, h].copy() if n % 2 else (part[:, :h].max(axis=1) + part[:, h]) / 2
+    return out if nan_free else _nan_rows(a, out)
+
+
+def _nan_rows(a: np.ndarray, out: np.ndarray) -> np.ndarray:
     has_nan = np.isnan(a).any(axis=1)
     if has_nan.any():
         out[has_nan] = np.nan
     return out
 
 
-def row_quantiles(a: np.ndarray, q: float) -> np.ndarray:
+def row_quantiles(a: np.ndarray, q: float, nan_free: bool = False) -> np.ndarray:
     """``np.percentile(a, q, axis=1)`` bit for bit: one partition around the two order statistics numpy's
     linear method interpolates between, joined with its arithmetic; a row holding a NaN gives NaN."""
     a = np.asarray(a, dtype=np.float64)
@@ -66,10 +70,7 @@ def row_quantiles(a: np.ndarray, q: float) -> np.ndarray:
     above = min(below + 1, n - 1)
     part = np.partition(a, sorted({below, above}), axis=1)
     out = _lerp(part[:, below], part[:, above], virtual - below)
-    has_nan = np.isnan(a).any(axis=1)
-    if has_nan.any():
-        out[has_nan] = np.nan
-    return out
+    return out if nan_free else _nan_rows(a, out)
 
 
 def percentile(a: np.ndarray, q: float) -> float:
@@ -126,11 +127,12 @@ def sliding_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     if _use_skiplist(y, window):
         return _skiplist_quantile(y, window, q)
     view = sliding_window_view(y, window)
+    nan_free = not np.isnan(y).any()  # then no window needs np.median's NaN check
     out = np.empty(view.shape[0])
     chunk = max(1, PARTITION_CHUNK // window)
     for s in range(0, view.shape[0], chunk):
         part = view[s : s + chunk]
-        out[s : s + chunk] = row_medians(part) if q == 50.0 else row_quantiles(part, q)
+        out[s : s + chunk] = row_medians(part, nan_free) if q == 50.0 else row_quantiles(part, q, nan_free)
     return out
 
 
