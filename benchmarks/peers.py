@@ -1,13 +1,17 @@
-"""CPU per log, lossdoc against the peer CLIs, on the same generated files, in one run.
+"""CPU per log, lossdoc against losslint's CLI, on the same generated files, in one run.
 
-Run by hand (not part of the test suite; the peers live in their own venvs, see competitors.py --setup):
+Run by hand (not part of the test suite; losslint lives in its own venvs, outside the repo):
 
-    PATH=.venv/bin:$PATH python benchmarks/peers.py --markdown                 # both sets, 5 repeats
-    PATH=.venv/bin:$PATH python benchmarks/peers.py --sets mixed --repeat 9     # one set
+    python benchmarks/peers.py --setup                          # once: losslint, plain and [fast], under /work/compvenv
+    PATH=.venv/bin:$PATH python benchmarks/peers.py              # every set, 5 repeats
+    PATH=.venv/bin:$PATH python benchmarks/peers.py --sets mixed --repeat 9
 
-Two sets of logs are timed:
+losslint is timed as installed two ways: plain (``pip install losslint``, pure Python) and with its
+``fast`` extra (numpy; it then starts OpenBLAS's thread pool on import, as numpy does by default).
 
-* ``detection`` — the synthetic benchmark's own generated logs (``benchmarks/detection.py``: 172 CSVs,
+Three sets of logs are timed:
+
+* ``detection`` — the synthetic benchmark's own generated logs (``benchmarks/detection.py``: 171 CSVs,
   10 to 1,000,000 points).
 * ``detection-short`` — the same logs without the long ones (at most 60,000 rows): 143 CSVs of
   10 to 1,000 points, where the cost per log, not per point, decides.
@@ -19,7 +23,9 @@ Each tool reads the whole folder in **one call, one process** (``lossdoc analyze
 ``losslint check --format json DIR``); its CPU time (user + system, from ``getrusage`` of the waited
 child) is measured ``--repeat`` times, interleaved tool by tool, and the median and the range are
 printed. The small-log rows are the wall time of one call on ``sample_logs/keras_overfitting.csv``
-(median of ``--small-repeat`` calls), lossdoc's default table and its JSON, against losslint's text.
+(median of ``--small-repeat`` calls), lossdoc's default table and its JSON, against losslint's text;
+the last row times ``python -c "import numpy"`` alone (one BLAS thread, as lossdoc runs it), the floor
+of any tool built on numpy.
 The other peers take one file per call; ``--per-file N`` times
 them on N files of the mixed set and prints their CPU seconds per log (start-up included, as a user
 running them per log pays it).
@@ -101,30 +107,51 @@ def make_detection(folder: Path) -> None:
         extra.unlink()
 
 
-def cpu_of(cmd: list[str]) -> tuple[float, float, int]:
+def cpu_of(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, int]:
     """(CPU seconds of the child, wall seconds, exit code) of one call, its output discarded."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     wall = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return cpu, wall, p.returncode
 
 
+PEERS = {"losslint": "losslint", "losslint[fast]": "losslint-fast"}
+"""The two ways to install losslint, each in its own venv under --venvs: plain (pure Python, what
+``pip install losslint`` gives) and with its ``fast`` extra (numpy)."""
+
+
+def peer_exe(venvs: Path, peer: str) -> str:
+    return str(venvs / PEERS.get(peer, peer) / "bin" / peer.split("[")[0])
+
+
+def setup(venvs: Path) -> None:
+    for peer, folder in PEERS.items():
+        v = venvs / folder
+        if not Path(peer_exe(venvs, peer)).exists():
+            subprocess.run([sys.executable, "-m", "venv", str(v)], check=True)
+            p = subprocess.run([str(v / "bin" / "pip"), "install", "-q", peer], check=False)
+            print(f"{peer}: pip install exit {p.returncode}")
+        has_numpy = (
+            subprocess.run([str(v / "bin" / "python"), "-c", "import numpy"], capture_output=True).returncode == 0
+        )
+        print(f"{peer} in {v}: numpy {'installed' if has_numpy else 'not installed'}")
+
+
 def folder_cmd(tool: str, venvs: Path, folder: Path) -> list[str]:
     if tool == "lossdoc":
         return ["lossdoc", "analyze", str(folder), "--format", "json", "-j", "1", "--fail-on", "never"]
-    if tool == "losslint":
-        return [str(venvs / "losslint" / "bin" / "losslint"), "check", "--format", "json", str(folder)]
-    raise ValueError(tool)
+    return [peer_exe(venvs, tool), "check", "--format", "json", str(folder)]
 
 
 def file_cmd(tool: str, venvs: Path, path: Path) -> list[str]:
+    if tool in PEERS:
+        return [peer_exe(venvs, tool), "check", str(path)]
     exe = str(venvs / tool / "bin" / tool)
     return {
         "lossdoc": ["lossdoc", "analyze", str(path), "--format", "json", "--fail-on", "never"],
-        "losslint": [exe, "check", str(path)],
         "trainproof": [exe, "doctor", "--json", str(path)],
         "trainspotter": [exe, "analyze", "--output", "json", str(path)],
         "runmedic": [exe, "diagnose", "--json", str(path)],
@@ -138,23 +165,22 @@ def spread(xs: list[float]) -> str:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--work", default="/tmp/lossdoc-peers", help="folder for the generated logs")
-    ap.add_argument("--venvs", default="/work/compvenv", help="one venv per peer (competitors.py --setup)")
+    ap.add_argument("--venvs", default="/work/compvenv", help="one venv per peer")
+    ap.add_argument("--setup", action="store_true", help="create the two losslint venvs, then exit")
     ap.add_argument("--sets", default="detection,detection-short,mixed")
     ap.add_argument("--seed", type=int, default=SEED + 7, help="seed of the mixed set")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--small-repeat", type=int, default=21)
     ap.add_argument("--per-file", type=int, default=0, help="time each peer per file on this many mixed logs")
-    ap.add_argument("--markdown", action="store_true")
     args = ap.parse_args()
     venvs, work = Path(args.venvs), Path(args.work)
-    if not (venvs / "losslint" / "bin" / "losslint").exists():
-        print(
-            f"losslint is not installed in {venvs / 'losslint'}: run benchmarks/competitors.py --setup", file=sys.stderr
-        )
+    if args.setup:
+        setup(venvs)
+        return 0
+    peers = [p for p in PEERS if Path(peer_exe(venvs, p)).exists()]
+    if not peers:
+        print(f"no losslint under {venvs}: run benchmarks/peers.py --setup", file=sys.stderr)
         return 2
-    version = subprocess.run(
-        [str(venvs / "losslint" / "bin" / "losslint"), "--version"], capture_output=True, text=True
-    )
     rows = []
     for name in args.sets.split(","):
         folder = work / name
@@ -171,34 +197,45 @@ def main() -> int:
         else:
             make_mixed(folder, seed=args.seed)
         n = sum(1 for p in folder.iterdir() if p.suffix in (".csv", ".jsonl"))
-        times: dict[str, list[float]] = {"lossdoc": [], "losslint": []}
+        times: dict[str, list[float]] = {t: [] for t in ["lossdoc", *peers]}
         for _ in range(args.repeat):
             for tool in times:
                 cpu, _wall, code = cpu_of(folder_cmd(tool, venvs, folder))
                 if code not in (0, 1):
                     print(f"{tool} exited {code} on {folder}", file=sys.stderr)
                 times[tool].append(cpu)
-        ratio = [a / b for a, b in zip(times["lossdoc"], times["losslint"], strict=True)]
-        rows.append((f"{name}: {n} logs, one call, CPU s", times, ratio))
-    small: dict[str, list[float]] = {"lossdoc": [], "lossdoc json": [], "losslint": []}
+        rows.append((f"{name}: {n} logs, one call, CPU s", times))
+    small: dict[str, list[float]] = {t: [] for t in ["lossdoc", "lossdoc json", *peers, "import numpy"]}
     for _ in range(args.small_repeat):
         for tool in small:
-            cmd = file_cmd(tool.split()[0], venvs, SMALL_LOG)
             if tool == "lossdoc":
                 cmd = ["lossdoc", "analyze", str(SMALL_LOG), "--fail-on", "never"]  # the default table
-            small[tool].append(cpu_of(cmd)[1])
-    for tool in ("lossdoc", "lossdoc json"):
-        ratio = [a / b for a, b in zip(small[tool], small["losslint"], strict=True)]
-        what = "table" if tool == "lossdoc" else "--format json"
-        rows.append(
-            (f"one small Keras log ({what}), wall s", {"lossdoc": small[tool], "losslint": small["losslint"]}, ratio)
+            elif tool == "import numpy":
+                cmd = [sys.executable, "-c", "import numpy"]  # the floor of any tool built on numpy
+            else:
+                cmd = file_cmd(tool.split()[0] if tool.startswith("lossdoc") else tool, venvs, SMALL_LOG)
+            # numpy as lossdoc's command line imports it: one BLAS thread
+            env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"} if tool == "import numpy" else None
+            small[tool].append(cpu_of(cmd, env)[1])
+    for tool, what in (("lossdoc", "table"), ("lossdoc json", "--format json"), ("import numpy", "floor")):
+        label = (
+            f"`python -c 'import numpy'` ({what}), wall s"
+            if tool == "import numpy"
+            else f"one small Keras log ({what}), wall s"
         )
+        rows.append((label, {"lossdoc": small[tool], **{p: small[p] for p in peers}}))
 
-    head = f"| work | lossdoc | {version.stdout.strip() or 'losslint'} | lossdoc / losslint |"
-    print(head)
-    print("|---|---:|---:|---:|")
-    for what, t, r in rows:
-        print(f"| {what} | {spread(t['lossdoc'])} | {spread(t['losslint'])} | {spread(r)} |")
+    print("| work | lossdoc | " + " | ".join(peers) + " | " + " | ".join(f"lossdoc / {p}" for p in peers) + " |")
+    print("|---|---:|" + "---:|" * (2 * len(peers)))
+    for what, t in rows:
+        ratios = [spread([a / b for a, b in zip(t["lossdoc"], t[p], strict=True)]) for p in peers]
+        print(
+            f"| {what} | {spread(t['lossdoc'])} | "
+            + " | ".join(spread(t[p]) for p in peers)
+            + " | "
+            + " | ".join(ratios)
+            + " |"
+        )
     print(f"\nmedian (min–max) of {args.repeat} runs ({args.small_repeat} for the small log), {os.cpu_count()} cores")
 
     if args.per_file:
