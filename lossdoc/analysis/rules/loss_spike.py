@@ -98,6 +98,21 @@ def _levels(z: np.ndarray, h: int) -> tuple[np.ndarray, np.ndarray]:
     return before, fwd
 
 
+def _sigmas(n: int, params: Params) -> float:
+    """How many noise sigmas a jump must clear: more on longer runs (the largest of n normal deviations)."""
+    return max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 1.0)
+
+
+def _floor(log_space: bool, params: Params) -> float:
+    return float(np.log(params.min_ratio)) if log_space else 0.25
+
+
+def _may_jump(jump: np.ndarray, run_noise: float, n: int, log_space: bool, params: Params) -> bool:
+    """Whether any point clears the lowest threshold the local noise allows (the run's noise floor)."""
+    lowest = max(_sigmas(n, params) * max(run_noise, 1e-12), _floor(log_space, params))
+    return bool(np.any(jump > lowest))
+
+
 def check(ctx: RunContext, params: Params) -> list[Finding]:
     p = ctx.train
     if p is None or p.n < 8:
@@ -113,12 +128,15 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         sigma = robust_sigma(z[::every] - trend[::every])
     else:
         before, after = _levels(z, h)
-        sigma = local_noise(z, max(params.noise_window_min, round(n * params.noise_window_fraction)))
         # A local estimate from a few dozen differences is itself noisy: never trust it far below the run's.
-        sigma = np.maximum(sigma, params.global_noise_floor * diff_noise(z))
+        run_noise = params.global_noise_floor * diff_noise(z)
+        if not _may_jump(z - before, run_noise, n, p.log_space, params):
+            return []  # no point clears the threshold even at the run's noise: the local noise can only raise it
+        sigma = local_noise(z, max(params.noise_window_min, round(n * params.noise_window_fraction)))
+        sigma = np.maximum(sigma, run_noise)
     sigma = np.maximum(sigma, 1e-12)
-    k = max(params.min_sigmas, np.sqrt(2 * np.log(n)) + 1.0)
-    floor = np.log(params.min_ratio) if p.log_space else 0.25
+    k = _sigmas(n, params)
+    floor = _floor(p.log_space, params)
     jump = z - before
     cand = jump > np.maximum(k * sigma, floor)  # no jump before the first point (NaN): never a spike
     cand[: max(1, int(n * params.skip_start_fraction))] = False
