@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
@@ -18,7 +17,7 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory, Series, resolve_repeats
 from lossdoc.ingest.base import NotALog
-from lossdoc.ingest.names import GENERIC_LOG_STEMS, log_stem
+from lossdoc.ingest.names import run_name
 from lossdoc.ingest.roles import RolePlan, is_loss_scale_name, plan_roles
 
 MAX_COLUMNS = 10_000
@@ -188,17 +187,6 @@ def _first_bad_cells(df: object, keep: np.ndarray, frame: Frame) -> dict[str, Ba
             first = int(np.argmax(bad))
             out[key] = BadCells(first, str(s.iloc[first])[:40], int(bad.sum()))
     return out
-
-
-def run_name(source: str) -> str:
-    """A run's name from its path: the file stem, or the folder for generic names like metrics.csv."""
-    if source == "<stdin>":
-        return "stdin"
-    p = Path(source)
-    stem = log_stem(p.name)
-    if stem.lower() in GENERIC_LOG_STEMS and p.parent.name not in ("", "."):
-        return p.parent.name
-    return stem
 
 
 def histories_from_frame(
