@@ -48,7 +48,9 @@ def reader_formats() -> list[str]:
     from lossdoc.ingest.readers import READERS, ROUTED
 
     # every reader's module, and the frame helpers they hand their columns to
-    modules = dict.fromkeys([*(entry.module for entry in READERS), *ROUTED, "lossdoc.ingest.frame"])
+    modules = dict.fromkeys(
+        [*(entry.module for entry in READERS), *ROUTED, "lossdoc.ingest.frame", "lossdoc.ingest.histories"]
+    )
     for name in modules:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:

@@ -38,7 +38,7 @@ from lossdoc.history import LossHistory
 from lossdoc.ingest.base import NotALog
 from lossdoc.ingest.console_styles import SNIFF_LINES, Points, parse
 from lossdoc.ingest.delimited import sniff_delimiter
-from lossdoc.ingest.frame import histories_from_points
+from lossdoc.ingest.histories import histories_from_points
 from lossdoc.ingest.names import run_name
 from lossdoc.ingest.roles import classify_loss, plan_roles
 from lossdoc.ingest.source import RawInput

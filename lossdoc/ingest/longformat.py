@@ -66,7 +66,7 @@ def read_long_format(raw: RawInput, overrides: dict[str, str | None]) -> list[Lo
 
     import pandas as pd
 
-    from lossdoc.ingest.frame import histories_from_points
+    from lossdoc.ingest.histories import histories_from_points
     from lossdoc.ingest.names import run_name
 
     split = _split_header(raw.head_text().lstrip("\ufeff"))

@@ -51,7 +51,7 @@ def read_mlflow_sqlite(spec: str, overrides: dict[str, str | None], name: str | 
     import sqlite3
     from urllib.parse import quote
 
-    from lossdoc.ingest.frame import histories_from_points
+    from lossdoc.ingest.histories import histories_from_points
 
     path = Path(_path(spec))
     source = str(spec)
