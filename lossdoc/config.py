@@ -36,6 +36,7 @@ DETAILS = ("auto", "all", "problems")
 """Which runs the table format prints in full (see report.terminal.detailed)."""
 SMOOTHING_AUTO = "auto"
 
+
 @dataclass(frozen=True)
 class Settings:
     """Everything ``lossdoc analyze`` can be told, with its default."""
@@ -60,6 +61,17 @@ class Settings:
     """Whose API the advice and snippets use (lossdoc.advice.frameworks.NAMES); None guesses per log."""
     rules: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Per-rule Params overrides, validated: {slug: {field: value}}."""
+
+    def merged(self, options: Mapping[str, Any]) -> Settings:
+        """These settings with the command line's options over them: each option given (not None) wins,
+        checked and parsed by its entry in :data:`OPTIONS`, in that table's order (the first bad option
+        is the one reported); ``param`` (the ``--param`` values) adds to ``rules``."""
+        values: dict[str, Any] = {}
+        for option, (name, parse) in OPTIONS.items():
+            given = options.get(option)
+            if given is not None:
+                values[name] = parse(given, self)
+        return dataclasses.replace(self, **values)
 
 
 KEYS = tuple(f.name.replace("_", "-") for f in dataclasses.fields(Settings))
@@ -382,3 +394,48 @@ def merged_rules(base: Mapping[str, Mapping[str, Any]], extra: list[tuple[str, s
     for slug, name, value in extra:
         out.setdefault(slug, {})[name] = value
     return out
+
+
+def _bad_option(option: str) -> Bad:
+    return lambda what: LossdocError(f"--{option.replace('_', '-')}", what)
+
+
+def _one_of(option: str, allowed: tuple[str, ...]) -> Callable[[Any, Settings], str]:
+    def parse(value: Any, settings: Settings) -> str:
+        if value not in allowed:
+            raise _bad_option(option)(f"'{value}' is not one of {', '.join(allowed)}")
+        return str(value)
+
+    return parse
+
+
+def _as_is(value: Any, settings: Settings) -> Any:
+    return value
+
+
+def _slug_list(value: Any, settings: Settings) -> tuple[str, ...]:
+    from lossdoc.policy import split_list  # start-up time: policy imports the analysis types (numpy)
+
+    return tuple(split_list(value))
+
+
+OPTIONS: dict[str, tuple[str, Callable[[Any, Settings], Any]]] = {
+    "format": ("format", _one_of("format", FORMATS)),
+    "details": ("details", _one_of("details", DETAILS)),
+    "smoothing": ("smoothing", lambda value, s: parse_smoothing(value, _bad_option("smoothing"))),
+    "fail_on": ("fail_on", _as_is),
+    "min_confidence": ("min_confidence", _as_is),
+    "select": ("select", _slug_list),
+    "ignore": ("ignore", _slug_list),
+    "framework": ("framework", lambda value, s: parse_framework(value, _bad_option("framework"))),
+    "param": ("rules", lambda value, s: merged_rules(s.rules, [parse_param_option(p) for p in value])),
+    "max_input_size": ("max_input_size", lambda value, s: parse_size_setting(value, _bad_option("max_input_size"))),
+    "plot": ("plot", _as_is),
+    "quiet": ("quiet", _as_is),
+    "x": ("x", _as_is),
+    "train": ("train", _as_is),
+    "val": ("val", _as_is),
+}
+"""The command-line options :meth:`Settings.merged` takes: option → (the setting it sets, how its value
+is checked and parsed, given the settings it goes over). ``fail_on``, ``min_confidence``, ``select`` and
+``ignore`` are checked with the rules they name, by :mod:`lossdoc.policy`."""

@@ -62,7 +62,7 @@ def _image(report: Report, idx: list[int]) -> str:
         mime = "image/svg+xml" if written.lower().endswith(".svg") else "image/png"
     if data is None:
         try:
-            data = render_bytes(diags, report.options.get("smoothing"))
+            data = render_bytes(diags, report.options.smoothing)
         except Exception as exc:  # matplotlib gives up on some extreme values: the page still renders
             first = first_line(exc)
             return f'<p class="facts">(no plot: {escape(first)})</p>'

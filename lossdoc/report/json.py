@@ -110,8 +110,8 @@ def document(report: Report) -> dict[str, Any]:
         "errors": [{"source": e.source, "message": e.message} for e in report.errors],
         "exit_code": report.exit_code,
     }
-    if "sweep" in report.options:  # additive: runs grouped by hyperparameters (lossdoc.compare.sweep)
-        doc["sweep"] = report.options["sweep"]
+    if report.options.sweep is not None:  # additive: runs grouped by hyperparameters (lossdoc.compare.sweep)
+        doc["sweep"] = report.options.sweep
     return doc
 
 

@@ -98,7 +98,7 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
     facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code, cell)
     out.append(" · ".join(facts))
     out.append("")
-    if i in report.plots and report.options.get("for_step_summary"):
+    if i in report.plots and report.options.for_step_summary:
         # A job summary is shown by GitHub, far from the runner's disk: a link to the file there would
         # be a broken image (and GitHub strips data: URIs). Say where the plot is instead.
         out += [
@@ -148,10 +148,10 @@ def render(report: Report) -> str:
         "",
     ]
     lines += [*summary(report), ""]
-    if "sweep" in report.options:
+    if report.options.sweep is not None:
         from lossdoc.compare.sweep import markdown_lines
 
-        lines += markdown_lines(report.options["sweep"])
+        lines += markdown_lines(report.options.sweep)
     for i, d in enumerate(report.diagnoses):
         lines += run_section(report, i, d)
     if report.errors:

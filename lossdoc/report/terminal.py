@@ -321,8 +321,8 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
                     style="dim",
                 )
             )
-    if "sweep" in report.options:
+    if report.options.sweep is not None:
         from lossdoc.compare.sweep import print_sweep
 
-        print_sweep(report.options["sweep"], console)
+        print_sweep(report.options.sweep, console)
     console.print(footer(report))

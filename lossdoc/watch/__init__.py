@@ -30,6 +30,7 @@ from lossdoc.ingest import read_one
 from lossdoc.ingest.names import run_name
 from lossdoc.monitor import Alert, Monitor
 from lossdoc.policy import FailPolicy
+from lossdoc.report import Options as ReportOptions
 from lossdoc.report import Report
 from lossdoc.report.json import dumps
 from lossdoc.watch.follow import AppendedFile, RereadLog, Run, StandardInput, follower_for
@@ -201,7 +202,9 @@ def report(
             diagnoses.append(d)
     errors = [InputError(source, message) for source, message in outcome.errors]
     code = 2 if errors else 1 if outcome.stopped_by is not None else 0
-    return Report(diagnoses=diagnoses, errors=errors, exit_code=code, options={"rules": rules, "fail_on": policy})
+    return Report(
+        diagnoses=diagnoses, errors=errors, exit_code=code, options=ReportOptions(rules=rules, fail_on=policy)
+    )
 
 
 def _run_hook(command: str, run: Run, alert: Alert, say: Callable[[str], None]) -> None:

@@ -1,5 +1,6 @@
-"""``lossdoc compare``: the typer command. Imports nothing heavy until it runs (``lossdoc --help``
-stays fast); :mod:`lossdoc.cli` registers it."""
+"""``lossdoc compare`` and ``lossdoc golden``: the typer commands (the comparison itself is
+:mod:`lossdoc.compare`). Imports nothing heavy until they run (``lossdoc --help`` stays fast);
+:mod:`lossdoc.cli` registers them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from lossdoc.cli.options import ShortX, Train, Val, X, column_option, format_option, output_option, plot_option
+from lossdoc.cli.output import write_atomic
+
 FORMATS = ("table", "json", "markdown", "html", "github", "junit")
 
 
@@ -19,7 +23,7 @@ def compare(
         list[str], typer.Argument(metavar="CANDIDATE...", help="Logs, folders or globs of the runs to judge.")
     ],
     max_regression: Annotated[
-        Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        Optional[str],
         typer.Option(
             "--max-regression",
             metavar="PCT",
@@ -27,11 +31,11 @@ def compare(
         ),
     ] = None,
     metric: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="METRIC", help="best_val (default), final_val, best_train or final_train."),
     ] = None,
     fail_on_new: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--fail-on-new",
             metavar="SEVERITY",
@@ -39,33 +43,17 @@ def compare(
         ),
     ] = None,
     target: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="LOSS", help="Time each run to this loss (default: the baseline's best, smoothed)."),
     ] = None,
-    format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
-    ] = None,
-    output: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
-    ] = None,
+    format: Annotated[Optional[str], format_option("table (default), json, markdown, html, github, junit.")] = None,
+    output: Annotated[Optional[Path], output_option("Write the report to FILE instead of stdout.")] = None,
     plot: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(metavar="FILE", help="Overlay the runs in a .png/.svg/.pdf (baseline grey, departures marked)."),
+        Optional[str], plot_option("Overlay the runs in a .png/.svg/.pdf (baseline grey, departures marked).", "FILE")
     ] = None,
-    x: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
-    ] = None,
-    train: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
-    ] = None,
-    val: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
-    ] = None,
+    x: X = None,
+    train: Train = None,
+    val: Val = None,
 ) -> None:
     """Compare candidate runs with a baseline: deltas, speed, where the curves part, new findings.
 
@@ -165,10 +153,11 @@ def _emit(report: object, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        from lossdoc.cli import write_atomic
-
         write_atomic(output, text)
 
+
+GoldenTrain = Annotated[Optional[str], column_option("--train", "The training loss column.")]
+GoldenVal = Annotated[Optional[str], column_option("--val", "The validation loss column.")]
 
 golden_app = typer.Typer(
     name="golden",
@@ -195,16 +184,16 @@ def _one_run(path: str, overrides: dict[str, str | None]) -> object:
 def golden_save(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The run's log (one run).")],
     file: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Argument(metavar="[FILE]", help="Where to write the golden file (or --out)."),
     ] = None,
     out: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--out", metavar="FILE", help="Where to write the golden file."),
     ] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+    x: ShortX = None,
+    train: GoldenTrain = None,
+    val: GoldenVal = None,
 ) -> None:
     """Write a golden file: the run's smoothed curves, noise band, best point, findings (exit 2 on errors)."""
     from lossdoc.errors import LossdocError, one_line
@@ -217,8 +206,6 @@ def golden_save(
         from lossdoc.report.json import dumps
 
         doc = golden_document(_one_run(run, {"x": x, "train": train, "val": val}))  # type: ignore[arg-type]
-        from lossdoc.cli import write_atomic
-
         try:
             write_atomic(target, dumps(doc) + "\n")
         except OSError as exc:
@@ -233,19 +220,19 @@ def golden_check(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The new run's log (one run).")],
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The golden file.")],
     tolerance: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="TOL", help="auto (default: the wider of the two runs' noise bands) or a percentage."),
     ] = None,
     exact: Annotated[
         bool, typer.Option("--exact", help="Require bit-identical logged values (deterministic training).")
     ] = False,
     format: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option("--format", "-f", metavar="FORMAT", help="table (default) or json."),
     ] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+    x: ShortX = None,
+    train: GoldenTrain = None,
+    val: GoldenVal = None,
 ) -> None:
     """Check a run against a golden file: exit 0 inside the band, 1 when it leaves it, 2 on errors."""
     from lossdoc.compare.golden import check, parse_tolerance, read_golden
