@@ -154,7 +154,7 @@ def _interrupted(code: int) -> None:
 
 def _exit_now(code: int) -> None:
     """End the process without tearing the interpreter down: freeing a long run's arrays and every
-    module object by object costs a tenth of a second, more than analysing a small log. All output
+    module object by object costs more than analysing a small log (benchmarks/README.md). All output
     is flushed first; lossdoc leaves no other work for exit time (its process pools are shut down).
     Output that cannot be written (a full disk) is exit code 2 with one line; a closed pipe keeps the
     exit code (the reader took what it wanted)."""

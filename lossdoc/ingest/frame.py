@@ -17,7 +17,7 @@ from lossdoc.errors import LossdocError
 MAX_COLUMNS = 10_000
 """A log with more columns (keys) than this is refused: real logs have tens, a YOLO or W&B export a
 few hundred, and each column costs a pass over the rows (pandas renames repeated names in quadratic
-time: 10,000 copies of one name take a second, 50,000 took 23 s)."""
+time, see benchmarks/README.md)."""
 MISSING_TOKENS = ("", "NA", "N/A", "na", "n/a", "null", "NULL", "None", "none", "-", "--")
 NAN_TOKENS = frozenset({"nan", "-nan", "+nan", "nan(ind)", "-nan(ind)"})
 

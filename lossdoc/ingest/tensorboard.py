@@ -56,7 +56,7 @@ RECORD_HEADER = 12
 """A record: its length (8 bytes) and that length's checksum (4), the data, the data's checksum (4)."""
 MAX_RESYNC_BYTES = 1024 * 1024
 """After a record whose length fails its checksum, the next record is searched for this far (a
-checksum per byte offset, in Python: about 3 s per MiB); a file damaged beyond that is read up to
+checksum per byte offset, in Python: slow, see benchmarks/README.md); a file damaged beyond that is read up to
 the damage, with a note."""
 
 

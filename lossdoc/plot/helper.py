@@ -80,7 +80,7 @@ def _prepared(report: Any, smoothing: float | None, curves: dict[int, Any]) -> t
 
 
 class PlotHelper:
-    """A second process that imports matplotlib (half a second) while the logs are read and analysed,
+    """A second process that imports matplotlib (slow, see benchmarks/README.md) while the logs are read and analysed,
     then draws the plots: on two cores a plot costs little more than drawing it.
 
     The plots, and the errors and exit code that writing them gives, are exactly those of
