@@ -71,16 +71,25 @@ def _ref_median(y: np.ndarray, i: int, params: Params) -> float | None:
     return float(np.median(y[lo:i]))
 
 
+def _window(s: Series, at: float, params: Params) -> tuple[np.ndarray, np.ndarray, int, int] | None:
+    """The series' points, the index of its last point at or before ``at``, and the first index of the
+    :data:`Params.lead_points` before that; None when no point is at or before ``at``."""
+    x, y = _finite(s)
+    if y.size == 0:
+        return None
+    i = int(np.searchsorted(x, at, side="right")) - 1
+    if i < 0:
+        return None
+    return x, y, i, max(0, i - params.lead_points)
+
+
 def loss_moved_at(loss: Series, xe: float, params: Params) -> float:
     """The x where the loss moved on its way to the event at ``xe``: the first of the points up to
     :data:`Params.lead_points` before it that made :data:`Params.loss_moved` of the jump (log space)."""
-    x, y = _finite(loss)
-    if y.size == 0:
+    window = _window(loss, xe, params)
+    if window is None:
         return xe
-    i = int(np.searchsorted(x, xe, side="right")) - 1
-    if i < 0:
-        return xe
-    lo = max(0, i - params.lead_points)
+    x, y, i, lo = window
     ref = _ref_median(y, lo, params)
     if ref is None or ref <= 0 or np.any(y[lo : i + 1] <= 0):
         return float(x[i])
@@ -96,13 +105,10 @@ def grad_at(grad: Series, moved: float, params: Params, until: float | None = No
     """The gradient norm around the point where the loss moved: its ratio to the running median before
     the window, where it first crossed :data:`Params.grad_ratio`, and its largest ratio from there to
     ``until`` (else one point after the loss moved)."""
-    x, y = _finite(grad)
-    if y.size == 0:
+    window = _window(grad, moved, params)
+    if window is None:
         return None
-    i = int(np.searchsorted(x, moved, side="right")) - 1
-    if i < 0:
-        return None
-    lo = max(0, i - params.lead_points)
+    x, y, i, lo = window
     ref = _ref_median(y, lo, params)
     if ref is None or ref <= 0:
         return None
@@ -120,19 +126,16 @@ def grad_at(grad: Series, moved: float, params: Params, until: float | None = No
 
 
 def scale_collapse(scale: Series, moved: float, params: Params) -> dict[str, Any] | None:
-    x, y = _finite(scale)
-    if y.size == 0:
+    window = _window(scale, moved, params)
+    if window is None or window[2] < 1:
         return None
-    i = int(np.searchsorted(x, moved, side="right")) - 1
-    if i < 1:
-        return None
-    lo = max(0, i - params.lead_points)
+    x, y, i, lo = window
     top = float(np.max(y[max(0, lo - params.reference_points) : lo + 1]))
-    window = y[lo : i + 1]
-    low = float(window.min())
+    last = y[lo : i + 1]
+    low = float(last.min())
     if low <= 0 or top / low < params.scale_collapse:
         return None
-    k = lo + int(np.argmin(window))
+    k = lo + int(np.argmin(last))
     return {"x": float(x[k]), "ratio": top / low}
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import typer
 
-from lossdoc.errors import InputError, one_line
+from lossdoc.errors import InputError, LossdocError, one_line
 from lossdoc.outputs import FORMATTERS
 
 if TYPE_CHECKING:
@@ -21,6 +21,17 @@ if TYPE_CHECKING:
 
 def fail(message: str) -> typer.Exit:
     typer.echo(f"lossdoc: {one_line(message)}", err=True)
+    return typer.Exit(code=2)
+
+
+def error_line(source: str, message: str) -> None:
+    """One line on standard error for an input's error."""
+    typer.echo(f"lossdoc: {one_line(source)}: {one_line(message)}", err=True)
+
+
+def refused(exc: LossdocError) -> typer.Exit:
+    """Exit code 2 for an error found before any log is read, said in one line."""
+    error_line(exc.source, exc.message)
     return typer.Exit(code=2)
 
 
@@ -106,7 +117,7 @@ def emit(report: Report, format: str, quiet: bool, details: str = "auto", output
         except OSError as exc:
             typer.echo(f"lossdoc: $GITHUB_STEP_SUMMARY: cannot write ({exc.strerror or exc})", err=True)
     for e in report.errors:
-        typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
+        error_line(e.source, e.message)
 
 
 def drop_stdout() -> None:
