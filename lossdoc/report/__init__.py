@@ -137,6 +137,12 @@ def worst_finding(findings: list[Finding]) -> Finding | None:
     return by_severity(findings)[0] if findings else None
 
 
+def worst_headline(d: Diagnosis) -> str:
+    """The summary tables' "worst finding": its message's first clause, or nothing for a run with none."""
+    worst = worst_finding(d.findings)
+    return headline(worst.message) if worst else ""
+
+
 def verdict_text(d: Diagnosis) -> str:
     """One word or two for a run: 'healthy', 'too short to judge: 3 points', or the worst finding's
     severity and rule."""

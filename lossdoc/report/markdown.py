@@ -16,13 +16,12 @@ from lossdoc.report import (
     by_severity,
     confidence_text,
     failing_runs,
-    headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
-    worst_finding,
+    worst_headline,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -81,8 +80,7 @@ def summary(report: Report) -> list[str]:
         "|---|---|---|---|---:|",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = worst_finding(d.findings)
-        first = headline(worst.message) if worst else ""
+        first = worst_headline(d)
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
             f"| {cell(first)} | {len(d.findings):,} |"

@@ -29,13 +29,13 @@ from lossdoc.report import (
     by_severity,
     confidence_text,
     failing_runs,
-    headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
     worst_finding,
+    worst_headline,
 )
 from lossdoc.words import count, fail_count
 
@@ -263,8 +263,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
     for d, cell in zip(report.diagnoses, cells, strict=True):
-        worst = worst_finding(d.findings)
-        first = headline(worst.message) if worst else ""
+        first = worst_headline(d)
         t.add_row(Text(cell), verdict(d), Text(first), f"{len(d.findings):,}")
     for e in report.errors:
         t.add_row(Text(e.source), Text("input error", style="bold red"), Text(e.message), "")
