@@ -121,6 +121,7 @@ def column_from_objects(items: list[object]) -> tuple[Column, BadCells | None]:
 
 def frame_from_pandas(df: object) -> Frame:
     """A Frame from a DataFrame read with missing tokens as NA and ``nan`` text kept as text."""
+    # start-up time: pandas only when a table needs it
     import pandas as pd
 
     assert isinstance(df, pd.DataFrame)
@@ -166,6 +167,7 @@ def frame_from_pandas(df: object) -> Frame:
 
 
 def _first_bad_cells(df: object, keep: np.ndarray, frame: Frame) -> dict[str, BadCells]:
+    # start-up time: pandas only when a table needs it
     import pandas as pd
 
     assert isinstance(df, pd.DataFrame)

@@ -64,6 +64,7 @@ def read_long_format(raw: RawInput, overrides: dict[str, str | None]) -> list[Lo
     """One run per run id (or the whole file when it has no run column), one series per metric."""
     import io
 
+    # start-up time: pandas only when a table needs it
     import pandas as pd
 
     from lossdoc.ingest.histories import histories_from_points

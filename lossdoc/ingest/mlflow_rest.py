@@ -44,6 +44,7 @@ class _Server:
         self.source = source
 
     def call(self, endpoint: str, query: dict[str, Any] | None = None, body: dict[str, Any] | None = None) -> Any:
+        # start-up time: only for an MLflow server
         import urllib.error
         import urllib.request
 

@@ -48,6 +48,7 @@ def is_mlflow_sqlite(spec: str) -> bool:
 
 def read_mlflow_sqlite(spec: str, overrides: dict[str, str | None], name: str | None = None) -> list[LossHistory]:
     """One run per active MLflow run in the database (see the module docstring)."""
+    # start-up time: only for an MLflow store
     import sqlite3
     from urllib.parse import quote
 

@@ -73,6 +73,7 @@ def _records(path: str, damage: _Damage) -> Iterator[bytes]:
     """The records of one event file that pass their checksums; what is skipped goes to ``damage``."""
     import struct
 
+    # start-up time: tensorboard only for event files
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
     from lossdoc.ingest.source import read_limited
@@ -130,6 +131,7 @@ class _TolerantLoader:
         self.initial_metadata: dict = {}
 
     def Load(self) -> Iterator[object]:  # TensorBoard's loader interface
+        # start-up time: tensorboard only for event files
         from google.protobuf.message import DecodeError
         from tensorboard import data_compat, dataclass_compat
         from tensorboard.compat.proto import event_pb2
@@ -152,6 +154,7 @@ def load_scalars(path: str, source: str, notes: list[str] | None = None) -> dict
     """Every scalar tag under ``path`` (an event file or a folder of them) with all of its points;
     what damaged records lost is added to ``notes``."""
     try:
+        # start-up time: tensorboard only for event files
         from tensorboard.backend.event_processing import directory_watcher, io_wrapper
         from tensorboard.backend.event_processing import plugin_event_accumulator as pea
         from tensorboard.util import tensor_util

@@ -34,9 +34,11 @@ def _import_matplotlib() -> None:
     importing it. This process only draws and never shows a docstring, so ``kwdoc`` here returns
     nothing; drawing does not use it (the helper's plots are pixel-identical to this process's).
     """
+    # start-up time: matplotlib only when plotting
     import matplotlib.artist
 
     matplotlib.artist.kwdoc = _no_kwdoc
+    # start-up time: matplotlib only when plotting
     import matplotlib.figure
 
     import lossdoc.plot.canvas  # noqa: F401

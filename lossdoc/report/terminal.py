@@ -183,6 +183,7 @@ def snippet_code(d: Diagnosis) -> str | None:
 def print_code(console: Console, code: str) -> None:
     """Code as it must be pasted: highlighted, never wrapped or cut at the terminal's width (rich's
     soft wrap leaves long lines to the terminal, so a copy gives the original lines)."""
+    # start-up time: rich only when a table is printed
     from rich.syntax import Syntax
 
     text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
