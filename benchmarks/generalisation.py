@@ -209,7 +209,7 @@ def scaled(default: Any, factor: float) -> Any:
 def rule_grid(slug: str, skipped: list[str]) -> list[Candidate]:
     """The default plus every numeric Params field of ``slug`` scaled by each factor, one at a time."""
     from lossdoc.analysis import RULES
-    from lossdoc.config import rule_param
+    from lossdoc.config_checks import rule_param
     from lossdoc.errors import LossdocError
 
     defaults = RULES[slug].default_params()

@@ -35,7 +35,7 @@ def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'lossdoc' has no attribute '{name}'")
-    import importlib
+    import importlib  # start-up time: `import lossdoc` imports none of these names' modules until used
 
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from itertools import pairwise
 
 from lossdoc.ingest.readers import FORMATS
 
@@ -48,7 +47,9 @@ def reader_formats() -> list[str]:
     from lossdoc.ingest.readers import READERS, ROUTED
 
     # every reader's module, and the frame helpers they hand their columns to
-    modules = dict.fromkeys([*(entry.module for entry in READERS), *ROUTED, "lossdoc.ingest.frame"])
+    modules = dict.fromkeys(
+        [*(entry.module for entry in READERS), *ROUTED, "lossdoc.ingest.frame", "lossdoc.ingest.histories"]
+    )
     for name in modules:
         spec = importlib.util.find_spec(name)
         if spec is None or spec.origin is None:
@@ -112,7 +113,6 @@ def rule_text(rule: object, width: int = 100) -> str:
     if not fields:
         lines.append("parameters: none")
         return "\n".join(lines)
-    docs = _attribute_docs(module.Params)
     slug = rule.slug  # type: ignore[attr-defined]
     lines.append(
         _fill(
@@ -122,29 +122,7 @@ def rule_text(rule: object, width: int = 100) -> str:
     )
     for f in fields:
         lines.append(f"  {f.name} = {f.default!r}")
-        if f.name in docs:
-            doc = docs[f.name].replace("``", "")
+        if "doc" in f.metadata:
+            doc = " ".join(f.metadata["doc"].split()).replace("``", "")
             lines.append(_fill(doc, width, initial_indent="      ", subsequent_indent="      "))
     return "\n".join(lines)
-
-
-def _attribute_docs(cls: type) -> dict[str, str]:
-    """Docstrings written under dataclass fields (the convention the rule modules use)."""
-    import ast
-
-    try:
-        tree = ast.parse(inspect.cleandoc("\n" + inspect.getsource(cls)))
-    except (OSError, TypeError, SyntaxError):
-        return {}
-    out: dict[str, str] = {}
-    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
-    for node, nxt in pairwise(body):
-        if (
-            isinstance(node, ast.AnnAssign)
-            and isinstance(node.target, ast.Name)
-            and isinstance(nxt, ast.Expr)
-            and isinstance(nxt.value, ast.Constant)
-            and isinstance(nxt.value.value, str)
-        ):
-            out[node.target.id] = " ".join(nxt.value.value.split())
-    return out

@@ -1,8 +1,8 @@
 """Typer command classes that skip building a pydantic validator for plain options.
 
 Typer 0.29 coerces every parameter through a pydantic ``TypeAdapter``, built when the parameter is
-first processed. Importing pydantic and building a dozen adapters costs about 0.2 s on every
-``lossdoc analyze`` call: more than reading a 100-epoch log. lossdoc's options are plain strings,
+first processed. Importing pydantic and building a dozen adapters costs more, on every
+``lossdoc analyze`` call, than reading a 100-epoch log (benchmarks/README.md). lossdoc's options are plain strings,
 flags, paths and lists of strings, which need no validation beyond what the command does itself,
 so :class:`LeanCommand` and :class:`LeanGroup` give those parameters a coercion that gives the same
 values without pydantic. Anything else (or a value of an unexpected type) goes to Typer's own

@@ -66,8 +66,9 @@ def test_rule_thresholds_reach_the_rules(project):
 
 
 def test_param_option_sets_a_threshold_on_the_command_line(project):
-    res, doc = analyze_json("--fail-on", "never", "--param", "overfitting.min_rise=5", "--param",
-                            "overfitting.long_rise_fraction=1.0")  # fmt: skip
+    res, doc = analyze_json(
+        "--fail-on", "never", "--param", "overfitting.min_rise=5", "--param", "overfitting.long_rise_fraction=1.0"
+    )
     assert res.exit_code == 0
     assert not any(f["rule"] == "overfitting" for f in doc["runs"][0]["findings"])
     res = runner.invoke(app, ["analyze", "log.csv", "--param", "overfitting.nope=1"])
@@ -92,12 +93,18 @@ def test_config_plot_path_is_relative_to_the_config_file(project):
 @pytest.mark.parametrize(
     ("toml", "message"),
     [
-        ("[tool.lossdoc.rules.overfitting]\nmin_rse = 0.1\n",
-         "pyproject.toml [tool.lossdoc.rules.overfitting]: unknown key 'min_rse'"),
-        ("[tool.lossdoc.rules.overfitting]\nmin_rise = 'big'\n",
-         "pyproject.toml [tool.lossdoc.rules.overfitting]: 'min_rise' must be a number"),
-        ("[tool.lossdoc.rules.overfitting]\nmin_points = 2.5\n",
-         "pyproject.toml [tool.lossdoc.rules.overfitting]: 'min_points' must be a whole number"),
+        (
+            "[tool.lossdoc.rules.overfitting]\nmin_rse = 0.1\n",
+            "pyproject.toml [tool.lossdoc.rules.overfitting]: unknown key 'min_rse'",
+        ),
+        (
+            "[tool.lossdoc.rules.overfitting]\nmin_rise = 'big'\n",
+            "pyproject.toml [tool.lossdoc.rules.overfitting]: 'min_rise' must be a number",
+        ),
+        (
+            "[tool.lossdoc.rules.overfitting]\nmin_points = 2.5\n",
+            "pyproject.toml [tool.lossdoc.rules.overfitting]: 'min_points' must be a whole number",
+        ),
         ("[tool.lossdoc.rules.nope]\nx = 1\n", "pyproject.toml [tool.lossdoc.rules.nope]: unknown rule 'nope'"),
         ("[tool.lossdoc]\nfail_on = 'sometimes'\n", "pyproject.toml [tool.lossdoc]: 'fail_on':"),
         ("[tool.lossdoc]\nformat = 'xml'\n", "pyproject.toml [tool.lossdoc]: 'format': must be one of"),
@@ -107,7 +114,7 @@ def test_config_plot_path_is_relative_to_the_config_file(project):
         ("[tool.lossdoc]\ncolour = true\n", "pyproject.toml [tool.lossdoc]: unknown key 'colour'"),
         ("[tool.lossdoc\n", "pyproject.toml: invalid TOML"),
     ],
-)  # fmt: skip
+)
 def test_a_bad_setting_is_exit_2_with_one_line_naming_the_key(project, toml, message):
     (project / "pyproject.toml").write_text(toml)
     res = runner.invoke(app, ["analyze", "log.csv"])
@@ -138,3 +145,38 @@ def test_values_are_normalised(tmp_path):
     assert s.fail_on == "warning" and s.ignore == ("plateau", "oscillation") and s.smoothing is None
     with pytest.raises(LossdocError, match="'min_points' must not be negative"):
         config.from_table({"rules": {"overfitting": {"min_points": -1}}}, "lossdoc.toml", "", tmp_path)
+
+
+def test_merged_puts_the_options_given_over_the_settings():
+    base = config.Settings(format="json", fail_on="warning", x="epoch", rules={"plateau": {"tolerance": 0.05}})
+    merged = base.merged(
+        {
+            "format": "markdown",
+            "fail_on": None,
+            "select": "plateau, overfitting",
+            "smoothing": "0.5",
+            "param": ["overfitting.min_rise=0.1"],
+            "x": None,
+        }
+    )
+    assert merged.format == "markdown" and merged.fail_on == "warning" and merged.x == "epoch"
+    assert merged.select == ("plateau", "overfitting") and merged.smoothing == 0.5
+    assert merged.rules == {"plateau": {"tolerance": 0.05}, "overfitting": {"min_rise": 0.1}}
+    assert base.merged({}) == base
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "source"),
+    [
+        ("format", "yaml", "--format"),
+        ("details", "some", "--details"),
+        ("smoothing", "2", "--smoothing"),
+        ("framework", "caffe", "--framework"),
+        ("max_input_size", "lots", "--max-input-size"),
+        ("param", ["nope"], "--param"),
+    ],
+)
+def test_merged_names_the_bad_option(option, value, source):
+    with pytest.raises(LossdocError) as err:
+        config.Settings().merged({option: value})
+    assert err.value.source == source

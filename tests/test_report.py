@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -53,7 +54,7 @@ def report(diags: list[Diagnosis], fail_on: str = "warning", errors: list[InputE
     policy = FailPolicy.parse(fail_on, RULES)
     code = 1 if any(policy.fails(f) for d in diags for f in d.findings) else 0
     r = Report(diags, list(errors or []), 2 if errors else code)
-    r.options.update(fail_on=policy, rules=list(RULES), **opts)
+    r.options = replace(r.options, fail_on=policy, rules=list(RULES), **opts)
     return r
 
 
@@ -283,7 +284,7 @@ def test_junit_one_case_per_run_and_rule():
     d1 = diag("a.b", [finding("overfitting", "warning"), finding("plateau", "info")])
     d2 = diag("a b", [finding("divergence", "error"), finding("divergence", "error", 30)])
     r = report([d1, d2], errors=[InputError("bad.csv", "no column looks like a loss")])
-    r.options["rules"] = [s for s in RULES if s != "oscillation"]
+    r.options.rules = [s for s in RULES if s != "oscillation"]
     root = ET.fromstring(junit.render(r))
     assert root.tag == "testsuites"
     cases = root.findall("testsuite/testcase")

@@ -284,7 +284,7 @@ def ranges_at(t: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if not a.size:
         return out
     level = np.frexp(b - a + 1)[1] - 1  # floor(log2(length)), exactly
-    for k in np.unique(level):
+    for k in range(int(level.min()), int(level.max()) + 1):  # (np.unique would import numpy.ma)
         at = level == k
         lo_i, hi_i = a[at], b[at] - 2**k + 1
         out[at] = np.maximum(highs[k][lo_i], highs[k][hi_i]) - np.minimum(lows[k][lo_i], lows[k][hi_i])

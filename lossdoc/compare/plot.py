@@ -13,6 +13,7 @@ ROLES = (("train", "training loss"), ("val", "validation loss"))
 
 
 def write_plot(r: CompareReport, path: str) -> None:
+    # start-up time: matplotlib only when plotting
     import matplotlib
 
     matplotlib.use("Agg")

@@ -105,6 +105,7 @@ def _name(c: RunComparison) -> str:
 
 
 def print_table(r: CompareReport, console: Any) -> None:
+    # start-up time: rich only when a table is printed
     from rich.table import Table
     from rich.text import Text
 

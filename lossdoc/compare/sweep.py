@@ -260,6 +260,7 @@ def _md_cell(text: str) -> str:
 
 
 def print_sweep(sweep: dict[str, Any], console: Any) -> None:
+    # start-up time: rich only when a table is printed
     from rich.table import Table
 
     keys = sweep["group_by"]
@@ -294,6 +295,7 @@ def print_sweep(sweep: dict[str, Any], console: Any) -> None:
 def plot_sweep(sweep: dict[str, Any], path: str) -> None:
     """Best loss against each grouped hyperparameter, one panel each (log axes for numbers that span
     more than a factor of ten); runs with a finding drawn as crosses."""
+    # start-up time: matplotlib only when plotting
     import matplotlib
 
     matplotlib.use("Agg")

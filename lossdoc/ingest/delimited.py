@@ -25,8 +25,8 @@ from lossdoc.ingest.frame import (
     Frame,
     check_columns,
     frame_from_pandas,
-    histories_from_frame,
 )
+from lossdoc.ingest.histories import histories_from_frame
 from lossdoc.ingest.source import SNIFF_BYTES, RawInput
 
 DELIMITERS = (",", "\t", ";", "|")
@@ -401,7 +401,7 @@ def _read_wandb_panel(
     frame: Frame, source: str, overrides: dict[str, str | None], name: str | None
 ) -> list[LossHistory]:
     """One run per W&B run in a panel export; series keep the export's column names."""
-    from lossdoc.ingest.frame import run_name
+    from lossdoc.ingest.names import run_name
 
     base = name or run_name(source)
     shared = [n for n in frame.names if WANDB_RUN_SEPARATOR not in n]

@@ -63,7 +63,7 @@ def _is_step_counter(values: np.ndarray) -> bool:
 def read_headerless(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
     """The runs of a headerless numeric file (see the module docstring)."""
     from lossdoc.ingest.delimited import read_frame, sniff_delimiter
-    from lossdoc.ingest.frame import histories_from_frame
+    from lossdoc.ingest.histories import histories_from_frame
 
     head = raw.head_text().lstrip("\ufeff")
     delim = sniff_delimiter(head)

@@ -17,7 +17,8 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import NotALog
-from lossdoc.ingest.frame import BadCells, Column, Frame, check_columns, column_from_objects, histories_from_frame
+from lossdoc.ingest.frame import BadCells, Column, Frame, check_columns, column_from_objects
+from lossdoc.ingest.histories import histories_from_frame
 from lossdoc.ingest.source import RawInput
 
 MAX_DEPTH = 64

@@ -64,9 +64,11 @@ def read_long_format(raw: RawInput, overrides: dict[str, str | None]) -> list[Lo
     """One run per run id (or the whole file when it has no run column), one series per metric."""
     import io
 
+    # start-up time: pandas only when a table needs it
     import pandas as pd
 
-    from lossdoc.ingest.frame import histories_from_points, run_name
+    from lossdoc.ingest.histories import histories_from_points
+    from lossdoc.ingest.names import run_name
 
     split = _split_header(raw.head_text().lstrip("\ufeff"))
     assert split is not None

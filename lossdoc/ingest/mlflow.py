@@ -16,7 +16,7 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import LogRef, NotALog
-from lossdoc.ingest.frame import histories_from_points
+from lossdoc.ingest.histories import histories_from_points
 from lossdoc.ingest.source import RawInput, decode
 
 FORMAT = "mlflow"

@@ -44,6 +44,7 @@ class _Server:
         self.source = source
 
     def call(self, endpoint: str, query: dict[str, Any] | None = None, body: dict[str, Any] | None = None) -> Any:
+        # start-up time: only for an MLflow server
         import urllib.error
         import urllib.request
 
@@ -86,7 +87,7 @@ class _Server:
 
 def read_mlflow_server(spec: str, overrides: dict[str, str | None]) -> list[LossHistory]:
     """The runs a server address names (see the module docstring), each with its metrics and params."""
-    from lossdoc.ingest.frame import histories_from_points
+    from lossdoc.ingest.histories import histories_from_points
 
     base, _, fragment = spec.partition("#")
     server = _Server(base, spec)

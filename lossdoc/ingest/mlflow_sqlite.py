@@ -48,10 +48,11 @@ def is_mlflow_sqlite(spec: str) -> bool:
 
 def read_mlflow_sqlite(spec: str, overrides: dict[str, str | None], name: str | None = None) -> list[LossHistory]:
     """One run per active MLflow run in the database (see the module docstring)."""
+    # start-up time: only for an MLflow store
     import sqlite3
     from urllib.parse import quote
 
-    from lossdoc.ingest.frame import histories_from_points
+    from lossdoc.ingest.histories import histories_from_points
 
     path = Path(_path(spec))
     source = str(spec)

@@ -7,7 +7,7 @@ same run name.
 from __future__ import annotations
 
 import os
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 # .gz first: "run.csv.gz" loses ".gz" and then ".csv".
@@ -37,6 +37,17 @@ def log_stem(file_name: str) -> str:
     stem = file_name
     for suffix in LOG_SUFFIXES:
         stem = stem.removesuffix(suffix)
+    return stem
+
+
+def run_name(source: str) -> str:
+    """A run's name from its path: the file stem, or the folder for generic names like metrics.csv."""
+    if source == "<stdin>":
+        return "stdin"
+    p = Path(source)
+    stem = log_stem(p.name)
+    if stem.lower() in GENERIC_LOG_STEMS and p.parent.name not in ("", "."):
+        return p.parent.name
     return stem
 
 

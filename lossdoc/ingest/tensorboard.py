@@ -31,7 +31,7 @@ import numpy as np
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import LogRef, NotALog
-from lossdoc.ingest.frame import histories_from_points
+from lossdoc.ingest.histories import histories_from_points
 from lossdoc.ingest.source import RawInput
 
 FORMAT = "tensorboard"
@@ -56,7 +56,7 @@ RECORD_HEADER = 12
 """A record: its length (8 bytes) and that length's checksum (4), the data, the data's checksum (4)."""
 MAX_RESYNC_BYTES = 1024 * 1024
 """After a record whose length fails its checksum, the next record is searched for this far (a
-checksum per byte offset, in Python: about 3 s per MiB); a file damaged beyond that is read up to
+checksum per byte offset, in Python: slow, see benchmarks/README.md); a file damaged beyond that is read up to
 the damage, with a note."""
 
 
@@ -73,6 +73,7 @@ def _records(path: str, damage: _Damage) -> Iterator[bytes]:
     """The records of one event file that pass their checksums; what is skipped goes to ``damage``."""
     import struct
 
+    # start-up time: tensorboard only for event files
     from tensorboard.compat.tensorflow_stub.pywrap_tensorflow import masked_crc32c
 
     from lossdoc.ingest.source import read_limited
@@ -130,6 +131,7 @@ class _TolerantLoader:
         self.initial_metadata: dict = {}
 
     def Load(self) -> Iterator[object]:  # TensorBoard's loader interface
+        # start-up time: tensorboard only for event files
         from google.protobuf.message import DecodeError
         from tensorboard import data_compat, dataclass_compat
         from tensorboard.compat.proto import event_pb2
@@ -152,6 +154,7 @@ def load_scalars(path: str, source: str, notes: list[str] | None = None) -> dict
     """Every scalar tag under ``path`` (an event file or a folder of them) with all of its points;
     what damaged records lost is added to ``notes``."""
     try:
+        # start-up time: tensorboard only for event files
         from tensorboard.backend.event_processing import directory_watcher, io_wrapper
         from tensorboard.backend.event_processing import plugin_event_accumulator as pea
         from tensorboard.util import tensor_util

@@ -22,6 +22,20 @@ REPORT_FORMATS = {".md": "markdown", ".json": "json", ".html": "html", ".xml": "
 """``report_to=`` picks its format from the file's suffix (markdown for any other)."""
 
 
+class WatchedCallback:
+    """What every framework's ``LossdocCallback`` shows of its :class:`Watcher` (put first among its bases)."""
+
+    watcher: Watcher
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.watcher.monitor
+
+    @property
+    def stopped_at(self) -> float | None:
+        return self.watcher.stopped_at
+
+
 class Watcher:
     """The framework-free half of every callback."""
 

@@ -12,10 +12,10 @@ from typing import Any
 
 import keras
 
-from lossdoc.integrations import Watcher
+from lossdoc.integrations import WatchedCallback, Watcher
 
 
-class LossdocCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class LossdocCallback(WatchedCallback, keras.callbacks.Callback):  # type: ignore[misc]
     """Watch the run with lossdoc: report new findings, stop on ``stop_on`` (opt-in), report at the end."""
 
     def __init__(
@@ -41,14 +41,6 @@ class LossdocCallback(keras.callbacks.Callback):  # type: ignore[misc]
             **monitor_options,
         )
         self._batches = 0
-
-    @property
-    def monitor(self) -> Any:
-        return self.watcher.monitor
-
-    @property
-    def stopped_at(self) -> float | None:
-        return self.watcher.stopped_at
 
     def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
         self._batches += 1

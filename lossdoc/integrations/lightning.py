@@ -14,10 +14,10 @@ try:
 except ImportError:  # the older package name
     import pytorch_lightning as pl  # type: ignore[no-redef]
 
-from lossdoc.integrations import Watcher
+from lossdoc.integrations import WatchedCallback, Watcher
 
 
-class LossdocCallback(pl.Callback):  # type: ignore[misc]
+class LossdocCallback(WatchedCallback, pl.Callback):  # type: ignore[misc]
     """Watch the run with lossdoc: report new findings, stop on ``stop_on`` (opt-in), report at the end."""
 
     def __init__(
@@ -32,14 +32,6 @@ class LossdocCallback(pl.Callback):  # type: ignore[misc]
         self.watcher = Watcher(
             stop_on=stop_on, report_to=report_to, plot=plot, log=log or print, framework="lightning", **monitor_options
         )
-
-    @property
-    def monitor(self) -> Any:
-        return self.watcher.monitor
-
-    @property
-    def stopped_at(self) -> float | None:
-        return self.watcher.stopped_at
 
     def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
         loss = outputs.get("loss") if isinstance(outputs, dict) else outputs

@@ -11,13 +11,13 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from lossdoc.integrations import Watcher
+from lossdoc.integrations import WatchedCallback, Watcher
 
 SUMMARY_KEYS = ("train_runtime", "train_loss", "total_flos")
 """The Trainer's last log is a summary of the run (an average loss), not a point of the curve."""
 
 
-class LossdocCallback(TrainerCallback):  # type: ignore[misc]
+class LossdocCallback(WatchedCallback, TrainerCallback):  # type: ignore[misc]
     """Watch the run with lossdoc: report new findings, stop on ``stop_on`` (opt-in), report at the end."""
 
     def __init__(
@@ -31,14 +31,6 @@ class LossdocCallback(TrainerCallback):  # type: ignore[misc]
         self.watcher = Watcher(
             stop_on=stop_on, report_to=report_to, plot=plot, log=log, framework="transformers", **monitor_options
         )
-
-    @property
-    def monitor(self) -> Any:
-        return self.watcher.monitor
-
-    @property
-    def stopped_at(self) -> float | None:
-        return self.watcher.stopped_at
 
     def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         if not logs or any(k in logs for k in SUMMARY_KEYS):

@@ -45,6 +45,7 @@ def sketch(runs: list[Curves]) -> Sketch:
     axes and labels, laid out for a legend yet unknown. A helper process draws this while the
     analysis runs; :func:`finish` then adds the findings and lays it out again, when most of the
     work of measuring (ticks, label sizes) is already done."""
+    # start-up time: matplotlib only when plotting
     from matplotlib import rc_context
     from matplotlib.figure import Figure
 
@@ -74,6 +75,7 @@ def sketch(runs: list[Curves]) -> Sketch:
 
 def finish(sk: Sketch, drawings: list[Drawing]) -> Any:
     """The figure of ``sk`` with each run's findings, its verdict, the legend, and its final layout."""
+    # start-up time: matplotlib only when plotting
     from matplotlib import rc_context
 
     with rc_context(STYLE):
@@ -165,6 +167,7 @@ def _draw_curves(ax: Any, c: Curves, title: str, lr_label: bool, named: bool) ->
         lr_handle[f"learning rate ({literal(c.lr.name)})" if named else "learning rate"] = lr_line
     lo, hi = c.x_range
     if max(abs(lo), abs(hi)) >= 1e4:
+        # start-up time: matplotlib only when plotting
         from matplotlib.ticker import EngFormatter
 
         ax.xaxis.set_major_formatter(EngFormatter(sep=""))  # 200k, 1M instead of an offset label
@@ -183,6 +186,7 @@ PLAIN_TICKS = (1e-4, 1e5)
 
 def _plain_log_ticks(axis: Any) -> None:
     """Label a log axis ``0.01 0.1 1 10`` rather than ``10^-2 10^-1 10^0 10^1`` where that fits."""
+    # start-up time: matplotlib only when plotting
     from matplotlib.ticker import LogFormatterSciNotation
 
     class Plain(LogFormatterSciNotation):  # type: ignore[misc]

@@ -34,9 +34,11 @@ def _import_matplotlib() -> None:
     importing it. This process only draws and never shows a docstring, so ``kwdoc`` here returns
     nothing; drawing does not use it (the helper's plots are pixel-identical to this process's).
     """
+    # start-up time: matplotlib only when plotting
     import matplotlib.artist
 
     matplotlib.artist.kwdoc = _no_kwdoc
+    # start-up time: matplotlib only when plotting
     import matplotlib.figure
 
     import lossdoc.plot.canvas  # noqa: F401
@@ -80,7 +82,7 @@ def _prepared(report: Any, smoothing: float | None, curves: dict[int, Any]) -> t
 
 
 class PlotHelper:
-    """A second process that imports matplotlib (half a second) while the logs are read and analysed,
+    """A second process that imports matplotlib (slow, see benchmarks/README.md) while the logs are read and analysed,
     then draws the plots: on two cores a plot costs little more than drawing it.
 
     The plots, and the errors and exit code that writing them gives, are exactly those of

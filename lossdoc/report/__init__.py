@@ -8,10 +8,33 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossdoc.analysis.types import Diagnosis, Finding, severity_rank
 from lossdoc.errors import InputError, one_line
+
+if TYPE_CHECKING:
+    from lossdoc.policy import FailPolicy
+
+
+@dataclass
+class Options:
+    """What the call was asked for, and how its report is being written."""
+
+    rules: list[str] | None = None
+    """The slugs that ran; None: every rule."""
+    fail_on: FailPolicy | None = None
+    """The --fail-on policy; None: a finding fails when it is an error."""
+    smoothing: float | None = None
+    """The plots' EMA weight; None: picked per curve."""
+    sweep: dict[str, Any] | None = None
+    """The runs grouped by hyperparameters (lossdoc.compare.sweep), when they carry any."""
+    step_summary: bool = False
+    """The github format also writes a job summary ($GITHUB_STEP_SUMMARY)."""
+    for_step_summary: bool = False
+    """This markdown goes to the job summary (it may embed the plots)."""
+    printable: bool = False
+    """Its texts have been through :func:`printable` already."""
 
 
 @dataclass
@@ -20,19 +43,17 @@ class Report:
     errors: list[InputError]
     exit_code: int
     plots: dict[int, str] = field(default_factory=dict)  # diagnosis index -> written plot path
-    options: dict[str, Any] = field(default_factory=dict)
-    """What the call was asked for: ``rules`` (slugs that ran), ``fail_on`` (a FailPolicy),
-    ``smoothing`` (plot EMA weight or None for auto)."""
+    options: Options = field(default_factory=Options)
 
     @property
     def rules(self) -> list[str]:
         from lossdoc.analysis import RULES
 
-        return list(self.options["rules"]) if "rules" in self.options else list(RULES)
+        return list(self.options.rules) if self.options.rules is not None else list(RULES)
 
     def fails(self, finding: Finding) -> bool:
         """Whether this finding meets the --fail-on policy (so it is what made the exit code 1)."""
-        policy = self.options.get("fail_on")
+        policy = self.options.fail_on
         if policy is None:
             return finding.severity == "error"
         return bool(policy.fails(finding))
@@ -46,7 +67,7 @@ def printable(report: Report) -> Report:
     exactly as in the input) renders this; each then escapes its own syntax."""
     from dataclasses import replace
 
-    if report.options.get("printable"):
+    if report.options.printable:
         return report
 
     def sentence(text: str) -> str:  # a message is one line: a line break in it is a space
@@ -72,7 +93,7 @@ def printable(report: Report) -> Report:
         diagnoses=diagnoses,
         errors=[InputError(one_line(e.source), one_line(e.message)) for e in report.errors],
         plots={i: one_line(p) for i, p in report.plots.items()},
-        options={**report.options, "printable": True},
+        options=replace(report.options, printable=True),
     )
 
 
@@ -114,6 +135,12 @@ def failing_runs(report: Report) -> int:
 def worst_finding(findings: list[Finding]) -> Finding | None:
     """The most severe finding (the one a run's verdict names), or None when there is none."""
     return by_severity(findings)[0] if findings else None
+
+
+def worst_headline(d: Diagnosis) -> str:
+    """The summary tables' "worst finding": its message's first clause, or nothing for a run with none."""
+    worst = worst_finding(d.findings)
+    return headline(worst.message) if worst else ""
 
 
 def verdict_text(d: Diagnosis) -> str:

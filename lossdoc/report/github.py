@@ -70,7 +70,7 @@ def render(report: Report) -> str:
             out.append(line)
     where = (
         "see the job summary for the full report"
-        if report.options.get("step_summary")
+        if report.options.step_summary
         else "run with --format markdown for the full report"
     )
     if overflow:

@@ -18,13 +18,13 @@ from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
-    headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
     worst_finding,
+    worst_headline,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -62,7 +62,7 @@ def _image(report: Report, idx: list[int]) -> str:
         mime = "image/svg+xml" if written.lower().endswith(".svg") else "image/png"
     if data is None:
         try:
-            data = render_bytes(diags, report.options.get("smoothing"))
+            data = render_bytes(diags, report.options.smoothing)
         except Exception as exc:  # matplotlib gives up on some extreme values: the page still renders
             first = first_line(exc)
             return f'<p class="facts">(no plot: {escape(first)})</p>'
@@ -138,8 +138,7 @@ def render(report: Report) -> str:
         "<table><tr><th>run</th><th>verdict</th><th>worst finding</th><th>findings</th></tr>",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = worst_finding(d.findings)
-        first = headline(worst.message) if worst else ""
+        first = worst_headline(d)
         out.append(
             f'<tr><td><a href="#run-{i + 1}">{escape(d.history.name)}</a></td>'
             f'<td class="{_cls(d)}">{escape(verdict_text(d))}</td><td>{escape(first)}</td>'

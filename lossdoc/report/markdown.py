@@ -16,13 +16,12 @@ from lossdoc.report import (
     by_severity,
     confidence_text,
     failing_runs,
-    headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
-    worst_finding,
+    worst_headline,
 )
 from lossdoc.report import facts as run_facts
 from lossdoc.words import count, fail_count
@@ -81,8 +80,7 @@ def summary(report: Report) -> list[str]:
         "|---|---|---|---|---:|",
     ]
     for i, d in enumerate(report.diagnoses):
-        worst = worst_finding(d.findings)
-        first = headline(worst.message) if worst else ""
+        first = worst_headline(d)
         lines.append(
             f"| {_icon(d)} | [{cell(d.history.name)}](#{anchor(i)}) | {cell(verdict_text(d))} "
             f"| {cell(first)} | {len(d.findings):,} |"
@@ -98,7 +96,7 @@ def run_section(report: Report, i: int, d: Diagnosis) -> list[str]:
     facts = run_facts(d, lambda key, phrase: f"**{key}** {phrase}", code, cell)
     out.append(" · ".join(facts))
     out.append("")
-    if i in report.plots and report.options.get("for_step_summary"):
+    if i in report.plots and report.options.for_step_summary:
         # A job summary is shown by GitHub, far from the runner's disk: a link to the file there would
         # be a broken image (and GitHub strips data: URIs). Say where the plot is instead.
         out += [
@@ -148,10 +146,10 @@ def render(report: Report) -> str:
         "",
     ]
     lines += [*summary(report), ""]
-    if "sweep" in report.options:
+    if report.options.sweep is not None:
         from lossdoc.compare.sweep import markdown_lines
 
-        lines += markdown_lines(report.options["sweep"])
+        lines += markdown_lines(report.options.sweep)
     for i, d in enumerate(report.diagnoses):
         lines += run_section(report, i, d)
     if report.errors:

@@ -23,19 +23,20 @@ from rich.table import Table
 from rich.text import Text
 
 from lossdoc.analysis.context import fmt_loss, fmt_x
+from lossdoc.analysis.kernels import median
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.report import (
     Report,
     by_severity,
     confidence_text,
     failing_runs,
-    headline,
     next_run_blocks,
     printable,
     too_short_text,
     verdict_text,
     where_text,
     worst_finding,
+    worst_headline,
 )
 from lossdoc.words import count, fail_count
 
@@ -64,7 +65,7 @@ def _bucket_medians(y: np.ndarray, width: int) -> np.ndarray:
     idx = np.linspace(0, y.size, num=min(width, y.size) + 1).astype(int)
     return np.array(
         [
-            np.nanmedian(np.where(np.isfinite(y[a:b]), y[a:b], np.nan))
+            median(y[a:b][np.isfinite(y[a:b])])  # np.nanmedian's value, without its import of numpy.ma
             if b > a and np.isfinite(y[a:b]).any()
             else np.nan
             for a, b in pairwise(idx)
@@ -188,7 +189,7 @@ def print_code(console: Console, code: str) -> None:
         # after compiling pygments' Python lexer (tens of milliseconds, more than the analysis).
         text = Text(code, no_wrap=True)
     else:
-        from rich.syntax import Syntax  # lazy: only a colour terminal shows the highlighting
+        from rich.syntax import Syntax  # start-up time: pygments only for a colour terminal
 
         text = Syntax("", "python", theme="ansi_dark", background_color="default").highlight(code)
     text.rstrip()
@@ -268,8 +269,7 @@ def summary_table(report: Report, console_width: int = 100) -> Table:
     t.add_column("worst finding", ratio=1, overflow="fold")
     t.add_column("findings", justify="right", no_wrap=True)
     for d, cell in zip(report.diagnoses, cells, strict=True):
-        worst = worst_finding(d.findings)
-        first = headline(worst.message) if worst else ""
+        first = worst_headline(d)
         t.add_row(Text(cell), verdict(d), Text(first), f"{len(d.findings):,}")
     for e in report.errors:
         t.add_row(Text(e.source), Text("input error", style="bold red"), Text(e.message), "")
@@ -326,8 +326,8 @@ def print_report(report: Report, console: Console, *, quiet: bool = False, detai
                     style="dim",
                 )
             )
-    if "sweep" in report.options:
+    if report.options.sweep is not None:
         from lossdoc.compare.sweep import print_sweep
 
-        print_sweep(report.options["sweep"], console)
+        print_sweep(report.options.sweep, console)
     console.print(footer(report))

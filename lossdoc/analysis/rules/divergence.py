@@ -15,7 +15,7 @@ before the onset rather than restarting from scratch.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,31 +30,73 @@ SEVERITY = "error"
 
 @dataclass(frozen=True)
 class Params:
-    min_ratio: float = 3.0
-    """The smoothed loss must reach this multiple of its running minimum ("several times its minimum")..."""
-    return_fraction: float = 0.8
-    """...or win back this fraction of all progress made (in log space) since the start,"""
-    min_return_ratio: float = 1.5
-    """while being at least this multiple of the running minimum."""
-    sustain_fraction: float = 0.08
-    """The blown-up state lasts at least this fraction of the run's points..."""
-    sustain_points: int = 3
-    """...and at least this many points (the smoothed trend, so a lone spike never counts)."""
-    smooth_fraction: float = 0.03
-    """Width of the running median that makes the trend spike-proof, as a fraction of the run."""
-    noise_sigmas: float = 4.0
-    """The rise must also exceed this many standard errors of the smoothed trend (noisy floors wander)."""
-    onset_fraction: float = 0.1
-    """The onset is the last point before the blow-up within this fraction of the rise from the minimum..."""
-    onset_max_ratio: float = 1.2
-    """...but never more than this ratio above the minimum (a huge blow-up starts where it leaves it)..."""
-    onset_sigmas: float = 3.0
-    """...or within this many standard errors of the trend (measured before the rise), if that is more."""
-    creep_slope_ratio: float = 5.0
-    """A climb that bends from a slow creep into a steep blow-up starts at the bend when the steep part
-    rises at least this many times faster (in log space) than the creep before it..."""
-    creep_max_share: float = 0.25
-    """...and the creep made at most this share of the climb from the minimum to the peak."""
+    min_ratio: float = field(
+        default=3.0,
+        metadata={
+            "doc": (
+                'The smoothed loss must reach this multiple of its running minimum ("several times its minimum")...'
+            )
+        },
+    )
+    return_fraction: float = field(
+        default=0.8,
+        metadata={"doc": "...or win back this fraction of all progress made (in log space) since the start,"},
+    )
+    min_return_ratio: float = field(
+        default=1.5,
+        metadata={"doc": "while being at least this multiple of the running minimum."},
+    )
+    sustain_fraction: float = field(
+        default=0.08,
+        metadata={"doc": "The blown-up state lasts at least this fraction of the run's points..."},
+    )
+    sustain_points: int = field(
+        default=3,
+        metadata={"doc": "...and at least this many points (the smoothed trend, so a lone spike never counts)."},
+    )
+    smooth_fraction: float = field(
+        default=0.03,
+        metadata={"doc": "Width of the running median that makes the trend spike-proof, as a fraction of the run."},
+    )
+    noise_sigmas: float = field(
+        default=4.0,
+        metadata={
+            "doc": ("The rise must also exceed this many standard errors of the smoothed trend (noisy floors wander).")
+        },
+    )
+    onset_fraction: float = field(
+        default=0.1,
+        metadata={
+            "doc": (
+                "The onset is the last point before the blow-up within this fraction of the rise from the minimum..."
+            )
+        },
+    )
+    onset_max_ratio: float = field(
+        default=1.2,
+        metadata={
+            "doc": ("...but never more than this ratio above the minimum (a huge blow-up starts where it leaves it)...")
+        },
+    )
+    onset_sigmas: float = field(
+        default=3.0,
+        metadata={
+            "doc": ("...or within this many standard errors of the trend (measured before the rise), if that is more.")
+        },
+    )
+    creep_slope_ratio: float = field(
+        default=5.0,
+        metadata={
+            "doc": (
+                "A climb that bends from a slow creep into a steep blow-up starts at the bend when the steep part "
+                "rises at least this many times faster (in log space) than the creep before it..."
+            )
+        },
+    )
+    creep_max_share: float = field(
+        default=0.25,
+        metadata={"doc": "...and the creep made at most this share of the climb from the minimum to the peak."},
+    )
 
 
 @dataclass(frozen=True)
@@ -213,7 +255,7 @@ def _bend(x: np.ndarray, z: np.ndarray, params: Params) -> float | None:
     if x.size < 7:
         return None
     if x.size > BEND_POINTS:
-        keep = np.unique(np.linspace(0, x.size - 1, BEND_POINTS).round().astype(int))
+        keep = np.linspace(0, x.size - 1, BEND_POINTS).round().astype(int)  # sorted, spaced more than 1 apart
         x, z = x[keep], z[keep]
     n = x.size
     xk = x[2 : n - 2, None]

@@ -16,7 +16,7 @@ precision, check the loss scaler.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -35,33 +35,68 @@ LONG_RUN = 20_000
 
 @dataclass(frozen=True)
 class Params:
-    min_sigmas: float = 5.5
-    """A spike rises at least this many robust noise-sigmas above the level before it (more on long runs:
-    the threshold grows like sqrt(2 ln n) so that noise alone almost never crosses it)."""
-    min_ratio: float = 1.2
-    """...and at least this factor above that level, so smooth curves' small wiggles never count."""
-    window_fraction: float = 0.02
-    """The level before a point is the median of this fraction of the run (3 points at least)."""
-    recover_fraction: float = 0.5
-    """Recovered: within the recovery window the level falls back below this fraction of the jump."""
-    recover_window_fraction: float = 0.10
-    """How long the loss has to recover, as a fraction of the run."""
-    max_width_fraction: float = 0.05
-    """A spike lasts at most this fraction of the run; longer is a regime, not a spike..."""
-    max_width_min: int = 3
-    """...though on a short run a spike may always last this many points (a few epochs)."""
-    skip_start_fraction: float = 0.0
-    """Ignore this fraction of the run's first points (the very first is always ignored: nothing comes
-    before it). 0: a physics-informed net can spike 100x in its first 1% before falling several decades,
-    and the level-before test already follows a fast early fall (a normal point lies below it)."""
-    noise_window_fraction: float = 0.10
-    """The step-to-step noise around a point is measured over this fraction of the run..."""
-    noise_window_min: int = 21
-    """...and over at least this many differences, so one spike cannot inflate its own noise estimate."""
-    global_noise_floor: float = 1.0
-    """The local noise is taken as at least this fraction of the whole run's step-to-step noise."""
-    max_rate: float = 0.01
-    """More spike events than this fraction of the points (and more than 5) are the noise itself."""
+    min_sigmas: float = field(
+        default=5.5,
+        metadata={
+            "doc": (
+                "A spike rises at least this many robust noise-sigmas above the level before it (more on long "
+                "runs: the threshold grows like sqrt(2 ln n) so that noise alone almost never crosses it)."
+            )
+        },
+    )
+    min_ratio: float = field(
+        default=1.2,
+        metadata={"doc": "...and at least this factor above that level, so smooth curves' small wiggles never count."},
+    )
+    window_fraction: float = field(
+        default=0.02,
+        metadata={"doc": "The level before a point is the median of this fraction of the run (3 points at least)."},
+    )
+    recover_fraction: float = field(
+        default=0.5,
+        metadata={"doc": "Recovered: within the recovery window the level falls back below this fraction of the jump."},
+    )
+    recover_window_fraction: float = field(
+        default=0.10,
+        metadata={"doc": "How long the loss has to recover, as a fraction of the run."},
+    )
+    max_width_fraction: float = field(
+        default=0.05,
+        metadata={"doc": "A spike lasts at most this fraction of the run; longer is a regime, not a spike..."},
+    )
+    max_width_min: int = field(
+        default=3,
+        metadata={"doc": "...though on a short run a spike may always last this many points (a few epochs)."},
+    )
+    skip_start_fraction: float = field(
+        default=0.0,
+        metadata={
+            "doc": (
+                "Ignore this fraction of the run's first points (the very first is always ignored: nothing comes "
+                "before it). 0: a physics-informed net can spike 100x in its first 1% before falling several "
+                "decades, and the level-before test already follows a fast early fall (a normal point lies below "
+                "it)."
+            )
+        },
+    )
+    noise_window_fraction: float = field(
+        default=0.10,
+        metadata={"doc": "The step-to-step noise around a point is measured over this fraction of the run..."},
+    )
+    noise_window_min: int = field(
+        default=21,
+        metadata={
+            "doc": ("...and over at least this many differences, so one spike cannot inflate its own noise estimate.")
+        },
+    )
+    global_noise_floor: float = field(
+        default=1.0,
+        metadata={"doc": "The local noise is taken as at least this fraction of the whole run's step-to-step noise."},
+    )
+    max_rate: float = field(
+        default=0.01,
+        metadata={"doc": "More spike events than this fraction of the points (and more than 5) are the noise itself."},
+    )
 
 
 def local_noise(z: np.ndarray, window: int) -> np.ndarray:

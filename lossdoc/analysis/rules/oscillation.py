@@ -13,7 +13,7 @@ batch, add momentum or switch to Adam, and decay the rate over the run.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -27,14 +27,22 @@ SEVERITY = "warning"
 
 @dataclass(frozen=True)
 class Params:
-    min_swing: float = 0.30
-    """Robust spread of the loss around its trend, as a ratio (0.30 = ±30%)."""
-    min_sign_changes: float = 0.5
-    """At least this fraction of steps reverse direction (up-down-up), not a slow drift."""
-    trend_fraction: float = 0.1
-    """The trend the swings are measured around: a running median over this fraction of the run."""
-    min_points: int = 20
-    """Points needed to judge at all."""
+    min_swing: float = field(
+        default=0.30,
+        metadata={"doc": "Robust spread of the loss around its trend, as a ratio (0.30 = ±30%)."},
+    )
+    min_sign_changes: float = field(
+        default=0.5,
+        metadata={"doc": "At least this fraction of steps reverse direction (up-down-up), not a slow drift."},
+    )
+    trend_fraction: float = field(
+        default=0.1,
+        metadata={"doc": "The trend the swings are measured around: a running median over this fraction of the run."},
+    )
+    min_points: int = field(
+        default=20,
+        metadata={"doc": "Points needed to judge at all."},
+    )
 
 
 def check(ctx: RunContext, params: Params) -> list[Finding]:

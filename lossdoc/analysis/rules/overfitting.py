@@ -15,7 +15,7 @@ weight decay, dropout, mixup or label smoothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -30,24 +30,44 @@ SEVERITY = "warning"
 
 @dataclass(frozen=True)
 class Params:
-    min_rise: float = 0.05
-    """Smoothed validation loss ends at least this fraction above its minimum..."""
-    long_rise_fraction: float = 0.20
-    """...or stays above its minimum for at least this fraction of the run,"""
-    long_rise_min: float = 0.02
-    """while ending at least this fraction above the minimum."""
-    noise_sigmas: float = 2.0
-    """The rise must also exceed this many validation-noise sigmas (noisy validation curves)."""
-    train_tolerance: float = 0.05
-    """Training loss after the best point may rise at most this fraction (more is divergence)."""
-    smooth_fraction: float = 0.06
-    """Width of the running median that smooths validation loss (3 points at least)."""
-    min_points: int = 4
-    """Validation points needed to judge at all."""
-    first_min_train_fall: float = 0.05
-    """Validation lowest at the first evaluation counts only when the training loss fell at least this
-    fraction after it: the model is learning the training set while getting worse on held-out data (a
-    fine-tune that overfits from its first epoch), not failing to learn at all."""
+    min_rise: float = field(
+        default=0.05,
+        metadata={"doc": "Smoothed validation loss ends at least this fraction above its minimum..."},
+    )
+    long_rise_fraction: float = field(
+        default=0.20,
+        metadata={"doc": "...or stays above its minimum for at least this fraction of the run,"},
+    )
+    long_rise_min: float = field(
+        default=0.02,
+        metadata={"doc": "while ending at least this fraction above the minimum."},
+    )
+    noise_sigmas: float = field(
+        default=2.0,
+        metadata={"doc": "The rise must also exceed this many validation-noise sigmas (noisy validation curves)."},
+    )
+    train_tolerance: float = field(
+        default=0.05,
+        metadata={"doc": "Training loss after the best point may rise at most this fraction (more is divergence)."},
+    )
+    smooth_fraction: float = field(
+        default=0.06,
+        metadata={"doc": "Width of the running median that smooths validation loss (3 points at least)."},
+    )
+    min_points: int = field(
+        default=4,
+        metadata={"doc": "Validation points needed to judge at all."},
+    )
+    first_min_train_fall: float = field(
+        default=0.05,
+        metadata={
+            "doc": (
+                "Validation lowest at the first evaluation counts only when the training loss fell at least this "
+                "fraction after it: the model is learning the training set while getting worse on held-out data "
+                "(a fine-tune that overfits from its first epoch), not failing to learn at all."
+            )
+        },
+    )
 
 
 def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:

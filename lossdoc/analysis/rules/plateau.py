@@ -19,7 +19,7 @@ bigger model or better features.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -35,41 +35,95 @@ SEVERITY = "warning"
 
 @dataclass(frozen=True)
 class Params:
-    tolerance: float = 0.02
-    """A flat stretch never improves more than this fraction below its starting level."""
-    min_fraction: float = 0.25
-    """A plateau covers at least this fraction of the run's x range."""
-    smooth_fraction: float = 0.08
-    """Width of the running median that smooths the loss, as a fraction of the run (3 points at least)."""
-    noise_sigmas: float = 0.0
-    """The smoothed trend's band may widen to this many of its standard errors on noisy curves. 0: a
-    band wider than the tolerance cannot show an improvement below the tolerance (a noisy per-step loss
-    falling 10% a quarter stays inside a 5% band for a quarter of the run); noisy flat stretches are
-    found by the fitted-line test below."""
-    fit_sigmas: float = 1.0
-    """On a heavily noisy curve, the fitted-line test allows the fall to exceed the tolerance by this many
-    standard errors..."""
-    sure_sigmas: float = 1.0
-    """...and on any other curve the fitted fall plus this many standard errors must stay below it: of the
-    many windows a noisy, slowly falling loss offers, the longest one whose fit happens to fall less than
-    the tolerance is not flat (a per-step loss falling 7% a quarter with 8-25% noise per point found a
-    "plateau" in 5 to 10 of 10 generated runs with the plain fit, none with one standard error)."""
-    max_rise: float = 1.25
-    """...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat)."""
-    band_fraction: float = 0.5
-    """...and falls by less than the tolerance or, on heavily noisy curves, this fraction of the noise:"""
-    heavy_noise: float = 0.4
-    """a curve is heavily noisy when the point-to-point noise exceeds this ratio (a visible band, e.g. a
-    per-batch loss on a floor spanning a decade): then the eye judges flatness by the band, not by 2%."""
-    band_sigmas: float = 4.0
-    """...and whose smoothed trend spans at most this many of its standard errors (no U shapes)."""
-    fit_points: int = 300
-    """The fitted-line test runs on at most this many bucket medians (all pairs are tested)."""
-    min_points: int = 4
-    """A plateau holds at least this many logged points: fewer make no stretch (the confidence grades'
-    few-points floor)."""
-    never_learned_gain: float = 0.10
-    """The whole run improves by less than this fraction: the model never learned."""
+    tolerance: float = field(
+        default=0.02,
+        metadata={"doc": "A flat stretch never improves more than this fraction below its starting level."},
+    )
+    min_fraction: float = field(
+        default=0.25,
+        metadata={"doc": "A plateau covers at least this fraction of the run's x range."},
+    )
+    smooth_fraction: float = field(
+        default=0.08,
+        metadata={
+            "doc": ("Width of the running median that smooths the loss, as a fraction of the run (3 points at least).")
+        },
+    )
+    noise_sigmas: float = field(
+        default=0.0,
+        metadata={
+            "doc": (
+                "The smoothed trend's band may widen to this many of its standard errors on noisy curves. 0: a "
+                "band wider than the tolerance cannot show an improvement below the tolerance (a noisy per-step "
+                "loss falling 10% a quarter stays inside a 5% band for a quarter of the run); noisy flat "
+                "stretches are found by the fitted-line test below."
+            )
+        },
+    )
+    fit_sigmas: float = field(
+        default=1.0,
+        metadata={
+            "doc": (
+                "On a heavily noisy curve, the fitted-line test allows the fall to exceed the tolerance by this "
+                "many standard errors..."
+            )
+        },
+    )
+    sure_sigmas: float = field(
+        default=1.0,
+        metadata={
+            "doc": (
+                "...and on any other curve the fitted fall plus this many standard errors must stay below it: of "
+                "the many windows a noisy, slowly falling loss offers, the longest one whose fit happens to fall "
+                "less than the tolerance is not flat (a per-step loss falling 7% a quarter with 8-25% noise per "
+                'point found a "plateau" in 5 to 10 of 10 generated runs with the plain fit, none with one '
+                "standard error)."
+            )
+        },
+    )
+    max_rise: float = field(
+        default=1.25,
+        metadata={
+            "doc": ("...and rejects a stretch whose fitted line rises by more than this ratio (that is not flat).")
+        },
+    )
+    band_fraction: float = field(
+        default=0.5,
+        metadata={
+            "doc": ("...and falls by less than the tolerance or, on heavily noisy curves, this fraction of the noise:")
+        },
+    )
+    heavy_noise: float = field(
+        default=0.4,
+        metadata={
+            "doc": (
+                "a curve is heavily noisy when the point-to-point noise exceeds this ratio (a visible band, e.g. "
+                "a per-batch loss on a floor spanning a decade): then the eye judges flatness by the band, not by "
+                "2%."
+            )
+        },
+    )
+    band_sigmas: float = field(
+        default=4.0,
+        metadata={"doc": "...and whose smoothed trend spans at most this many of its standard errors (no U shapes)."},
+    )
+    fit_points: int = field(
+        default=300,
+        metadata={"doc": "The fitted-line test runs on at most this many bucket medians (all pairs are tested)."},
+    )
+    min_points: int = field(
+        default=4,
+        metadata={
+            "doc": (
+                "A plateau holds at least this many logged points: fewer make no stretch (the confidence grades' "
+                "few-points floor)."
+            )
+        },
+    )
+    never_learned_gain: float = field(
+        default=0.10,
+        metadata={"doc": "The whole run improves by less than this fraction: the model never learned."},
+    )
 
 
 def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:

@@ -17,7 +17,7 @@ was cut by early stopping, increase its patience; resume from the last checkpoin
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
@@ -34,57 +34,138 @@ SEVERITY = "info"
 
 @dataclass(frozen=True)
 class Params:
-    tail_fraction: float = 0.2
-    """The end of the run that is judged, as a fraction of its x range (4 points at least)."""
-    min_tail_points: int = 4
-    """The tail holds at least this many points (short runs: a slope needs points to be trusted)."""
-    min_drop: float = 0.03
-    """The fitted training loss falls at least this fraction over that tail..."""
-    min_t: float = 2.0
-    """...by at least this many standard errors of the fitted slope."""
-    sure_t: float = 5.0
-    """A smaller fall also counts as clear when it is this many standard errors strong..."""
-    sure_drop_factor: float = 0.5
-    """...at least this fraction of the minimum fall (of training or validation loss)..."""
-    min_share: float = 0.05
-    """...and visible on the curve's own scale: at least this share of its whole smoothed range."""
-    sustain_share: float = 0.8
-    """Over twice the tail the loss fell at least this share of the tail's own fall: a sustained fall,
-    not the downswing of an oscillation."""
-    borrow_min_t: float = 1.0
-    """A sustained fall whose tail alone is this many standard errors strong is judged with the
-    longer stretch's standard errors (its slope is measured on twice the points)."""
-    borrow_max_points: int = 20
-    """...but only a tail of fewer than this many points borrows (a run under 100 points at the default
-    tail): a t statistic from so few noisy points is itself unreliable. A longer tail shows its own
-    significance, and borrowing there would let an earlier, steeper fall vouch for a tail gone flat."""
-    last_min_points: int = 8
-    """The end-of-tail check below runs only when the last half of the tail holds this many points:"""
-    last_t: float = 0.0
-    """Over the last half of that tail the fitted slope still falls by this many standard errors..."""
-    last_min_drop: float = 0.005
-    """...and by at least this fraction..."""
-    last_share: float = 0.05
-    """...and this share of the whole tail's fall (a fall that has died out leaves almost none there)..."""
-    last_sigmas: float = 2.0
-    """...where the shortfall against half the tail's fall is this many standard errors of the last half's
-    fall: a real stop, not noise (2 sigma: about one noisy flat-looking end in forty passes as a stop)."""
-    val_min_drop: float = 0.025
-    """Validation loss (when logged and not overfitting) falls at least this fraction over the tail..."""
-    val_min_t: float = 1.5
-    """...by at least this many standard errors..."""
-    val_min_points: int = 5
-    """Validation loss logged at this many points or more shows a trend, and is the loss that is judged
-    (a run with 3 or 4 evaluations leaves the decision to the training loss)."""
-    train_min_drop: float = 0.01
-    """When validation loss decides, the training loss must still fall at least this fraction over the
-    tail or its last half: a flat training loss means the run has stopped learning, whatever the
-    validation loss does."""
-    val_max_noise: float = 0.1
-    """...unless it is too noisy to read: the standard error of its fall over the tail is above this
-    (in judging units, about 10%), and the training loss decides alone."""
-    max_above_best: float = 0.25
-    """The run must end within this fraction of its best smoothed level (not recovering from a blow-up)."""
+    tail_fraction: float = field(
+        default=0.2,
+        metadata={"doc": "The end of the run that is judged, as a fraction of its x range (4 points at least)."},
+    )
+    min_tail_points: int = field(
+        default=4,
+        metadata={"doc": "The tail holds at least this many points (short runs: a slope needs points to be trusted)."},
+    )
+    min_drop: float = field(
+        default=0.03,
+        metadata={"doc": "The fitted training loss falls at least this fraction over that tail..."},
+    )
+    min_t: float = field(
+        default=2.0,
+        metadata={"doc": "...by at least this many standard errors of the fitted slope."},
+    )
+    sure_t: float = field(
+        default=5.0,
+        metadata={"doc": "A smaller fall also counts as clear when it is this many standard errors strong..."},
+    )
+    sure_drop_factor: float = field(
+        default=0.5,
+        metadata={"doc": "...at least this fraction of the minimum fall (of training or validation loss)..."},
+    )
+    min_share: float = field(
+        default=0.05,
+        metadata={"doc": "...and visible on the curve's own scale: at least this share of its whole smoothed range."},
+    )
+    sustain_share: float = field(
+        default=0.8,
+        metadata={
+            "doc": (
+                "Over twice the tail the loss fell at least this share of the tail's own fall: a sustained fall, "
+                "not the downswing of an oscillation."
+            )
+        },
+    )
+    borrow_min_t: float = field(
+        default=1.0,
+        metadata={
+            "doc": (
+                "A sustained fall whose tail alone is this many standard errors strong is judged with the longer "
+                "stretch's standard errors (its slope is measured on twice the points)."
+            )
+        },
+    )
+    borrow_max_points: int = field(
+        default=20,
+        metadata={
+            "doc": (
+                "...but only a tail of fewer than this many points borrows (a run under 100 points at the default "
+                "tail): a t statistic from so few noisy points is itself unreliable. A longer tail shows its own "
+                "significance, and borrowing there would let an earlier, steeper fall vouch for a tail gone flat."
+            )
+        },
+    )
+    last_min_points: int = field(
+        default=8,
+        metadata={
+            "doc": ("The end-of-tail check below runs only when the last half of the tail holds this many points:")
+        },
+    )
+    last_t: float = field(
+        default=0.0,
+        metadata={
+            "doc": ("Over the last half of that tail the fitted slope still falls by this many standard errors...")
+        },
+    )
+    last_min_drop: float = field(
+        default=0.005,
+        metadata={"doc": "...and by at least this fraction..."},
+    )
+    last_share: float = field(
+        default=0.05,
+        metadata={
+            "doc": ("...and this share of the whole tail's fall (a fall that has died out leaves almost none there)...")
+        },
+    )
+    last_sigmas: float = field(
+        default=2.0,
+        metadata={
+            "doc": (
+                "...where the shortfall against half the tail's fall is this many standard errors of the last "
+                "half's fall: a real stop, not noise (2 sigma: about one noisy flat-looking end in forty passes "
+                "as a stop)."
+            )
+        },
+    )
+    val_min_drop: float = field(
+        default=0.025,
+        metadata={
+            "doc": ("Validation loss (when logged and not overfitting) falls at least this fraction over the tail...")
+        },
+    )
+    val_min_t: float = field(
+        default=1.5,
+        metadata={"doc": "...by at least this many standard errors..."},
+    )
+    val_min_points: int = field(
+        default=5,
+        metadata={
+            "doc": (
+                "Validation loss logged at this many points or more shows a trend, and is the loss that is judged "
+                "(a run with 3 or 4 evaluations leaves the decision to the training loss)."
+            )
+        },
+    )
+    train_min_drop: float = field(
+        default=0.01,
+        metadata={
+            "doc": (
+                "When validation loss decides, the training loss must still fall at least this fraction over the "
+                "tail or its last half: a flat training loss means the run has stopped learning, whatever the "
+                "validation loss does."
+            )
+        },
+    )
+    val_max_noise: float = field(
+        default=0.1,
+        metadata={
+            "doc": (
+                "...unless it is too noisy to read: the standard error of its fall over the tail is above this "
+                "(in judging units, about 10%), and the training loss decides alone."
+            )
+        },
+    )
+    max_above_best: float = field(
+        default=0.25,
+        metadata={
+            "doc": ("The run must end within this fraction of its best smoothed level (not recovering from a blow-up).")
+        },
+    )
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
-"""``lossdoc compare``: the typer command. Imports nothing heavy until it runs (``lossdoc --help``
-stays fast); :mod:`lossdoc.cli` registers it."""
+"""``lossdoc compare`` and ``lossdoc golden``: the typer commands (the comparison itself is
+:mod:`lossdoc.compare`). Imports nothing heavy until they run (``lossdoc --help`` stays fast);
+:mod:`lossdoc.cli` registers them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from typing import Annotated, Optional
 
 import typer
 
+from lossdoc.cli.options import ShortX, Train, Val, X, column_option, format_option, output_option, plot_option
+from lossdoc.cli.output import error_line, refused, write_atomic
+from lossdoc.errors import InputError, LossdocError, one_line
+
 FORMATS = ("table", "json", "markdown", "html", "github", "junit")
 
 
@@ -19,7 +24,7 @@ def compare(
         list[str], typer.Argument(metavar="CANDIDATE...", help="Logs, folders or globs of the runs to judge.")
     ],
     max_regression: Annotated[
-        Optional[str],  # noqa: UP045 - typer needs Optional at runtime on 3.10
+        Optional[str],
         typer.Option(
             "--max-regression",
             metavar="PCT",
@@ -27,11 +32,11 @@ def compare(
         ),
     ] = None,
     metric: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="METRIC", help="best_val (default), final_val, best_train or final_train."),
     ] = None,
     fail_on_new: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(
             "--fail-on-new",
             metavar="SEVERITY",
@@ -39,47 +44,27 @@ def compare(
         ),
     ] = None,
     target: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="LOSS", help="Time each run to this loss (default: the baseline's best, smoothed)."),
     ] = None,
-    format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", metavar="FORMAT", help="table (default), json, markdown, html, github, junit."),
-    ] = None,
-    output: Annotated[
-        Optional[Path],  # noqa: UP045
-        typer.Option("--output", "-o", metavar="FILE", help="Write the report to FILE instead of stdout."),
-    ] = None,
+    format: Annotated[Optional[str], format_option("table (default), json, markdown, html, github, junit.")] = None,
+    output: Annotated[Optional[Path], output_option("Write the report to FILE instead of stdout.")] = None,
     plot: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option(metavar="FILE", help="Overlay the runs in a .png/.svg/.pdf (baseline grey, departures marked)."),
+        Optional[str], plot_option("Overlay the runs in a .png/.svg/.pdf (baseline grey, departures marked).", "FILE")
     ] = None,
-    x: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--x", metavar="COLUMN", help="Column holding the x axis (step, epoch, ...)."),
-    ] = None,
-    train: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--train", metavar="COLUMN", help="Column holding the training loss."),
-    ] = None,
-    val: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--val", metavar="COLUMN", help="Column holding the validation loss."),
-    ] = None,
+    x: X = None,
+    train: Train = None,
+    val: Val = None,
 ) -> None:
     """Compare candidate runs with a baseline: deltas, speed, where the curves part, new findings.
 
     Exit 0 when every candidate is within the gate, 1 when one regresses (--max-regression on
     --metric, or a new finding at --fail-on-new), 2 on an input or usage error.
     """
+    # start-up time: the comparison reads and analyses logs (numpy); only when the command runs
     from lossdoc.compare.gate import Gate
     from lossdoc.compare.load import diagnose_paths
     from lossdoc.compare.report import build
-    from lossdoc.errors import LossdocError, one_line
-
-    def fail(source: str, message: str) -> typer.Exit:
-        typer.echo(f"lossdoc: {one_line(source)}: {one_line(message)}", err=True)
-        return typer.Exit(code=2)
 
     try:
         gate = Gate.parse(metric, max_regression, fail_on_new)
@@ -88,18 +73,18 @@ def compare(
             raise LossdocError("--format", f"'{format}' is not one of {', '.join(FORMATS)}")
         goal = _target(target)
     except LossdocError as exc:
-        raise fail(exc.source, exc.message) from None
+        raise refused(exc) from None
     overrides = {"x": x, "train": train, "val": val}
     base_runs, errors = diagnose_paths([baseline], overrides)
     base = None
     if len(base_runs) > 1:
-        errors.append(_error(baseline, f"holds {len(base_runs)} runs; a baseline is one run (name one log)"))
+        errors.append(InputError(baseline, f"holds {len(base_runs)} runs; a baseline is one run (name one log)"))
     elif base_runs:
         base = base_runs[0]
         role, words = gate.needs()
         if base.history.get(role) is None:  # type: ignore[arg-type]
             other = "train" if role == "val" else "val"
-            errors.append(_error(baseline, f"has no {words.split(' ', 1)[1]}; use --metric best_{other}"))
+            errors.append(InputError(baseline, f"has no {words.split(' ', 1)[1]}; use --metric best_{other}"))
             base = None
     cand_runs, cand_errors = diagnose_paths(candidates, overrides)
     errors += cand_errors
@@ -111,22 +96,14 @@ def compare(
             write_plot(report, plot)
             report.plot = plot
         except (OSError, ValueError) as exc:
-            report.errors.append(_error(plot, f"cannot write the plot ({exc})"))  # type: ignore[arg-type]
+            report.errors.append(InputError(plot, f"cannot write the plot ({exc})"))
     _emit(report, fmt, output)
     for e in report.errors:
-        typer.echo(f"lossdoc: {one_line(e.source)}: {one_line(e.message)}", err=True)
+        error_line(e.source, e.message)
     raise typer.Exit(code=report.exit_code)
 
 
-def _error(source: str, message: str) -> object:
-    from lossdoc.ingest import InputError
-
-    return InputError(source, message)
-
-
 def _target(text: str | None) -> float | None:
-    from lossdoc.errors import LossdocError
-
     if text is None:
         return None
     try:
@@ -139,7 +116,7 @@ def _target(text: str | None) -> float | None:
 
 
 def _emit(report: object, fmt: str, output: Path | None) -> None:
-    from lossdoc.compare.render import RENDERERS, print_table
+    from lossdoc.compare.render import RENDERERS, print_table  # start-up time: rich
 
     if fmt == "table":
         import io
@@ -165,10 +142,11 @@ def _emit(report: object, fmt: str, output: Path | None) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
     else:
-        from lossdoc.cli import write_atomic
-
         write_atomic(output, text)
 
+
+GoldenTrain = Annotated[Optional[str], column_option("--train", "The training loss column.")]
+GoldenVal = Annotated[Optional[str], column_option("--val", "The validation loss column.")]
 
 golden_app = typer.Typer(
     name="golden",
@@ -182,7 +160,6 @@ golden_app = typer.Typer(
 
 def _one_run(path: str, overrides: dict[str, str | None]) -> object:
     from lossdoc.compare.load import diagnose_paths
-    from lossdoc.errors import LossdocError
 
     runs, errors = diagnose_paths([path], overrides)
     if errors:
@@ -195,20 +172,18 @@ def _one_run(path: str, overrides: dict[str, str | None]) -> object:
 def golden_save(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The run's log (one run).")],
     file: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Argument(metavar="[FILE]", help="Where to write the golden file (or --out)."),
     ] = None,
     out: Annotated[
-        Optional[Path],  # noqa: UP045
+        Optional[Path],
         typer.Option("--out", metavar="FILE", help="Where to write the golden file."),
     ] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+    x: ShortX = None,
+    train: GoldenTrain = None,
+    val: GoldenVal = None,
 ) -> None:
     """Write a golden file: the run's smoothed curves, noise band, best point, findings (exit 2 on errors)."""
-    from lossdoc.errors import LossdocError, one_line
-
     try:
         target = file or out
         if target is None:
@@ -217,15 +192,12 @@ def golden_save(
         from lossdoc.report.json import dumps
 
         doc = golden_document(_one_run(run, {"x": x, "train": train, "val": val}))  # type: ignore[arg-type]
-        from lossdoc.cli import write_atomic
-
         try:
             write_atomic(target, dumps(doc) + "\n")
         except OSError as exc:
             raise LossdocError(str(target), f"cannot write ({exc.strerror or exc})") from None
     except LossdocError as exc:
-        typer.echo(f"lossdoc: {one_line(exc.source)}: {one_line(exc.message)}", err=True)
-        raise typer.Exit(code=2) from None
+        raise refused(exc) from None
     typer.echo(f"wrote {target} ({', '.join(doc['series'])} of {one_line(doc['name'])})")
 
 
@@ -233,23 +205,19 @@ def golden_check(
     run: Annotated[str, typer.Argument(metavar="RUN", help="The new run's log (one run).")],
     file: Annotated[Path, typer.Argument(metavar="FILE", help="The golden file.")],
     tolerance: Annotated[
-        Optional[str],  # noqa: UP045
+        Optional[str],
         typer.Option(metavar="TOL", help="auto (default: the wider of the two runs' noise bands) or a percentage."),
     ] = None,
     exact: Annotated[
         bool, typer.Option("--exact", help="Require bit-identical logged values (deterministic training).")
     ] = False,
-    format: Annotated[
-        Optional[str],  # noqa: UP045
-        typer.Option("--format", "-f", metavar="FORMAT", help="table (default) or json."),
-    ] = None,
-    x: Annotated[Optional[str], typer.Option("--x", metavar="COLUMN", help="The x column.")] = None,  # noqa: UP045
-    train: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The training loss column.")] = None,  # noqa: UP045
-    val: Annotated[Optional[str], typer.Option(metavar="COLUMN", help="The validation loss column.")] = None,  # noqa: UP045
+    format: Annotated[Optional[str], format_option("table (default) or json.")] = None,
+    x: ShortX = None,
+    train: GoldenTrain = None,
+    val: GoldenVal = None,
 ) -> None:
     """Check a run against a golden file: exit 0 inside the band, 1 when it leaves it, 2 on errors."""
-    from lossdoc.compare.golden import check, parse_tolerance, read_golden
-    from lossdoc.errors import LossdocError, one_line
+    from lossdoc.compare.golden import check, parse_tolerance, read_golden  # start-up time: numpy
 
     try:
         fmt = (format or "table").strip().lower()
@@ -263,8 +231,7 @@ def golden_check(
         golden = read_golden(text, str(file))
         result = check(_one_run(run, {"x": x, "train": train, "val": val}), golden, tol, exact)  # type: ignore[arg-type]
     except LossdocError as exc:
-        typer.echo(f"lossdoc: {one_line(exc.source)}: {one_line(exc.message)}", err=True)
-        raise typer.Exit(code=2) from None
+        raise refused(exc) from None
     code = 0 if result.passed else 1
     if fmt == "json":
         from lossdoc.report.json import dumps
