@@ -243,8 +243,10 @@ def fitted_flat(
     with np.errstate(all="ignore"):
         for a0 in range(0, starts, rows):
             a = np.arange(a0, min(starts, a0 + rows))[:, None]
-            # the first end that may be longer than min_span (one earlier: the exact test is below)
+            # the first end that may be longer than min_span (one earlier: the exact test is below), and
+            # never before a0 + 3 (a stretch holds four points at least)
             b0 = max(0, int(np.searchsorted(x, x[a0] + min_span, side="left")) - 1) if min_span > -np.inf else 0
+            b0 = min(max(b0, a0 + 3), n)
             b = np.arange(b0, n)[None, :]
             m, sx, sz, sxx, sxz, szz = (c[k][b + 1] - c[k][a] for k in range(6))  # sums over points a..b
             vxx = sxx - sx * sx / m
