@@ -240,11 +240,12 @@ def main() -> int:
 
     if args.per_file:
         files = sorted(p for p in (work / "mixed").iterdir() if p.suffix == ".csv")[: args.per_file]
-        print(f"\nper-file calls on {len(files)} CSV logs of the mixed set (CPU s per log, start-up included):")
+        print(f"\none call per log on {len(files)} CSV logs of the mixed set (CPU s per log, start-up included):")
         print("| tool | CPU s / log | logs read (exit 0/1) |")
         print("|---|---:|---:|")
-        for tool in ["lossdoc", "losslint", "trainproof", "trainspotter", "runmedic"]:
-            if tool != "lossdoc" and not (venvs / tool / "bin" / tool).exists():
+        for tool in ["lossdoc", *peers, "trainproof", "trainspotter", "runmedic"]:
+            exe = peer_exe(venvs, tool) if tool in PEERS else str(venvs / tool / "bin" / tool)
+            if tool != "lossdoc" and not Path(exe).exists():
                 continue
             cpus, ok = [], 0
             for f in files:
