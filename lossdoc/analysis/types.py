@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from lossdoc.history import LossHistory
@@ -110,7 +108,9 @@ def _num(v: float | None) -> float | int | None:
 
 @dataclass
 class Diagnosis:
-    """A run and what was found in it, most severe first."""
+    """A run and what was found in it, most severe first. The Python API hands out its subclass
+    :class:`lossdoc.diagnosis.Diagnosis`, which adds ``to_dict``/``to_json``/``plot`` (analysis never
+    imports the reports)."""
 
     history: LossHistory
     findings: list[Finding]
@@ -125,25 +125,3 @@ class Diagnosis:
         if self.findings:
             return max(self.findings, key=lambda f: severity_rank(f.severity)).severity
         return "too-short" if self.summary.get("too_short") else "healthy"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The run as the JSON report (``--format json``, schema_version 1) writes it."""
-        from lossdoc.report.json import run_dict
-
-        return {**run_dict(self), "verdict": self.verdict}
-
-    def to_json(self) -> str:
-        from lossdoc.report.json import dumps
-
-        return dumps(self.to_dict())
-
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Draw the curves with the findings marked to ``path`` (.png, .svg or .pdf)."""
-        from lossdoc.report.plot import draw
-
-        return draw(self, Path(path))
-
-    def _repr_html_(self) -> str:
-        from lossdoc.api import diagnosis_html
-
-        return diagnosis_html(self)
