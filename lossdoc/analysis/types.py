@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossdoc.history import LossHistory
+from lossdoc.plain import plain
+
+if TYPE_CHECKING:
+    from lossdoc.advice.model import Advice
 
 SEVERITIES = ("info", "warning", "error")
 CONFIDENCES = ("low", "medium", "high")
@@ -85,25 +89,21 @@ class Finding:
     """How a plot draws it and what advice reads of it; not part of the JSON (that is ``evidence``)."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The finding as the JSON reports write it: its positions and numbers to 6 decimals, integral
+        ones (of any size) as integers, through the one cleaning function (:func:`lossdoc.plain.plain`)."""
         return {
             "rule": self.rule,
             "severity": self.severity,
             "series": self.series,
-            "start": _num(self.start),
-            "end": _num(self.end),
+            "start": plain(self.start, 6, big_ints=True),
+            "end": plain(self.end, 6, big_ints=True),
             "message": self.message,
             "advice": self.advice,
             "confidence": self.confidence,
-            "evidence": {k: _num(v) if isinstance(v, float) else v for k, v in self.evidence.items()},
+            "evidence": {
+                k: plain(v, 6, big_ints=True) if isinstance(v, float) else v for k, v in self.evidence.items()
+            },
         }
-
-
-def _num(v: float | None) -> float | int | None:
-    if v is None:
-        return None
-    if float(v).is_integer():
-        return int(v)
-    return round(float(v), 6)
 
 
 @dataclass
@@ -115,7 +115,7 @@ class Diagnosis:
     history: LossHistory
     findings: list[Finding]
     summary: dict[str, Any]
-    advice: dict[str, Any] | None = None
+    advice: Advice | None = None
     """Run-level advice (best point, callback replay, recommendation), set by lossdoc.advice."""
 
     @property
