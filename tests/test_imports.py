@@ -26,9 +26,14 @@ def test_every_module_imports_first_in_a_fresh_interpreter():
         "        bad.append(f'{name}: {exc}')\n"
         "print('\\n'.join(bad))\n"
     )
+    assert fresh_python(code) == ""
+
+
+def fresh_python(code: str) -> str:
+    """What ``code`` prints in a new interpreter (which must exit cleanly), stripped."""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    return out.stdout.strip()
 
 
 def test_analysis_types_import_neither_the_reports_nor_the_api():
@@ -38,9 +43,7 @@ def test_analysis_types_import_neither_the_reports_nor_the_api():
         "print(' '.join(m for m in sys.modules if m.startswith(('lossdoc.report', 'lossdoc.api', 'lossdoc.diagnosis',"
         " 'lossdoc.plot', 'lossdoc.advice'))))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+    assert fresh_python(code) == ""
 
 
 def test_the_api_hands_out_diagnoses_with_their_methods():
