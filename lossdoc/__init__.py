@@ -17,15 +17,16 @@ _LAZY = {
     "analyze": "lossdoc.api",
     "Monitor": "lossdoc.monitor",
     "Alert": "lossdoc.monitor",
-    "Diagnosis": "lossdoc.analysis.types",
+    "Diagnosis": "lossdoc.diagnosis",
     "Finding": "lossdoc.analysis.types",
     "LossHistory": "lossdoc.history",
     "LossdocError": "lossdoc.errors",
 }
 
 if TYPE_CHECKING:
-    from lossdoc.analysis.types import Diagnosis, Finding
+    from lossdoc.analysis.types import Finding
     from lossdoc.api import analyze
+    from lossdoc.diagnosis import Diagnosis
     from lossdoc.errors import LossdocError
     from lossdoc.history import LossHistory
     from lossdoc.monitor import Alert, Monitor

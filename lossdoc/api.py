@@ -16,7 +16,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from lossdoc.analysis.types import Diagnosis
+from lossdoc.diagnosis import Diagnosis
 from lossdoc.errors import LossdocError
 from lossdoc.history import LossHistory
 
@@ -64,7 +64,7 @@ def analyze(
     for h in histories(obj, train=train, val=val, x=x, val_x=val_x, lr=lr, name=name):
         d = run_rules(h, rules, rule_params)
         d.advice = advise(d, framework)
-        diagnoses.append(d)
+        diagnoses.append(Diagnosis.of(d))
     return diagnoses
 
 
@@ -170,36 +170,4 @@ def _from_arrays(train: Any, val: Any, x: Any, val_x: Any, lr: Any, name: str) -
         series.append(Series(name=f"{role}_loss" if role != "lr" else "lr", role=role, x=xv, y=y))  # type: ignore[arg-type]
     return LossHistory(
         source="<arrays>", format="arrays", name=name, x_name="step" if x is not None else "index", series=series
-    )
-
-
-def diagnosis_html(d: Diagnosis) -> str:
-    """A notebook's view of a diagnosis: the verdict, the findings with their advice, and the plot inline."""
-    import base64
-    from html import escape
-
-    from lossdoc.report import where_text
-
-    h = d.history
-    rows = "".join(
-        f"<tr><td>{escape(f.severity)}</td><td>{escape(f.rule)}</td><td>{escape(where_text(f))}</td>"
-        f"<td>{escape(f.message)}<br><i>{escape(f.advice)}</i></td></tr>"
-        for f in d.findings
-    )
-    table = (
-        "<table><tr><th>severity</th><th>rule</th><th>where</th><th>finding and advice</th></tr>" + rows + "</table>"
-        if rows
-        else "<p>No findings.</p>"
-    )
-    try:
-        from lossdoc.report.plot import render_bytes
-
-        png = base64.b64encode(render_bytes([d])).decode()
-        image = f'<img alt="loss curves of {escape(h.name)}" src="data:image/png;base64,{png}">'
-    except Exception:  # a notebook view must never fail for want of a plot
-        image = ""
-    points = d.summary.get("points")
-    return (
-        f"<div><b>{escape(h.name)}</b> ({escape(h.format)}, {points} points): verdict <b>{escape(d.verdict)}</b>"
-        f"{table}{image}</div>"
     )

@@ -25,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from lossdoc.analysis.types import Diagnosis, Finding, confidence_rank, severity_rank
+from lossdoc.analysis.types import Finding, confidence_rank, severity_rank
+from lossdoc.diagnosis import Diagnosis
 from lossdoc.history import LossHistory, Series, resolve_repeats
 
 FULL_GROWTH = 1 / 16
@@ -235,7 +236,7 @@ class Monitor:
             return None
         d = analyze(h, rules, self.rule_params)
         d.advice = advise(d, framework)
-        return d
+        return Diagnosis.of(d)
 
     def _tracked_findings(self) -> list[Finding]:
         return [t.finding for t in self._tracked if t.reported is not None]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pytest
@@ -33,7 +34,7 @@ def run(val, fmt="csv", x=None, x_name="epoch", train=None, extra=()):
 def test_best_point_saving_and_rise():
     # epochs 1..30, lowest 0.31 at epoch 12, last 0.45: 18 of 30 epochs after it = 60%, +45.16%
     val = np.concatenate([np.linspace(1.0, 0.32, 11), [0.31], np.linspace(0.32, 0.45, 18)])
-    assert best_point(run(val, x=np.arange(1, 31))) == {
+    assert asdict(best_point(run(val, x=np.arange(1, 31)))) == {
         "x": 12.0,
         "value": pytest.approx(0.31),
         "saved_fraction": 0.6,
@@ -49,18 +50,18 @@ def test_advice_quotes_the_best_point_the_analysis_chose():
     d = analyze(run(val, x=np.arange(1, 31)))
     a = advise(d)
     f = next(f for f in d.findings if f.rule == "overfitting")
-    assert a["best"]["x"] == d.summary["best_val_x"] == f.start == f.evidence["best_x"]
-    assert a["best"]["value"] == d.summary["best_val"] == f.evidence["best_val_logged"]
-    assert f"{a['best']['saved_fraction']:.0%}" in f.message
+    assert a.best.x == d.summary["best_val_x"] == f.start == f.evidence["best_x"]
+    assert a.best.value == d.summary["best_val"] == f.evidence["best_val_logged"]
+    assert f"{a.best.saved_fraction:.0%}" in f.message
 
 
 def test_best_at_the_end_saves_nothing_and_no_val_means_no_best():
     a = advise(analyze(run(np.linspace(1.0, 0.2, 20))))
-    assert a["best"]["saved_fraction"] == 0.0 and a["best"]["rise_pct"] == 0.0
+    assert a.best.saved_fraction == 0.0 and a.best.rise_pct == 0.0
     h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", np.arange(50.0), np.linspace(2, 1, 50))])
     a = advise(analyze(h))
-    assert a["best"] is None
-    assert a["monitor"] == "loss" and any("No validation loss" in n for n in a["notes"])
+    assert a.best is None
+    assert a.monitor == "loss" and any("No validation loss" in n for n in a.notes)
 
 
 @pytest.mark.parametrize("framework", ["keras", "lightning", "huggingface", "pytorch"])
@@ -73,25 +74,25 @@ def test_search_skips_the_early_stall_and_stops_soon_after_the_best(framework):
 
 
 def test_keras_log_gets_a_keras_callback():
-    rec = advise(analyze(run(STALL_THEN_BEST, fmt="keras_csv")))["recommendation"]
-    assert rec["framework"] == "keras" and rec["patience"] == 4 and rec["stop_x"] == 14.0
-    assert "from keras.callbacks import EarlyStopping" in rec["snippet"]
-    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4, min_delta=0.0' in rec["snippet"]
-    assert "restore_best_weights=True" in rec["snippet"]
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="keras_csv"))).recommendation
+    assert rec.framework == "keras" and rec.patience == 4 and rec.stop_x == 14.0
+    assert "from keras.callbacks import EarlyStopping" in rec.snippet
+    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4, min_delta=0.0' in rec.snippet
+    assert "restore_best_weights=True" in rec.snippet
 
 
 def test_lightning_log_gets_a_lightning_callback():
-    rec = advise(analyze(run(STALL_THEN_BEST, fmt="lightning_csv", x_name="step")))["recommendation"]
-    assert rec["framework"] == "lightning"
-    assert "from lightning.pytorch.callbacks import EarlyStopping" in rec["snippet"]
-    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4' in rec["snippet"]
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="lightning_csv", x_name="step"))).recommendation
+    assert rec.framework == "lightning"
+    assert "from lightning.pytorch.callbacks import EarlyStopping" in rec.snippet
+    assert 'EarlyStopping(monitor="val_loss", mode="min", patience=4' in rec.snippet
 
 
 def test_hf_log_gets_training_arguments_and_the_callback():
     x = np.arange(1, len(STALL_THEN_BEST) + 1) * 500.0
-    rec = advise(analyze(run(STALL_THEN_BEST, fmt="hf_trainer_state", x=x, x_name="step")))["recommendation"]
-    assert rec["framework"] == "huggingface" and rec["stop_x"] == 7500.0
-    s = rec["snippet"]
+    rec = advise(analyze(run(STALL_THEN_BEST, fmt="hf_trainer_state", x=x, x_name="step"))).recommendation
+    assert rec.framework == "huggingface" and rec.stop_x == 7500.0
+    s = rec.snippet
     assert "TrainingArguments(" in s and "load_best_model_at_end=True" in s
     assert 'metric_for_best_model="eval_loss"' in s and "greater_is_better=False" in s
     assert 'eval_strategy="steps", eval_steps=500' in s
@@ -99,15 +100,15 @@ def test_hf_log_gets_training_arguments_and_the_callback():
 
 
 def test_plain_csv_gets_a_framework_neutral_statement():
-    rec = advise(analyze(run(STALL_THEN_BEST)))["recommendation"]
-    assert rec["framework"] == "generic"
-    assert rec["snippet"].startswith("Stop when val_loss has not improved by more than 0.0 for 4 consecutive epochs")
-    assert "import" not in rec["snippet"]
+    rec = advise(analyze(run(STALL_THEN_BEST))).recommendation
+    assert rec.framework == "generic"
+    assert rec.snippet.startswith("Stop when val_loss has not improved by more than 0.0 for 4 consecutive epochs")
+    assert "import" not in rec.snippet
 
 
 def test_replay_lists_every_callback_with_the_logs_framework_first():
     a = advise(analyze(run(STALL_THEN_BEST, fmt="lightning_csv")))
-    names = [r["callback"] for r in a["replay"]]
+    names = [r["callback"] for r in a.replay]
     assert names[0] == "lightning.EarlyStopping"
     assert set(names) == {
         "keras.EarlyStopping",
@@ -116,7 +117,7 @@ def test_replay_lists_every_callback_with_the_logs_framework_first():
         "lightning.EarlyStopping",
         "transformers.EarlyStoppingCallback",
     }
-    by = {r["callback"]: r for r in a["replay"]}
+    by = {r["callback"]: r for r in a.replay}
     # defaults: Keras patience 0 stops at the first non-improvement (3); Lightning patience 3 at 13;
     # HF patience 1 at 3; neither plateau scheduler (patience 10) sees 10 bad checks in a row (only 7).
     assert by["keras.EarlyStopping"]["stop_x"] == 3.0
@@ -128,8 +129,8 @@ def test_replay_lists_every_callback_with_the_logs_framework_first():
 def test_advice_is_json_safe_with_nan_in_the_log():
     val = [1.0, 0.8, float("nan"), 0.7, float("inf"), 0.9]
     a = advise(analyze(run(val, fmt="lightning_csv")))
-    json.dumps(a, allow_nan=False)
-    lightning = next(r for r in a["replay"] if r["callback"] == "lightning.EarlyStopping")
+    json.dumps(asdict(a), allow_nan=False)
+    lightning = next(r for r in a.replay if r["callback"] == "lightning.EarlyStopping")
     assert lightning["stop_x"] == 2.0 and lightning["reason"] == "not finite"
 
 
@@ -138,7 +139,7 @@ def test_advice_is_json_safe_with_nan_in_the_log():
 
 def said_by(advice: dict) -> list[str]:
     """The notes, and each cause's message with its fix: what the report says about the run."""
-    return advice["notes"] + [f"{c['message']} {c['fix']}" for c in advice["causes"]]
+    return advice.notes + [f"{c['message']} {c['fix']}" for c in advice.causes]
 
 
 def diag(history: LossHistory, findings: list[Finding]) -> Diagnosis:
@@ -167,27 +168,27 @@ def test_plateau_that_ends_when_the_rate_is_cut():
     lr = np.where(x < 300, 0.1, 0.01)
     loss = np.where(x < 300, 0.5, 0.5 * np.exp(-(x - 300) / 30.0)) * (1 + 0.001 * np.sin(x))
     h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", x, loss), Series("lr", "lr", x, lr)])
-    notes = advise(diag(h, []))["notes"]
+    notes = advise(diag(h, [])).notes
     assert any("flat before the rate was cut at step 300" in s and "cut sooner" in s for s in notes)
     # the same cut on a loss that was still falling before it is not late
     falling = 0.5 * np.exp(-x / 100.0)
     h = LossHistory("r", "csv", "r", "step", [Series("loss", "train", x, falling), Series("lr", "lr", x, lr)])
-    assert not any("cut sooner" in s for s in advise(diag(h, []))["notes"])
+    assert not any("cut sooner" in s for s in advise(diag(h, [])).notes)
 
 
 def test_plateau_with_a_constant_rate_asks_for_a_schedule():
     n = 200
     x = np.arange(n, dtype=float)
     h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("lr", "lr", x, np.full(n, 3e-4))])
-    notes = advise(diag(h, [finding("plateau", 80.0, 199.0)]))["notes"]
+    notes = advise(diag(h, [finding("plateau", 80.0, 199.0)])).notes
     assert any("constant at 0.0003 through the plateau from step 80" in s and "schedule" in s for s in notes)
     decaying = Series("lr", "lr", x, np.geomspace(1e-3, 1e-5, n))
     h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[decaying])
-    assert not any("constant" in s for s in advise(diag(h, [finding("plateau", 80.0, 199.0)]))["notes"])
+    assert not any("constant" in s for s in advise(diag(h, [finding("plateau", 80.0, 199.0)])).notes)
     # a run that never learned is not told to decay its rate while its plateau says to raise it
     h = run(np.linspace(1, 0.5, n), x=x, x_name="step", extra=[Series("lr", "lr", x, np.full(n, 3e-4))])
     never = finding("plateau", 0.0, 199.0, kind="never-learned")
-    assert not any("schedule" in s for s in advise(diag(h, [never]))["notes"])
+    assert not any("schedule" in s for s in advise(diag(h, [never])).notes)
 
 
 def test_grad_norm_spike_before_the_loss_spike_suggests_clipping_in_the_frameworks_terms():
@@ -219,8 +220,8 @@ def test_best_at_the_last_validation_check_saves_nothing_even_if_training_went_o
             Series("val_loss", "val", np.array([0.0, 1.0]), np.array([1.0, 0.5])),
         ],
     )
-    best = advise(analyze(h))["best"]
-    assert best["x"] == 1.0 and best["saved_fraction"] == 0.0 and best["after"] == 0.0
+    best = advise(analyze(h)).best
+    assert best.x == 1.0 and best.saved_fraction == 0.0 and best.after == 0.0
 
 
 def test_a_best_point_followed_by_non_finite_checks_is_not_the_end_of_the_run():
@@ -228,4 +229,4 @@ def test_a_best_point_followed_by_non_finite_checks_is_not_the_end_of_the_run():
     x = np.arange(10.0, 201, 10)
     val = np.where(x <= 100, 3.0 - x / 100, np.nan)
     a = advise(analyze(run(val, x=x, x_name="step", fmt="hf_trainer_state")))
-    assert a["best"]["x"] == 100 and a["best"]["saved_fraction"] == 0.5 and a["best"]["final_value"] is None
+    assert a.best.x == 100 and a.best.saved_fraction == 0.5 and a.best.final_value is None

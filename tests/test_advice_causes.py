@@ -7,6 +7,7 @@ import json
 import numpy as np
 
 from lossdoc.advice import advise
+from lossdoc.advice.model import Advice
 from lossdoc.analysis import analyze
 from lossdoc.history import LossHistory, Series
 from lossdoc.report.json import dumps
@@ -34,7 +35,7 @@ def _causes(h):
     d = analyze(h)
     advice = advise(d)
     json.loads(dumps(advice))  # JSON-safe
-    return d, advice["causes"]
+    return d, advice.causes
 
 
 def _loss_with_spike(at=SPIKE, height=6.0):
@@ -121,7 +122,7 @@ def test_the_causes_are_rendered_once_per_cause():
     y[99] *= 6
     _, causes = _causes(_run(y, grad, FLAT_LR))
     assert [c["cause"] for c in causes] == ["data", "data"]
-    lines = next_run_lines({"x_name": "step", "causes": causes})
+    lines = next_run_lines(Advice(x_name="step", causes=causes))
     (line,) = lines
     assert "The same at steps 200. → Skip the batch of step 100" in line
 

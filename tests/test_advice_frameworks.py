@@ -52,8 +52,8 @@ def test_gradient_boosting_gets_its_own_early_stopping_and_no_neural_network_adv
     d = analyze(boosted(train, val))
     d.advice = advise(d)
     assert detect(d.history) == framework
-    assert d.advice["recommendation"]["framework"] == framework
-    assert expected in d.advice["recommendation"]["snippet"]
+    assert d.advice.recommendation.framework == framework
+    assert expected in d.advice.recommendation.snippet
     text = report_text(d)
     assert any(f.rule == "overfitting" for f in d.findings)
     for word in NEURAL_ONLY:
@@ -86,11 +86,11 @@ def test_sklearn_loss_curve_is_sklearn_and_gets_its_estimators_early_stopping(na
     h = read_one(str(FORMATS / "sklearn" / name))[0]
     assert detect(h) == "sklearn"
     d = analyze(h)
-    rec = advise(d)["recommendation"]
-    assert rec["framework"] == "sklearn"
+    rec = advise(d).recommendation
+    assert rec.framework == "sklearn"
     for knob in ("early_stopping=True", "n_iter_no_change=", "validation_fraction="):
-        assert knob in rec["snippet"]
-    assert "keras" not in rec["snippet"]
+        assert knob in rec.snippet
+    assert "keras" not in rec.snippet
 
 
 def test_sklearn_replay_follows_n_iter_no_change():
@@ -105,15 +105,15 @@ def test_a_train_only_trainer_state_is_told_to_add_evaluation_first():
     x = np.arange(1, 201) * 10.0
     _, y = decay(200)
     h = LossHistory("trainer_state.json", "hf_trainer_state", "hf", "step", [Series("loss", "train", x, y)])
-    snippet = advise(analyze(h))["recommendation"]["snippet"]
+    snippet = advise(analyze(h)).recommendation.snippet
     assert "eval_dataset" in snippet and "eval_strategy" in snippet
     assert snippet.index("eval_dataset") < snippet.index('metric_for_best_model="eval_loss"')
     _, noisy = decay(200, noise=0.05)
     a = advise(analyze(LossHistory("t.json", "hf_trainer_state", "hf", "step", [Series("loss", "train", x, noisy)])))
-    if a["recommendation"] is None:
-        assert any("eval_dataset" in n for n in a["notes"])
+    if a.recommendation is None:
+        assert any("eval_dataset" in n for n in a.notes)
     else:
-        assert a["recommendation"]["snippet"].index("eval_dataset") < a["recommendation"]["snippet"].index("metric_")
+        assert a.recommendation.snippet.index("eval_dataset") < a.recommendation.snippet.index("metric_")
 
 
 def test_patience_fits_the_runs_length():
@@ -129,18 +129,18 @@ def test_patience_fits_the_runs_length():
         [Series("loss", "train", x, np.linspace(1, 0.1, 61)), Series("val_loss", "val", x, val)],
     )
     a = advise(analyze(h))
-    assert a["recommendation"] is None or a["recommendation"]["patience"] <= 16
-    if a["recommendation"] is None:
-        assert any("too noisy for early stopping" in n for n in a["notes"])
+    assert a.recommendation is None or a.recommendation.patience <= 16
+    if a.recommendation is None:
+        assert any("too noisy for early stopping" in n for n in a.notes)
 
 
 def test_patience_on_a_training_loss_stays_short():
     x, y = decay(3000, noise=0.15, seed=4)
     h = LossHistory("r.jsonl", "jsonl", "r", "step", [Series("loss", "train", x, y)])
     a = advise(analyze(h))
-    rec = a["recommendation"]
-    assert rec is None or rec["patience"] <= 10
-    assert rec is not None or any("validate during training" in n for n in a["notes"])
+    rec = a.recommendation
+    assert rec is None or rec.patience <= 10
+    assert rec is not None or any("validate during training" in n for n in a.notes)
 
 
 def test_one_report_never_raises_and_lowers_the_learning_rate():

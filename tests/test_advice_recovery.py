@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lossdoc.advice import advise
+from lossdoc.advice.model import Advice
 from lossdoc.advice.recovery import find_checkpoints
 from lossdoc.advice.render import next_run_lines
 from lossdoc.analysis import analyze
@@ -19,7 +20,7 @@ from lossdoc.report.json import dumps
 CAUSES = Path(__file__).parent / "fixtures" / "causes"
 
 
-def _advice(path: Path) -> dict:
+def _advice(path: Path) -> Advice:
     (history,) = read_one(str(path))
     advice = advise(analyze(history))
     json.loads(dumps(advice))
@@ -27,7 +28,7 @@ def _advice(path: Path) -> dict:
 
 
 def test_hf_output_folder_resume_from_the_last_checkpoint_before_the_spike():
-    rec = _advice(CAUSES / "hf_bad_batch" / "trainer_state.json")["recovery"]
+    rec = _advice(CAUSES / "hf_bad_batch" / "trainer_state.json").recovery
     assert [Path(c["path"]).name for c in rec["checkpoints"]] == [
         "checkpoint-50",
         "checkpoint-100",
@@ -42,12 +43,12 @@ def test_hf_output_folder_resume_from_the_last_checkpoint_before_the_spike():
 
 
 def test_a_log_inside_a_checkpoint_folder_plans_for_the_whole_output_folder():
-    rec = _advice(CAUSES / "hf_bad_batch" / "checkpoint-200" / "trainer_state.json")["recovery"]
+    rec = _advice(CAUSES / "hf_bad_batch" / "checkpoint-200" / "trainer_state.json").recovery
     assert Path(rec["folder"]).name == "hf_bad_batch" and len(rec["checkpoints"]) == 4
 
 
 def test_hf_best_checkpoint_and_the_ones_after_it_that_could_go():
-    rec = _advice(CAUSES / "hf_warmup_divergence" / "trainer_state.json")["recovery"]
+    rec = _advice(CAUSES / "hf_warmup_divergence" / "trainer_state.json").recovery
     best = rec["best"]
     assert best["x"] == 50 and Path(best["checkpoint"]).name == "checkpoint-50" and best["exact"]
     assert best["best_model_checkpoint"].endswith("checkpoint-50") and best["on_disk"] == best["checkpoint"]
@@ -59,7 +60,7 @@ def test_hf_best_checkpoint_and_the_ones_after_it_that_could_go():
 
 
 def test_save_total_limit_kept_two_checkpoints_and_only_those_are_named():
-    rec = _advice(CAUSES / "hf_grad_spike" / "trainer_state.json")["recovery"]
+    rec = _advice(CAUSES / "hf_grad_spike" / "trainer_state.json").recovery
     names = [Path(c["path"]).name for c in rec["checkpoints"]]
     assert names == ["checkpoint-100", "checkpoint-200"]
     (event,) = rec["events"]
@@ -68,7 +69,7 @@ def test_save_total_limit_kept_two_checkpoints_and_only_those_are_named():
 
 def test_lightning_checkpoints_beside_metrics_csv():
     advice = _advice(CAUSES / "lightning_bad_batch" / "lightning_logs" / "version_0" / "metrics.csv")
-    rec = advice["recovery"]
+    rec = advice.recovery
     assert [c["x"] for c in rec["checkpoints"]] == [60, 120, 180, 240]
     (event,) = rec["events"]
     assert event["resume_from"].endswith("checkpoints/epoch=0-step=120.ckpt")
@@ -97,8 +98,8 @@ def _spiky(source: str, x_name: str = "step", n: int = 100) -> LossHistory:
 def test_no_checkpoint_on_disk_no_plan(tmp_path):
     log = tmp_path / "log.csv"
     log.write_text("")
-    assert advise(analyze(_spiky(str(log))))["recovery"] is None
-    assert advise(analyze(_spiky("no/such/file.csv")))["recovery"] is None
+    assert advise(analyze(_spiky(str(log)))).recovery is None
+    assert advise(analyze(_spiky("no/such/file.csv"))).recovery is None
 
 
 def test_the_best_point_against_the_nearest_saved_checkpoint(tmp_path):
@@ -107,11 +108,11 @@ def test_the_best_point_against_the_nearest_saved_checkpoint(tmp_path):
     for n in (20, 40, 60, 80):
         (tmp_path / f"checkpoint-{n}").mkdir()
     (tmp_path / "checkpoint-notes.txt").write_text("")  # not a checkpoint folder
-    rec = advise(analyze(_spiky(str(log))))["recovery"]
+    rec = advise(analyze(_spiky(str(log)))).recovery
     assert [c["x"] for c in rec["checkpoints"]] == [20, 40, 60, 80]
     assert rec["best"]["x"] == 45 and rec["best"]["checkpoint_x"] == 40 and not rec["best"]["exact"]
     assert rec["events"][0]["resume_x"] == 60
-    lines = next_run_lines({"x_name": "step", "recovery": rec})
+    lines = next_run_lines(Advice(x_name="step", recovery=rec))
     assert "Best point step 45; nearest saved checkpoint: checkpoint-40 (step 40)." in lines
 
 
@@ -128,7 +129,7 @@ def test_keras_model_checkpoint_files_named_by_epoch(tmp_path):
         ("model.30.keras", 29),
         ("model.50.keras", 49),
     ]
-    rec = advise(analyze(_spiky(str(log), x_name="epoch")))["recovery"]
+    rec = advise(analyze(_spiky(str(log), x_name="epoch"))).recovery
     assert rec["events"][0]["resume"].endswith("initial_epoch=50)")
 
 
@@ -153,7 +154,7 @@ def test_a_deleted_best_checkpoint_is_said_gone_and_never_offered(tmp_path):
     shutil.copy(CAUSES / "hf_grad_spike" / "trainer_state.json", tmp_path / "trainer_state.json")
     (tmp_path / "checkpoint-200").mkdir()  # checkpoint-100, the best, was deleted
     advice = _advice(tmp_path / "trainer_state.json")
-    rec = advice["recovery"]
+    rec = advice.recovery
     assert [Path(c["path"]).name for c in rec["checkpoints"]] == ["checkpoint-200"]
     assert rec["best"]["best_model_checkpoint"].endswith("checkpoint-100") and rec["best"]["on_disk"] is None
     assert Path(rec["best"]["checkpoint"]).name == "checkpoint-200" and not rec["best"]["exact"]

@@ -1,15 +1,18 @@
-"""The "next run" lines the reports print: plain text built from the advice dict alone."""
+"""The "next run" lines the reports print: plain text built from the advice record alone."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+from lossdoc.advice.model import Advice, BestPoint, Recommendation
 from lossdoc.advice.render import next_run_lines
 
-ADVICE = {
-    "x_name": "epoch",
-    "monitor": "val_loss",
-    "checks": 30,
-    "best": {"x": 12, "value": 0.31, "saved_fraction": 0.6, "final_value": 0.45, "rise_pct": 45.2, "after": 18},
-    "replay": [
+ADVICE = Advice(
+    x_name="epoch",
+    monitor="val_loss",
+    checks=30,
+    best=BestPoint(x=12, value=0.31, saved_fraction=0.6, final_value=0.45, rise_pct=45.2, after=18),
+    replay=[
         {"callback": "keras.EarlyStopping", "params": {"patience": 0, "min_delta": 0.0}, "stop_x": 13},
         {
             "callback": "keras.ReduceLROnPlateau",
@@ -19,15 +22,15 @@ ADVICE = {
         },
         {"callback": "lightning.EarlyStopping", "params": {"patience": 3}, "stop_x": None},
     ],
-    "recommendation": {
-        "framework": "keras",
-        "patience": 4,
-        "min_delta": 0.002,
-        "stop_x": 16,
-        "snippet": "from keras.callbacks import EarlyStopping\nEarlyStopping(patience=4)",
-    },
-    "notes": ["Learning rate: constant at 0.001 through the plateau: add a schedule."],
-}
+    recommendation=Recommendation(
+        framework="keras",
+        patience=4,
+        min_delta=0.002,
+        stop_x=16,
+        snippet="from keras.callbacks import EarlyStopping\nEarlyStopping(patience=4)",
+    ),
+    notes=["Learning rate: constant at 0.001 through the plateau: add a schedule."],
+)
 
 
 def test_best_line_states_saving_and_rise():
@@ -56,23 +59,25 @@ def test_recommendation_and_snippet_lines_are_indented_plain_text():
 
 def test_empty_or_missing_advice_gives_no_lines():
     assert next_run_lines(None) == []
-    assert next_run_lines({}) == []
-    assert next_run_lines({"best": None, "replay": [], "recommendation": None, "notes": []}) == []
+    assert next_run_lines(Advice()) == []
+    assert next_run_lines(Advice(best=None, replay=[], recommendation=None, notes=[])) == []
 
 
 def test_best_at_end_says_nothing_to_save():
     lines = next_run_lines(
-        {"x_name": "step", "best": {"x": 900, "value": 0.2, "saved_fraction": 0.0, "final_value": 0.2, "rise_pct": 0.0}}
+        Advice(
+            x_name="step", best=BestPoint(x=900, value=0.2, saved_fraction=0.0, final_value=0.2, rise_pct=0.0, after=0)
+        )
     )
     assert lines == ["Best point: step 900 (the loss 0.2), at the end of the run: nothing to save by stopping earlier."]
 
 
 def test_a_stop_before_the_best_point_is_called_out():
-    advice = dict(ADVICE, replay=[{"callback": "keras.EarlyStopping", "params": {"patience": 0}, "stop_x": 5}])
+    advice = replace(ADVICE, replay=[{"callback": "keras.EarlyStopping", "params": {"patience": 0}, "stop_x": 5}])
     line = next(s for s in next_run_lines(advice) if "keras.EarlyStopping" in s)
     assert line.endswith("would have stopped at epoch 5, before the best at epoch 12")
 
 
 def test_rise_without_a_ratio_still_says_the_loss_went_up():
-    best = {"x": 0, "value": -2.0, "saved_fraction": 0.9, "final_value": -1.0, "rise_pct": None, "after": 29}
-    assert next_run_lines({"x_name": "epoch", "best": best})[0].endswith("raised it to -1.")
+    best = BestPoint(x=0, value=-2.0, saved_fraction=0.9, final_value=-1.0, rise_pct=None, after=29)
+    assert next_run_lines(Advice(x_name="epoch", best=best))[0].endswith("raised it to -1.")

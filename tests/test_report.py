@@ -14,6 +14,7 @@ from rich.console import Console
 from test_cli import write_csv
 from typer.testing import CliRunner
 
+from lossdoc.advice.model import Advice, BestPoint
 from lossdoc.analysis import RULES
 from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.cli import app
@@ -58,14 +59,14 @@ def report(diags: list[Diagnosis], fail_on: str = "warning", errors: list[InputE
     return r
 
 
-ADVICE = {
-    "x_name": "epoch",
-    "monitor": "val_loss",
-    "best": {"x": 15, "value": 0.5, "saved_fraction": 0.6, "after": 24, "final_value": 0.6, "rise_pct": 20.0},
-    "replay": [],
-    "recommendation": None,
-    "notes": ["a note about the learning rate"],
-}
+ADVICE = Advice(
+    x_name="epoch",
+    monitor="val_loss",
+    best=BestPoint(x=15, value=0.5, saved_fraction=0.6, after=24, final_value=0.6, rise_pct=20.0),
+    replay=[],
+    recommendation=None,
+    notes=["a note about the learning rate"],
+)
 
 
 # --- json ---------------------------------------------------------------------------------------
@@ -446,7 +447,7 @@ def test_terminal_prints_the_snippet_unwrapped_so_it_pastes():
     h.format = "keras_csv"
     d = analyze(h)
     d.advice = advise(d)
-    code = d.advice["recommendation"]["snippet"].splitlines()
+    code = d.advice.recommendation.snippet.splitlines()
     assert max(len(line) for line in code) > 60
     c = console(width=60)
     print_report(report([d]), c)
@@ -463,8 +464,8 @@ def test_counts_agree_with_their_nouns_and_carry_thousands_separators():
     assert count(1, "check") == "1 check" and count(12500, "check") == "12,500 checks"
     assert [fail_count(n) for n in (0, 1, 2, 1500)] == ["0 fail", "1 fails", "2 fail", "1,500 fail"]
     replay = [{"callback": "x", "params": {}, "stop_x": None}]
-    assert "(1 check):" in next_run_lines({"x_name": "epoch", "monitor": "val_loss", "checks": 1, "replay": replay})[0]
-    assert "(2,000 checks):" in next_run_lines({"x_name": "epoch", "monitor": "m", "checks": 2000, "replay": replay})[0]
+    assert "(1 check):" in next_run_lines(Advice(x_name="epoch", monitor="val_loss", checks=1, replay=replay))[0]
+    assert "(2,000 checks):" in next_run_lines(Advice(x_name="epoch", monitor="m", checks=2000, replay=replay))[0]
     many = report([diag(f"r{i}") for i in range(1200)])
     assert "1,200 runs analysed · 0 fail the" in markdown.render(many)
 

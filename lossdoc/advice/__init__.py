@@ -2,17 +2,15 @@
 done on this log, the early-stopping setting to use next time, and what the logged learning rate
 and gradient norm say.
 
-:func:`advise` turns a :class:`~lossdoc.analysis.types.Diagnosis` into a JSON-safe dict (plain
-floats, ints, strings and None; no NaN) that the JSON report emits as the run's ``advice`` and
-:func:`lossdoc.advice.render.next_run_lines` turns into the "next run" section of every report::
-
-    {"framework": "keras", "x_name": "epoch", "monitor": "val_loss", "checks": 30, "bucket": 1,
-     "best": {"x", "value", "saved_fraction", "final_value", "rise_pct", "after"} | None,
-     "replay": [{"callback", "params", "stop_x", "reason"} | {..., "lr_cut_x": [...]}],
-     "recommendation": {"framework", "patience", "min_delta", "stop_x", "snippet"} | None,
-     "notes": [str, ...],
-     "causes": [{"rule", "x", "cause", "leading_signal", "lead_steps", "confidence", "message", "fix", ...}],
-     "recovery": {"folder", "checkpoints", "events", "best", "deletable", "note"} | None}
+:func:`advise` turns a :class:`~lossdoc.analysis.types.Diagnosis` into an
+:class:`~lossdoc.advice.model.Advice` (plain Python values, None for NaN) that the JSON report writes as
+the run's ``advice`` (one key per field) and :func:`lossdoc.advice.render.next_run_lines` turns into
+the "next run" section of every report: ``framework``, ``x_name``, ``monitor``, ``checks``, ``bucket``,
+``best`` (a :class:`~lossdoc.advice.model.BestPoint` or None), ``replay`` (one dict per callback:
+``{"callback", "params", "stop_x", "reason"}`` or ``{..., "lr_cut_x": [...]}``), ``recommendation``
+(a :class:`~lossdoc.advice.model.Recommendation` or None), ``notes``, ``causes`` (``[{"rule", "x",
+"cause", "leading_signal", "lead_steps", "confidence", "message", "fix", ...}]``) and ``recovery``
+(``{"folder", "checkpoints", "events", "best", "deletable", "note"}`` or None).
 
 ``causes`` (see :mod:`lossdoc.advice.causes`) says why each spike, divergence and non-finite loss
 happened; the findings' evidence gains the same ``cause``, ``leading_signal`` and ``lead_steps``.
@@ -27,18 +25,19 @@ The callbacks are replayed on the validation loss when one is logged, else on th
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from lossdoc.advice.model import Advice, Recommendation
 from lossdoc.analysis.kernels import median
 from lossdoc.analysis.types import Diagnosis
 from lossdoc.history import LossHistory
+from lossdoc.plain import plain
 from lossdoc.words import count
 
 
-def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]:
+def advise(diagnosis: Diagnosis, framework: str | None = None) -> Advice:
     """The run's advice; ``framework`` (one of :data:`lossdoc.advice.frameworks.NAMES`) overrides the
     guess from the log. The diagnosis's findings are given advice that fits the framework and agrees
     with itself (see :func:`lossdoc.advice.consistent.adapt_findings`)."""
@@ -57,25 +56,21 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
     explained = {c["cause"] for c in causes}
     notes: list[str] = []
     monitored = h.val if h.val is not None and np.isfinite(h.val.y).sum() >= 2 else h.train
-    out: dict[str, Any] = {
-        "framework": framework,
-        "x_name": h.x_name,
-        "monitor": monitored.name if monitored is not None else None,
-        "checks": 0,
-        "bucket": 1,
-        "best": _clean(best_point(h, diagnosis.summary.get("best_val_x"))),
-        "replay": [],
-        "recommendation": None,
-        "notes": notes,
-        "causes": _clean(cause_notes.public(causes)),
-        "recovery": None,
-    }
-    out["recovery"] = _clean(recovery.plan(h, causes, out["best"]))
+    best = best_point(h, diagnosis.summary.get("best_val_x"))
+    out = Advice(
+        framework=framework,
+        x_name=h.x_name,
+        monitor=monitored.name if monitored is not None else None,
+        best=best,
+        notes=notes,
+        causes=plain(cause_notes.public(causes), None),
+        recovery=plain(recovery.plan(h, causes, best), None),
+    )
     if diagnosis.summary.get("too_short"):
         monitored = None  # a few points replay no callback and recommend no patience
     if monitored is not None and monitored.y.size:
         xs, ys, k = replay.checks_of(monitored.x, monitored.y)
-        out["checks"], out["bucket"] = int(ys.size), k
+        out.checks, out.bucket = int(ys.size), k
         if monitored is h.train and h.val is None:
             notes.append(
                 f"No validation loss logged: the callbacks were replayed on the training loss ({monitored.name})."
@@ -84,7 +79,7 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
             notes.append(
                 f"{monitored.name} has {monitored.y.size:,} points: replayed on means of {k:,} points per check."
             )
-        out["replay"] = _clean(replays(xs, ys, framework, initial_lr(h)))
+        out.replay = plain(replays(xs, ys, framework, initial_lr(h)), None)
         on_training_loss = monitored is h.train and h.val is None
         cap = recommend.patience_cap(int(ys.size), on_training_loss)
         found = recommend.search(ys, framework, cap)
@@ -93,14 +88,12 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> dict[str, Any]
         if found is not None:
             patience, min_delta, stop = found
             context = {"x_name": h.x_name, "eval_every": _spacing(xs), "check_unit": _check_unit(h, k, xs)}
-            out["recommendation"] = _clean(
-                {
-                    "framework": framework,
-                    "patience": patience,
-                    "min_delta": min_delta,
-                    "stop_x": None if stop is None else float(xs[stop]),
-                    "snippet": recommend.snippet(framework, monitored.name, patience, min_delta, context),
-                }
+            out.recommendation = Recommendation(
+                framework=framework,
+                patience=int(patience),
+                min_delta=float(min_delta),
+                stop_x=None if stop is None else float(xs[stop]),
+                snippet=recommend.snippet(framework, monitored.name, patience, min_delta, context),
             )
     span = h.x_range
     if h.lr is not None:
@@ -242,19 +235,3 @@ def _check_unit(h: LossHistory, k: int, xs: np.ndarray) -> str:
     if every and h.x_name:
         return f"checks (every {count(every, h.x_name)})"
     return "checks"
-
-
-def _clean(v: Any) -> Any:
-    """JSON-safe: numpy scalars to Python, non-finite floats to None."""
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    if isinstance(v, (bool, np.bool_)):
-        return bool(v)
-    if isinstance(v, (int, np.integer)):
-        return int(v)
-    if isinstance(v, (float, np.floating)):
-        f = float(v)
-        return f if math.isfinite(f) else None
-    return v

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
 
 import numpy as np
 
+from lossdoc.advice.model import BestPoint
 from lossdoc.analysis.context import share_after
 from lossdoc.history import LossHistory
 
 
-def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, Any] | None:
+def best_point(history: LossHistory, x_best: float | None = None) -> BestPoint | None:
     """The run's best validation point and what the rest of the run did after it.
 
     ``x_best`` is the analysis' best point (``summary["best_val_x"]``: where the smoothed validation loss
@@ -41,11 +42,12 @@ def best_point(history: LossHistory, x_best: float | None = None) -> dict[str, A
     saved = 0.0 if last else share_after(history, x_best)
     # the run's last check: None when it came back NaN/Inf (the report says the run ended non-finite)
     final = float(val.y[-1]) if np.isfinite(val.y[-1]) else None
-    return {
-        "x": x_best,
-        "value": value,
-        "saved_fraction": round(saved, 4),
-        "final_value": final,
-        "rise_pct": round((final / value - 1.0) * 100.0, 2) if value > 0 and final is not None else None,
-        "after": after,
-    }
+    rise = round((final / value - 1.0) * 100.0, 2) if value > 0 and final is not None else None
+    return BestPoint(
+        x=x_best,
+        value=value,
+        saved_fraction=round(float(saved), 4),
+        final_value=final,
+        rise_pct=rise if rise is not None and math.isfinite(rise) else None,
+        after=float(after),
+    )

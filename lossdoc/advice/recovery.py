@@ -26,6 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from lossdoc.advice.model import BestPoint
 from lossdoc.analysis.context import fmt_x
 from lossdoc.history import LossHistory
 
@@ -87,7 +88,7 @@ def find_checkpoints(history: LossHistory) -> tuple[Path | None, list[Checkpoint
     return folder, found
 
 
-def plan(history: LossHistory, causes: list[dict[str, Any]], best: dict[str, Any] | None) -> dict[str, Any] | None:
+def plan(history: LossHistory, causes: list[dict[str, Any]], best: BestPoint | None) -> dict[str, Any] | None:
     """The recovery plan (the JSON ``advice.recovery``), or None when no checkpoint is on disk beside the log::
 
     {"folder", "checkpoints": [{"path", "x", "framework"}],
@@ -227,7 +228,7 @@ def _lr_change(cause: dict[str, Any], history: LossHistory) -> str | None:
 
 
 def _best(
-    history: LossHistory, best: dict[str, Any] | None, checkpoints: list[Checkpoint], folder: Path
+    history: LossHistory, best: BestPoint | None, checkpoints: list[Checkpoint], folder: Path
 ) -> dict[str, Any] | None:
     recorded = _best_model_checkpoint(history)
     if best is None and recorded is None:
@@ -241,7 +242,7 @@ def _best(
         "on_disk": None,
     }
     if best is not None:
-        bx = float(best["x"])
+        bx = float(best.x)
         nearest = min(checkpoints, key=lambda c: (abs(c.x - bx), -c.x))
         out.update(x=bx, checkpoint=nearest.path, checkpoint_x=nearest.x, exact=nearest.x == bx)
     if recorded is not None:

@@ -1,8 +1,8 @@
 """The "next run" section as short plain-text lines, for every report format to place.
 
-Reports never compute advice; they call :func:`next_run_lines` on the run's ``advice`` dict (the
-JSON-safe dict :func:`lossdoc.advice.advise` returns) and render the lines as they like (a terminal
-panel, a markdown list, an html list). Lines carry no markup; a line starting with two spaces is a
+Reports never compute advice; they call :func:`next_run_lines` on the run's ``advice`` (the
+:class:`~lossdoc.advice.model.Advice` :func:`lossdoc.advice.advise` returns) and render the lines as
+they like (a terminal panel, a markdown list, an html list). Lines carry no markup; a line starting with two spaces is a
 continuation (a callback in the replay list, or a line of the copy-paste snippet).
 """
 
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from lossdoc.advice.model import Advice, BestPoint, Recommendation
 from lossdoc.analysis.context import fmt_loss, fmt_x
 from lossdoc.words import count, units
 
@@ -17,34 +18,33 @@ SHOWN_PARAMS = 2
 """Parameters shown per replayed callback (the JSON ``params`` hold them all)."""
 
 
-def next_run_lines(advice: dict[str, Any] | None) -> list[str]:
+def next_run_lines(advice: Advice | None) -> list[str]:
     """Plain-text lines: the best point, what the callbacks would have done, the setting to use."""
-    if not advice:
+    if advice is None:
         return []
-    x_name = str(advice.get("x_name") or "x")
-    monitor = str(advice.get("monitor") or "the loss")
+    x_name = str(advice.x_name or "x")
+    monitor = str(advice.monitor or "the loss")
     lines: list[str] = []
 
-    best = advice.get("best")
+    best = advice.best
     if best:
         lines.append(best_line(best, x_name, monitor))
 
-    replay = advice.get("replay") or []
-    if replay:
-        checks = advice.get("checks")
+    if advice.replay:
+        checks = advice.checks
         unit = f" ({count(checks, 'check')})" if checks else ""
         lines.append(f"Built-in callbacks with their defaults, replayed on {monitor}{unit}:")
-        best_x = best["x"] if best else None
-        lines.extend(f"  {replay_line(r, x_name, best_x)}" for r in replay)
+        best_x = best.x if best else None
+        lines.extend(f"  {replay_line(r, x_name, best_x)}" for r in advice.replay)
 
-    rec = advice.get("recommendation")
+    rec = advice.recommendation
     if rec:
         lines.append(recommendation_line(rec, x_name))
-        lines.extend(f"  {s}" for s in str(rec.get("snippet") or "").splitlines() if s.strip())
+        lines.extend(f"  {s}" for s in str(rec.snippet or "").splitlines() if s.strip())
 
-    lines.extend(str(n) for n in advice.get("notes") or [])
-    lines.extend(cause_lines(advice.get("causes") or [], x_name))
-    lines.extend(recovery_lines(advice.get("recovery"), x_name))
+    lines.extend(str(n) for n in advice.notes)
+    lines.extend(cause_lines(advice.causes, x_name))
+    lines.extend(recovery_lines(advice.recovery, x_name))
     return lines
 
 
@@ -96,16 +96,16 @@ def event_recovery_lines(e: dict[str, Any], x_name: str) -> list[str]:
     return lines
 
 
-def finding_lines(advice: dict[str, Any] | None, rule: str, series: str | None) -> list[str]:
+def finding_lines(advice: Advice | None, rule: str, series: str | None) -> list[str]:
     """The causes and the way back for one finding's events, for formats that speak per finding (GitHub
     annotations, JUnit test cases) and have no run-level "next run" section."""
-    if not advice:
+    if advice is None:
         return []
-    x_name = str(advice.get("x_name") or "x")
-    mine = [c for c in advice.get("causes") or [] if c.get("rule") == rule and c.get("series") == series]
+    x_name = str(advice.x_name or "x")
+    mine = [c for c in advice.causes if c.get("rule") == rule and c.get("series") == series]
     lines = cause_lines(mine, x_name)
     xs = {c["x"] for c in mine}
-    for e in (advice.get("recovery") or {}).get("events") or []:
+    for e in (advice.recovery or {}).get("events") or []:
         if e.get("rule") == rule and e.get("x") in xs:
             lines.extend(event_recovery_lines(e, x_name))
     return lines
@@ -136,25 +136,25 @@ def cause_lines(causes: list[dict[str, Any]], x_name: str) -> list[str]:
     return lines
 
 
-def best_line(best: dict[str, Any], x_name: str, monitor: str) -> str:
-    at = f"{x_name} {fmt_x(best['x'])}"
-    head = f"Best point: {at} ({monitor} {fmt_value(best['value'])})"
-    frac = best.get("saved_fraction") or 0.0
+def best_line(best: BestPoint, x_name: str, monitor: str) -> str:
+    at = f"{x_name} {fmt_x(best.x)}"
+    head = f"Best point: {at} ({monitor} {fmt_value(best.value)})"
+    frac = best.saved_fraction or 0.0
     if frac <= 0:
         return f"{head}, at the end of the run: nothing to save by stopping earlier."
     tail = f"; the rest of the run after it, {frac * 100:.0f}% of it"
-    after = best.get("after")
+    after = best.after
     if after:
         tail = f"; the {fmt_x(after)} {units(x_name, after)} after it, {frac * 100:.0f}% of the run"
-    final = best.get("final_value")
-    rise = best.get("rise_pct")
+    final = best.final_value
+    rise = best.rise_pct
     if final is None:
         return f"{head}{tail}, ended with a non-finite value."
     if rise is not None and rise >= 900:
         return f"{head}{tail}, raised it to {fmt_value(final)} ({fmt_value(1 + rise / 100)}x the best)."
     if rise is not None and rise > 0:
         return f"{head}{tail}, raised it to {fmt_value(final)} (+{rise:.0f}%)."
-    if rise is None and final > best["value"]:
+    if rise is None and final > best.value:
         return f"{head}{tail}, raised it to {fmt_value(final)}."
     return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."
 
@@ -177,11 +177,11 @@ def replay_line(r: dict[str, Any], x_name: str, best_x: float | None = None) -> 
     return f"{head}: would have stopped at {x_name} {fmt_x(stop)}{why}{early}"
 
 
-def recommendation_line(rec: dict[str, Any], x_name: str) -> str:
-    setting = f"patience {rec['patience']}, min_delta {fmt_value(rec['min_delta'])}"
-    framework = rec.get("framework") or "generic"
+def recommendation_line(rec: Recommendation, x_name: str) -> str:
+    setting = f"patience {rec.patience}, min_delta {fmt_value(rec.min_delta)}"
+    framework = rec.framework or "generic"
     where = "" if framework == "generic" else f" ({framework})"
-    stop = rec.get("stop_x")
+    stop = rec.stop_x
     if stop is None:
         effect = "this run ended before it would have stopped"
     else:
@@ -200,4 +200,3 @@ def fmt_param(v: Any) -> str:
     if isinstance(v, float):
         return fmt_value(v)
     return str(v)
-

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossdoc.history import LossHistory
+from lossdoc.plain import plain
+
+if TYPE_CHECKING:
+    from lossdoc.advice.model import Advice
 
 SEVERITIES = ("info", "warning", "error")
 CONFIDENCES = ("low", "medium", "high")
@@ -87,35 +89,33 @@ class Finding:
     """How a plot draws it and what advice reads of it; not part of the JSON (that is ``evidence``)."""
 
     def as_dict(self) -> dict[str, Any]:
+        """The finding as the JSON reports write it: its positions and numbers to 6 decimals, integral
+        ones (of any size) as integers, through the one cleaning function (:func:`lossdoc.plain.plain`)."""
         return {
             "rule": self.rule,
             "severity": self.severity,
             "series": self.series,
-            "start": _num(self.start),
-            "end": _num(self.end),
+            "start": plain(self.start, 6, big_ints=True),
+            "end": plain(self.end, 6, big_ints=True),
             "message": self.message,
             "advice": self.advice,
             "confidence": self.confidence,
-            "evidence": {k: _num(v) if isinstance(v, float) else v for k, v in self.evidence.items()},
+            "evidence": {
+                k: plain(v, 6, big_ints=True) if isinstance(v, float) else v for k, v in self.evidence.items()
+            },
         }
-
-
-def _num(v: float | None) -> float | int | None:
-    if v is None:
-        return None
-    if float(v).is_integer():
-        return int(v)
-    return round(float(v), 6)
 
 
 @dataclass
 class Diagnosis:
-    """A run and what was found in it, most severe first."""
+    """A run and what was found in it, most severe first. The Python API hands out its subclass
+    :class:`lossdoc.diagnosis.Diagnosis`, which adds ``to_dict``/``to_json``/``plot`` (analysis never
+    imports the reports)."""
 
     history: LossHistory
     findings: list[Finding]
     summary: dict[str, Any]
-    advice: dict[str, Any] | None = None
+    advice: Advice | None = None
     """Run-level advice (best point, callback replay, recommendation), set by lossdoc.advice."""
 
     @property
@@ -125,25 +125,3 @@ class Diagnosis:
         if self.findings:
             return max(self.findings, key=lambda f: severity_rank(f.severity)).severity
         return "too-short" if self.summary.get("too_short") else "healthy"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The run as the JSON report (``--format json``, schema_version 1) writes it."""
-        from lossdoc.report.json import run_dict
-
-        return {**run_dict(self), "verdict": self.verdict}
-
-    def to_json(self) -> str:
-        from lossdoc.report.json import dumps
-
-        return dumps(self.to_dict())
-
-    def plot(self, path: str | os.PathLike[str]) -> Path:
-        """Draw the curves with the findings marked to ``path`` (.png, .svg or .pdf)."""
-        from lossdoc.report.plot import draw
-
-        return draw(self, Path(path))
-
-    def _repr_html_(self) -> str:
-        from lossdoc.api import diagnosis_html
-
-        return diagnosis_html(self)

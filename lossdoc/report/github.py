@@ -10,13 +10,16 @@ report when ``$GITHUB_STEP_SUMMARY`` is set).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lossdoc.analysis.context import fmt_x
 from lossdoc.analysis.types import Finding, severity_rank
 from lossdoc.history import LossHistory
 from lossdoc.report import Report, failing_runs, printable
 from lossdoc.words import count, fail_count
+
+if TYPE_CHECKING:
+    from lossdoc.advice.model import Advice
 
 MAX_PER_LEVEL = 10
 LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
@@ -92,7 +95,7 @@ def render(report: Report) -> str:
     return "\n".join(out) + "\n"
 
 
-def _annotation(h: LossHistory, f: Finding, level: str, advice: dict[str, Any] | None = None) -> str:
+def _annotation(h: LossHistory, f: Finding, level: str, advice: Advice | None = None) -> str:
     from lossdoc.advice.render import finding_lines
 
     where = f" at {h.x_name} {fmt_x(f.start)}" if f.start is not None else ""

@@ -3,33 +3,22 @@
 from __future__ import annotations
 
 import json
-import math
+from dataclasses import asdict
 from typing import Any
 
 from lossdoc import __version__
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.plain import plain
 from lossdoc.report import Report
 
 SCHEMA_VERSION = 1
 
 
 def dumps(value: Any) -> str:
-    """``json.dumps(value, indent=2)`` with JSON's lack of NaN/Inf and float noise dealt with first:
-    a non-finite float becomes null (the findings say where it was), an integral one an integer, and
-    any other is rounded to 8 decimals."""
-    return json.dumps(_clean(value), indent=2)
-
-
-def _clean(v: Any) -> Any:
-    if isinstance(v, float):
-        if not math.isfinite(v):
-            return None
-        return int(v) if v.is_integer() and abs(v) < 2**53 else round(v, 8)
-    if isinstance(v, dict):
-        return {k: _clean(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)):
-        return [_clean(x) for x in v]
-    return v
+    """``json.dumps(value, indent=2)`` after the one cleaning pass (:func:`lossdoc.plain.plain`): a
+    non-finite float becomes null (the findings say where it was), an integral one an integer, and any
+    other is rounded to 8 decimals."""
+    return json.dumps(plain(value), indent=2)
 
 
 def run_dict(d: Diagnosis) -> dict[str, Any]:
@@ -45,7 +34,7 @@ def run_dict(d: Diagnosis) -> dict[str, Any]:
         "findings": [f.as_dict() for f in d.findings],
         "notes": list(h.notes),
         **({"params": dict(h.params)} if h.params else {}),
-        **({"advice": d.advice} if d.advice is not None else {}),
+        **({"advice": asdict(d.advice)} if d.advice is not None else {}),
     }
 
 

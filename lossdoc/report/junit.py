@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lossdoc.analysis import RULES
 from lossdoc.analysis.types import Finding
 from lossdoc.report import Report, by_severity, printable, where_text
+
+if TYPE_CHECKING:
+    from lossdoc.advice.model import Advice
 
 _INVALID_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
@@ -36,7 +39,7 @@ def _class_name(name: str, used: set[str]) -> str:
     return out
 
 
-def _finding_text(x_name: str, f: Finding, advice: dict[str, Any] | None = None) -> str:
+def _finding_text(x_name: str, f: Finding, advice: Advice | None = None) -> str:
     from lossdoc.advice.render import finding_lines
 
     where = f" ({x_name} {where_text(f)})" if f.start is not None else ""

@@ -175,10 +175,10 @@ def _findings(d: Diagnosis) -> RenderableType:
 def snippet_code(d: Diagnosis) -> str | None:
     """The run's copy-paste code (a framework's early-stopping setup), or None (no recommendation, or
     the framework-neutral sentence, which is prose and wraps like prose)."""
-    rec = (d.advice or {}).get("recommendation")
-    if not rec or (rec.get("framework") or "generic") == "generic" or not rec.get("snippet"):
+    rec = d.advice.recommendation if d.advice is not None else None
+    if not rec or (rec.framework or "generic") == "generic" or not rec.snippet:
         return None
-    return "\n".join(line for line in str(rec["snippet"]).splitlines() if line.strip())
+    return "\n".join(line for line in str(rec.snippet).splitlines() if line.strip())
 
 
 def print_code(console: Console, code: str) -> None:
