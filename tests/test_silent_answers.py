@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from lossdoc.cli import app
 from lossdoc.ingest import load_paths
-from lossdoc.ingest.delimited import SMALL_FILE_BYTES
+from lossdoc.ingest.plain_csv import SMALL_FILE_BYTES
 
 runner = CliRunner()
 

@@ -34,8 +34,9 @@ from lossdoc.analysis.kernels import (
 from lossdoc.batch import guided_chunks
 from lossdoc.cli import app
 from lossdoc.errors import LossdocError
-from lossdoc.ingest.delimited import read_frame, read_frame_pandas, read_small_frame, sniff_delimiter
+from lossdoc.ingest.delimited import read_frame, read_frame_pandas, sniff_delimiter
 from lossdoc.ingest.frame import Frame
+from lossdoc.ingest.plain_csv import read_small_frame
 from lossdoc.ingest.source import RawInput, open_input
 
 runner = CliRunner()
@@ -207,13 +208,13 @@ def test_small_reader_takes_plain_logs_and_leaves_the_rest(tmp_path: Path) -> No
 
 
 def test_large_files_go_to_pandas(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lossdoc.ingest.delimited as delimited
+    import lossdoc.ingest.plain_csv as plain_csv
 
     path = tmp_path / "run.csv"
     path.write_text("step,loss\n" + "".join(f"{i},{1 / (i + 1)}\n" for i in range(200)))
     raw = open_input(str(path))
     assert read_small_frame(raw, ",") is not None
-    monkeypatch.setattr(delimited, "SMALL_FILE_BYTES", 100)
+    monkeypatch.setattr(plain_csv, "SMALL_FILE_BYTES", 100)
     assert read_small_frame(raw, ",") is None
     _same_frames(read_frame(raw), read_frame_pandas(raw, ","))
 
