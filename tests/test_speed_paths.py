@@ -258,26 +258,16 @@ def test_bisected_patience_matches_trying_every_patience(framework: str) -> None
             assert recommend.smallest_safe_patience(stop, checks, d, best, top) == linear
 
 
-def test_row_medians_equal_numpy_median() -> None:
+def test_row_medians_and_quantiles_equal_numpy() -> None:
     rng = np.random.default_rng(5)
     for _ in range(500):
         rows, cols = int(rng.integers(1, 30)), int(rng.integers(1, 30))
         a = np.round(rng.normal(size=(rows, cols)), int(rng.integers(0, 3)))
         for value in (np.nan, np.inf, -np.inf):
             a[rng.random((rows, cols)) < 0.05] = value
-        with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as np.median meets it too
+        with np.errstate(invalid="ignore"):  # inf - inf in a middle pair, as numpy meets it too
             assert np.array_equal(row_medians(a), np.median(a, axis=1), equal_nan=True)
-
-
-def test_row_quantiles_equal_numpy_percentile() -> None:
-    rng = np.random.default_rng(37)
-    for _ in range(500):
-        rows, cols = int(rng.integers(1, 30)), int(rng.integers(1, 30))
-        a = np.round(rng.normal(size=(rows, cols)), int(rng.integers(0, 3)))
-        for value in (np.nan, np.inf, -np.inf):
-            a[rng.random((rows, cols)) < 0.05] = value
-        for q in (75.0, 25.0, 90.0, 10.0, 50.0, 100.0, 0.0):
-            with np.errstate(invalid="ignore"):
+            for q in (75.0, 25.0, 90.0, 10.0, 50.0, 100.0, 0.0):
                 assert np.array_equal(row_quantiles(a, q), np.percentile(a, q, axis=1), equal_nan=True)
 
 
