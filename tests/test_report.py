@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -86,6 +87,13 @@ def _reference_clean(v):
     return v
 
 
+@dataclasses.dataclass
+class _Point:
+    x: object
+    n: object
+    more: object
+
+
 def _random_value(rng, depth: int = 0):
     kind = rng.integers(0, 9 if depth < 4 else 6)
     if kind == 0:
@@ -109,12 +117,16 @@ def _random_value(rng, depth: int = 0):
 
 
 def test_json_text_is_byte_for_byte_the_standard_librarys():
+    from lossdoc.plain import plain
     from lossdoc.report.json import dumps
 
     rng = np.random.default_rng(7)
     for _ in range(400):
         value = {"runs": [_random_value(rng) for _ in range(3)], "nested": _random_value(rng)}
         assert dumps(value) == json.dumps(_reference_clean(value), indent=2, allow_nan=False)
+        assert dumps(value) == json.dumps(plain(value), indent=2)  # the one cleaning pass, then the stdlib
+    typed = {"point": _Point(np.float64(2.0), np.int64(3), [np.float32(0.5), np.bool_(True)]), "nan": np.float64("nan")}
+    assert dumps(typed) == json.dumps(plain(typed), indent=2)
     odd_keys = {3: "int", True: "bool", None: "none", 2.5: "float"}
     assert dumps(odd_keys) == json.dumps(odd_keys, indent=2)
     with pytest.raises(TypeError):
