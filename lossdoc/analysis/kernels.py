@@ -22,8 +22,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 SKIPLIST_WORK = 8_000_000
 """Running order statistics over ``n`` windows of ``w`` points take about ``n·w`` element moves by
-partitioning (some 50 million a second here); pandas' skiplist takes ``n·log w``. Importing pandas
-costs about as much as partitioning this many elements, so a series this big pays for the import."""
+partitioning; pandas' skiplist takes ``n·log w``. Importing pandas costs about as much as partitioning
+this many elements (measured: benchmarks/README.md), so a series this big pays for the import."""
 
 SKIPLIST_WORK_LOADED = 100_000
 """Once pandas is imported (an earlier long series, a large CSV), the skiplist is used from this much
@@ -156,7 +156,7 @@ def rolling_median(y: np.ndarray, window: int) -> np.ndarray:
 PREFIX_SKIPLIST_MIN = 32
 """Prefix medians come from pandas' expanding skiplist, once pandas is imported, from this many values:
 below it one ``median`` call per prefix is cheaper than building a Series. (Never imported for them:
-the loop costs milliseconds where the import costs a quarter of a second.)"""
+the loop is cheaper than the import on the short prefixes this is used for.)"""
 
 
 def prefix_medians(a: np.ndarray) -> np.ndarray:

@@ -17,8 +17,8 @@ from lossdoc.ingest.frame import MISSING_TOKENS, NAN_TOKENS, Column, Frame
 from lossdoc.ingest.source import RawInput
 
 SMALL_FILE_BYTES = 512 * 1024
-"""Up to this size a log is read here (no pandas import: about 0.3 s saved); past it pandas' C parser
-is faster than any Python loop."""
+"""Up to this size a log is read here (no pandas import); past it pandas' C parser is faster than any
+Python loop."""
 
 
 class _NotPlain(Exception):

@@ -21,11 +21,11 @@ def dumps(value: Any) -> str:
     becomes null (the findings say where it was), an integral one an integer, any other is rounded to
     8 decimals; dataclasses are written as their fields, numpy scalars as Python values.
 
-    The same bytes in one pass, in about a third of the time: with an indent, ``json`` falls back to a
-    pure-Python encoder of nested generators, and with the cleaning pass before it, that ran in the
-    calling process after the workers had finished (enough, on 1,000 small logs, to undo a tenth of
-    what the second worker saves). Strings go through ``json``'s C escaper. ``tests/test_report.py``
-    checks the two give the same text on random documents.
+    The same bytes in one pass: with an indent, ``json`` falls back to a pure-Python encoder of nested
+    generators, and with the cleaning pass before it that ran in the calling process after the workers
+    had finished, long enough to show in the pooled 1,000-log figure (benchmarks/README.md, "JSON
+    encoder"). Strings go through ``json``'s C escaper. ``tests/test_report.py`` checks the two give
+    the same text on random documents.
     """
     out: list[str] = []
     append = out.append
