@@ -57,7 +57,14 @@ def start(tmp_path: Path, *extra: str) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,  # its own process group, as a shell gives a command: Ctrl-C is killpg
+        # As a terminal starts it: a test run started in the background inherits an ignored SIGINT,
+        # which Python (rightly) keeps ignoring.
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for(condition, limit: float = 120) -> None:
