@@ -360,7 +360,7 @@ def test_flat_stretches_end_where_the_trend_first_leaves_the_band() -> None:
             assert flat_stretches(t, tol).tolist() == _first_out_of_band(t, tol)
 
 
-def test_fitted_flat_gives_the_same_pairs_whatever_the_block() -> None:
+def test_fitted_flat_gives_the_same_pairs_whatever_the_block_and_leaves_short_pairs_out() -> None:
     rng = np.random.default_rng(13)
     for _ in range(60):
         n = int(rng.integers(4, 200))
@@ -371,16 +371,6 @@ def test_fitted_flat_gives_the_same_pairs_whatever_the_block() -> None:
         assert whole.any() or n < 8
         assert np.array_equal(fitted_flat(*args, block=1), whole)
         assert np.array_equal(fitted_flat(*args), whole)
-
-
-def test_fitted_flat_leaves_short_pairs_out_and_keeps_the_rest() -> None:
-    rng = np.random.default_rng(29)
-    for _ in range(60):
-        n = int(rng.integers(4, 200))
-        x = np.sort(rng.uniform(0, 100, n))
-        z = np.cumsum(rng.normal(size=n)) * rng.choice([0.001, 0.05, 1.0])
-        args = (x, z, 0.02, 2.0, 0.05, 0.03)
-        whole = fitted_flat(*args)
         for span in (0.0, float(rng.uniform(0, 100)), 100.0, x[-1] - x[0]):
             longer = (x[None, :] - x[:, None]) > span
             assert np.array_equal(fitted_flat(*args, min_span=span), whole & longer)
