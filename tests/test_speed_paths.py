@@ -361,7 +361,7 @@ def test_flat_stretches_end_where_the_trend_first_leaves_the_band() -> None:
 
 
 def test_fitted_flat_gives_the_same_pairs_whatever_the_block_and_leaves_short_pairs_out() -> None:
-    rng = np.random.default_rng(13)
+    rng, spans = np.random.default_rng(13), np.random.default_rng(29)
     for _ in range(60):
         n = int(rng.integers(4, 200))
         x = np.sort(rng.uniform(0, 100, n))
@@ -371,7 +371,7 @@ def test_fitted_flat_gives_the_same_pairs_whatever_the_block_and_leaves_short_pa
         assert whole.any() or n < 8
         assert np.array_equal(fitted_flat(*args, block=1), whole)
         assert np.array_equal(fitted_flat(*args), whole)
-        for span in (0.0, float(rng.uniform(0, 100)), 100.0, x[-1] - x[0]):
+        for span in (0.0, float(spans.uniform(0, 100)), 100.0, x[-1] - x[0]):
             longer = (x[None, :] - x[:, None]) > span
             assert np.array_equal(fitted_flat(*args, min_span=span), whole & longer)
             assert np.array_equal(fitted_flat(*args, block=7, min_span=span), whole & longer)
