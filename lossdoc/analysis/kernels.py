@@ -104,7 +104,7 @@ def _lerp(lo: np.ndarray, hi: np.ndarray, gamma: float) -> np.ndarray:
 def _skiplist_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     """``sliding_quantile`` from pandas' rolling skiplist: the two order statistics around numpy's
     index, joined with numpy's arithmetic."""
-    import pandas as pd  # lazy: only long series reach this; `import lossdoc` stays light
+    import pandas as pd  # start-up time: only long series reach this; `import lossdoc` stays light
 
     roll = pd.Series(y, copy=False).rolling(window)
     if q == 50.0:
