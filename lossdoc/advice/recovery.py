@@ -128,15 +128,15 @@ def _listing(folder: Path) -> tuple[tuple[str, bool], ...]:
 
 @lru_cache(maxsize=LISTINGS_CACHED)
 def _listing_at(folder: str, _mtime_ns: int) -> tuple[tuple[str, bool], ...]:
-    """The entries that may be checkpoints (a folder named checkpoint-N, a file ending in a checkpoint
-    suffix): the names of a folder of 5,000 logs are matched once, not once per log."""
+    """The entries named as a checkpoint (a folder named checkpoint-N, a Lightning or Keras checkpoint file):
+    the names of a folder of 5,000 logs are matched once, not once per log."""
     return tuple((name, is_dir) for name, is_dir in _entries(folder) if _may_be_checkpoint(name, is_dir))
 
 
 def _may_be_checkpoint(name: str, is_dir: bool) -> bool:
     if is_dir:
         return HF_CHECKPOINT.fullmatch(name) is not None
-    return name.endswith((".ckpt", ".keras", ".h5", ".hdf5"))
+    return bool(LIGHTNING_CHECKPOINT.fullmatch(name) or KERAS_CHECKPOINT.fullmatch(name))
 
 
 def _entries(folder: str) -> list[tuple[str, bool]]:

@@ -145,6 +145,9 @@ class Prepared:
     y: np.ndarray
     z: np.ndarray
     log_space: bool
+    scale: float = 1.0
+    """Outside log space, what ``y`` was divided by: its interquartile range (its largest size when that
+    is 0, else 1)."""
 
     @classmethod
     def of(cls, series: Series) -> Prepared:
@@ -152,9 +155,8 @@ class Prepared:
         x, y = series.x[finite], series.y[finite]
         if y.size and bool(np.all(y > 0)):
             return cls(series, x, y, np.log(y), True)
-        scale = percentile(y, 75) - percentile(y, 25) if y.size else 1.0
-        scale = scale or float(np.max(np.abs(y))) if y.size else 1.0
-        return cls(series, x, y, y / (scale or 1.0), False)
+        scale = (percentile(y, 75) - percentile(y, 25) or float(np.max(np.abs(y))) if y.size else 1.0) or 1.0
+        return cls(series, x, y, y / scale, False, scale)
 
     @property
     def n(self) -> int:
@@ -189,8 +191,7 @@ class Prepared:
         """Back from judging space to the loss's own units (for messages)."""
         if self.log_space:
             return np.exp(z)
-        scale = percentile(self.y, 75) - percentile(self.y, 25) or float(np.max(np.abs(self.y))) or 1.0
-        return np.asarray(z) * scale
+        return np.asarray(z) * self.scale
 
 
 def trend_window(n: int, fraction: float = 0.05, minimum: int = 3) -> int:

@@ -159,11 +159,9 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
         ai, bi = np.nonzero(flat)  # in row-major order, as an argmax over the whole matrix meets them
         keep = ranges_at(tf, ai, bi) <= max(2 * tol_fit, params.band_sigmas * 1.2533 * noise / np.sqrt(w))
         ai, bi = ai[keep], bi[keep]
-        if ai.size:
+        if ai.size:  # every pair left is longer than `longer` (fitted_flat's min_span)
             k = int(np.argmax(xf[bi] - xf[ai]))  # the first of the longest
-            i, j = int(ai[k]), int(bi[k])
-            if xf[j] - xf[i] > longer:
-                best = (float(xf[i]), float(xf[j]))
+            best = (float(xf[ai[k]]), float(xf[bi[k]]))
     return best
 
 
