@@ -22,6 +22,8 @@ POOL_MIN_LOGS = 16
 """Fewer logs than this are read in the calling process (a pool costs tens of milliseconds to start)…"""
 POOL_MIN_BYTES = 16 * 1024 * 1024
 """…unless, together, they are at least this large."""
+
+
 @dataclass(frozen=True)
 class AnalysisFailure:
     """A run that was read but could not be analysed (a bug): reported after the input errors."""
@@ -171,12 +173,25 @@ def _worker_signals() -> None:
 
 
 def _stop_pool(pool: Any) -> None:
-    """End a pool's workers at once, whatever they are doing (they write nothing)."""
-    processes = getattr(pool, "_processes", None) or {}  # no public way to end a busy worker
-    for process in list(processes.values()):
+    """End a pool's workers at once, whatever they are doing (they write nothing), and wait for them
+    to be gone: none is left running when the shell's prompt comes back."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # no public way to end a busy worker
+    for process in processes:
         with contextlib.suppress(OSError, ValueError, AttributeError):
             process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AttributeError, AssertionError):
+            process.join(timeout=WORKER_STOP_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(timeout=WORKER_STOP_SECONDS)
     pool.shutdown(wait=False, cancel_futures=True)
+
+
+WORKER_STOP_SECONDS = 1.0
+"""How long an interrupted call waits for each terminated pool worker to end before killing it. A
+worker ends at SIGTERM's default action, within milliseconds; the wait only keeps the call from
+returning while one is still on its way out."""
 
 
 def guided_chunks(items: list[int], workers: int, most: int = 16) -> list[list[int]]:
@@ -207,4 +222,3 @@ def stop_children() -> None:
         with contextlib.suppress(Exception):
             stop = getattr(child, "abort", None)  # the plot helper (lossdoc.plot.helper.PlotHelper)
             stop() if stop is not None else _stop_pool(child)
-

@@ -98,6 +98,33 @@ def test_failed_save_leaves_the_old_plot_and_no_temp_file(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["run.png"]
 
 
+class Stopped(BaseException):
+    """What the plot helper's SIGTERM handler amounts to: remove the partial plot, then exit."""
+
+
+def test_a_stop_just_after_the_temp_file_is_created_leaves_no_temp_file(tmp_path, monkeypatch):
+    # A signal's handler runs between any two bytecodes: here at the first one after the temporary
+    # file exists, the worst moment (the helper's handler removes what ``writing`` names, then exits).
+    import lossdoc.atomic as atomic
+
+    real_open = os.open
+
+    def open_then_stopped(path, flags, mode=0o777, **kw):
+        fd = real_open(path, flags, mode, **kw)
+        if Path(path).name.startswith(".lossdoc-"):
+            os.close(fd)
+            atomic.remove_partial()
+            raise Stopped
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_stopped)
+    with pytest.raises(Stopped):
+        save_atomic(FailingFigure(), tmp_path / "run.png")
+    monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+    assert atomic.writing is None
+
+
 def test_plot_is_as_readable_as_any_new_file(tmp_path):
     old = os.umask(0o022)
     try:

@@ -50,6 +50,7 @@ class Params:
 
 PARAMS = Params()
 
+
 def loss_events(findings: list[Finding]) -> list[tuple[str, float]]:
     """``(kind, x)`` for every divergence start (or the slow creep before it), spike and first non-finite
     value the rules found (each rule names them in its findings' :class:`~lossdoc.analysis.types.Marks`)."""

@@ -139,14 +139,14 @@ def main() -> None:
 
 def _terminated(signum: int, frame: Any) -> None:
     """SIGTERM: stop the plot helper and the pool's workers (no orphan goes on writing plots), remove
-    the plot being written, then end as a terminated process does. Done here, not by raising an
+    the plot or report being written, then end as a terminated process does. Done here, not by raising an
     exception, which a finaliser running at that moment would swallow."""
     import signal
 
     if "lossdoc.batch" in sys.modules:
         sys.modules["lossdoc.batch"].stop_children()
-    if "lossdoc.plot.files" in sys.modules:
-        sys.modules["lossdoc.plot.files"].remove_partial()
+    if "lossdoc.atomic" in sys.modules:
+        sys.modules["lossdoc.atomic"].remove_partial()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.kill(os.getpid(), signal.SIGTERM)
 

@@ -36,22 +36,12 @@ def refused(exc: LossdocError) -> typer.Exit:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temp file beside ``path`` and rename it into place: a reader (a CI step,
-    an editor) never sees a half-written report, and a failed write leaves the old one."""
-    import tempfile  # start-up time: only when a report is written to a file
+    """Write ``text`` to ``path`` atomically (see :mod:`lossdoc.atomic`): a reader (a CI step, an
+    editor) never sees a half-written report, and a failed write leaves the old one."""
+    from lossdoc.atomic import replacing  # start-up time: only when a report is written to a file
 
-    folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        mask = os.umask(0o022)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; a report is as readable as any new file
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with replacing(path, ".tmp") as tmp, open(tmp, "w", encoding="utf-8", newline="") as fh:
+        fh.write(text)
 
 
 def write_plots(

@@ -23,6 +23,7 @@ Importing it imports numpy, never matplotlib (that happens when a figure is draw
 
 from __future__ import annotations
 
+from lossdoc.atomic import remove_partial
 from lossdoc.plot.draw import Sketch, figure, figure_of, finish, sketch
 from lossdoc.plot.files import (
     PLOT_SUFFIXES,
@@ -30,7 +31,6 @@ from lossdoc.plot.files import (
     draw,
     plan_outputs,
     protected_paths,
-    remove_partial,
     render_bytes,
     safe_name,
     save_atomic,

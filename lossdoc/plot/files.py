@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from lossdoc.analysis.types import Diagnosis
+from lossdoc.atomic import replacing
 from lossdoc.errors import InputError, LossdocError, first_line
 from lossdoc.plot.draw import Sketch, figure, figure_of
 from lossdoc.plot.prepare import Drawing, figure_name, groups, prepare
@@ -43,36 +42,13 @@ def _metadata(fmt: str) -> dict[str, Any]:
 
 
 def save_atomic(fig: Any, path: Path) -> Path:
-    """Write to a temp file beside ``path`` and rename it into place: never a half-written file."""
+    """Write ``fig`` to ``path`` atomically (see :mod:`lossdoc.atomic`): never a half-written file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower() if path.suffix.lower() in PLOT_SUFFIXES else ".png"
-    global writing
-    fd, tmp = tempfile.mkstemp(prefix=".lossdoc-", suffix=suffix, dir=path.parent)
-    writing = tmp
-    os.close(fd)
-    try:
-        fmt = suffix.lstrip(".")
+    fmt = suffix.lstrip(".")
+    with replacing(path, suffix) as tmp:
         fig.savefig(tmp, format=fmt, metadata=_metadata(fmt))
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plot is as readable as any new file
-        os.replace(tmp, path)
-    finally:
-        writing = None
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return path
-
-
-writing: str | None = None
-"""The temporary file a plot is being written to, if any: what a process stopped by a signal removes
-(see :func:`remove_partial`)."""
-
-
-def remove_partial() -> None:
-    """Remove the temporary file of a plot being written (called when the process is stopped)."""
-    tmp = writing
-    if tmp is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
 
 
 def check_target(target: Path, inputs: set[str] | None = None) -> None:
@@ -98,12 +74,6 @@ def check_target(target: Path, inputs: set[str] | None = None) -> None:
         raise LossdocError(
             "--plot", f"'{target}' exists and is not a {suffix[1:].upper()} plot; refusing to overwrite it"
         )
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def safe_name(name: str) -> str:

@@ -9,9 +9,10 @@ import os
 from dataclasses import replace
 from typing import Any
 
+from lossdoc.atomic import remove_partial
 from lossdoc.batch import RUNNING, fork_context, signals_held, unblock_signals
 from lossdoc.plot.draw import sketch
-from lossdoc.plot.files import remove_partial, write_plots
+from lossdoc.plot.files import write_plots
 from lossdoc.plot.prepare import prepare, prepare_curves
 
 HELPER_STOP_SECONDS = 1.0
