@@ -12,6 +12,7 @@ from curves import rule_marks
 from lossdoc.advice import advise
 from lossdoc.advice.best import best_point
 from lossdoc.advice.recommend import search
+from lossdoc.advice.render import next_run_lines
 from lossdoc.analysis import analyze
 from lossdoc.analysis.types import Diagnosis, Finding
 from lossdoc.history import LossHistory, Series
@@ -45,7 +46,8 @@ def test_best_point_saving_and_rise():
 
 
 def test_advice_quotes_the_best_point_the_analysis_chose():
-    # a one-epoch dip (0.31 at epoch 12) is noise: the smoothed minimum decides, and every part agrees
+    # the smoothed minimum decides where the model was best; the point quoted is the lowest evaluation
+    # logged in that smoothed minimum's window (the dip to 0.31 at epoch 12), and every part agrees
     val = np.concatenate([np.linspace(1.0, 0.32, 11), [0.31], np.linspace(0.32, 0.45, 18)])
     d = analyze(run(val, x=np.arange(1, 31)))
     a = advise(d)
@@ -53,6 +55,61 @@ def test_advice_quotes_the_best_point_the_analysis_chose():
     assert a.best.x == d.summary["best_val_x"] == f.start == f.evidence["best_x"]
     assert a.best.value == d.summary["best_val"] == f.evidence["best_val_logged"]
     assert f"{a.best.saved_fraction:.0%}" in f.message
+
+
+# A fine-tune's validation loss (a real Keras CSVLogger log's shape): lowest around epochs 0-8, one
+# evaluation at epoch 8 far below its neighbours, a spike at epoch 9, then a noisy rise while training
+# keeps falling. The running median's minimum sits on the spike (its median of three is epoch 10's value).
+SPIKE_AT_THE_SMOOTHED_MINIMUM = [
+    0.0136, 0.0130, 0.0137, 0.0146, 0.0144, 0.0250, 0.0163, 0.0147, 0.0089, 0.0484, 0.0118, 0.0200, 0.0206,
+    0.0166, 0.0231, 0.0190, 0.0254, 0.0204, 0.0222, 0.0240, 0.0207, 0.0357, 0.0180, 0.0259, 0.0237, 0.0339,
+    0.0281, 0.0332, 0.0245, 0.0270, 0.0310, 0.0280,
+]  # fmt: skip
+
+
+def test_the_best_point_is_a_logged_low_never_a_spike_beside_the_smoothed_minimum():
+    val = np.array(SPIKE_AT_THE_SMOOTHED_MINIMUM)
+    d = analyze(run(val, train=np.geomspace(0.009, 0.0012, val.size)))
+    f = next(f for f in d.findings if f.rule == "overfitting")
+    a = advise(d)
+    assert d.summary["best_val_x"] == f.start == a.best.x == 8  # not the spike at epoch 9 (0.0484)
+    assert d.summary["best_val"] == a.best.value == f.evidence["best_val_logged"] == 0.0089
+    assert "lowest at epoch 8 (smoothed 0.0118, logged 0.0089)" in f.message
+    assert a.best.rise_pct > 0 and "raised it to 0.028 (+215%)" in next_run_lines(a)[0]
+
+
+def test_the_best_point_is_never_above_the_smoothed_level_it_stands_for():
+    # the quoted evaluation is the lowest of those the smoothed minimum is the median of, so it is never
+    # worse than that level (the old choice, the evaluation nearest the minimum's x, was a spike at times)
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        n = int(rng.integers(8, 400))
+        t = np.arange(n, dtype=float)
+        val = (1 / (1 + t / n * rng.uniform(2, 20)) + rng.uniform(0, 0.5) * (t / n) ** 2) * np.exp(
+            rng.normal(0, rng.uniform(0.005, 0.2), n)
+        )
+        s = analyze(run(val)).summary
+        assert s["best_val"] <= s["best_val_smoothed"] * (1 + 1e-12)
+        assert s["best_val"] == val[int(s["best_val_x"])]
+    # evaluated every step: the smoothed minimum is one of bucket medians, and the point one of its buckets'
+    t = np.arange(9000.0)
+    val = (0.5 + ((t - 6000) / 6000) ** 2) * np.exp(rng.normal(0, 0.05, t.size))
+    s = analyze(run(val)).summary
+    assert s["best_val"] <= s["best_val_smoothed"] and s["best_val"] == val[int(s["best_val_x"])]
+    assert abs(s["best_val_x"] - 6000) < 600
+
+
+def test_a_best_point_beside_the_first_evaluation_is_not_called_the_first():
+    # lowest smoothed at the start (a fine-tune overfitting from its first epochs), lowest logged at epoch 1
+    val = [0.50, 0.45, 0.52, 0.55, 0.58, 0.60, 0.63, 0.65, 0.68, 0.70, 0.72, 0.75]
+    d = analyze(run(val, train=np.geomspace(1.0, 0.2, len(val))))
+    f = next(f for f in d.findings if f.rule == "overfitting")
+    assert f.evidence["from_first_evaluation"] and f.start == 1
+    assert "lowest at epoch 1, among its first evaluations" in f.message
+    assert "best at epoch 1, among its first evaluations: keep that checkpoint" in f.advice
+    d = analyze(run([0.45, 0.50, *val[2:]], train=np.geomspace(1.0, 0.2, len(val))))
+    f = next(f for f in d.findings if f.rule == "overfitting")
+    assert f.start == 0 and "lowest at its first evaluation, epoch 0" in f.message
 
 
 def test_best_at_the_end_saves_nothing_and_no_val_means_no_best():

@@ -40,6 +40,14 @@ def test_best_line_states_saving_and_rise():
     )
 
 
+def test_a_last_check_below_the_best_point_is_called_lower_not_unimproved():
+    dip = replace(ADVICE, best=replace(ADVICE.best, final_value=0.3, rise_pct=-3.2))
+    line = next_run_lines(dip)[0]
+    assert line.endswith("ended at 0.3: lower, but the smoothed loss never fell below its level there.")
+    same = replace(ADVICE, best=replace(ADVICE.best, final_value=0.31, rise_pct=0.0))
+    assert next_run_lines(same)[0].endswith("ended at 0.31 without improving on it.")
+
+
 def test_replay_lines_name_stop_and_cuts():
     text = "\n".join(next_run_lines(ADVICE))
     assert "keras.EarlyStopping(patience=0, min_delta=0): would have stopped at epoch 13" in text

@@ -600,3 +600,18 @@ def test_the_command_line_runs_one_blas_thread_unless_the_user_chose() -> None:
     code = "import sys, lossdoc.cli; print('numpy' in sys.modules)"  # so main() sets them before numpy starts BLAS
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("n", [3, 4, 9, 10, 57])
+@pytest.mark.parametrize("window", [1, 3, 5, 9, 61])
+def test_window_span_names_every_value_a_running_median_takes(n, window):
+    # changing any value outside the span leaves the k-th running median as it was
+    rng = np.random.default_rng(n * 100 + window)
+    y = rng.normal(size=n)
+    for k in range(n):
+        lo, hi = kernels.window_span(n, window, k)
+        assert 0 <= lo <= k < hi <= n
+        other = y.copy()
+        other[:lo] = rng.normal(size=lo) * 1e6
+        other[hi:] = rng.normal(size=n - hi) * 1e6
+        assert kernels.rolling_median(other, window)[k] == kernels.rolling_median(y, window)[k]

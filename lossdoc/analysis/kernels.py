@@ -136,14 +136,31 @@ def sliding_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     return out
 
 
+def centred_half(n: int, window: int) -> int:
+    """How many values either side of its own a centred running statistic over ``window`` of ``n`` values
+    takes (0: none, the values are their own statistic): the window is made odd and at most ``n``
+    (``n - 1`` when ``n`` is even)."""
+    window = int(window) | 1
+    if window <= 1 or n < 3:
+        return 0
+    window = min(window, (n // 2) * 2 - 1) if n % 2 == 0 else min(window, n)
+    return window // 2
+
+
+def window_span(n: int, window: int, k: int) -> tuple[int, int]:
+    """The values (``lo``, ``hi`` exclusive) that :func:`rolling_quantile`'s ``k``-th result is taken
+    over: the reflected padding at the ends repeats values already inside that span."""
+    half = centred_half(n, window)
+    return max(0, k - half), min(n, k + half + 1)
+
+
 def rolling_quantile(y: np.ndarray, window: int, q: float) -> np.ndarray:
     """Centered running percentile ``q`` (0-100) over an odd ``window``, ends padded by reflection."""
     y = np.asarray(y, dtype=np.float64)
-    window = int(window) | 1
-    if window <= 1 or y.size < 3:
+    half = centred_half(y.size, window)
+    if not half:
         return y.copy()
-    window = min(window, (y.size // 2) * 2 - 1) if y.size % 2 == 0 else min(window, y.size)
-    half = window // 2
+    window = 2 * half + 1
     padded = np.concatenate([y[:half][::-1], y, y[-half:][::-1]]) if half else y
     return sliding_quantile(padded, window, q)
 

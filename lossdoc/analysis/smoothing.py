@@ -60,10 +60,9 @@ def _carry_forward(a: np.ndarray) -> np.ndarray:
 def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> tuple[np.ndarray, np.ndarray]:
     """At most ``max_points`` points: the middle x and the median y of equal-count buckets (x is sorted)."""
     n = y.size
-    max_points = max(1, int(max_points))
-    if n <= max_points:
+    size = bucket_size(n, max_points)
+    if size == 1:
         return x, y
-    size = int(np.ceil(n / max_points))
     full = (n // size) * size
     xb = x[size // 2 : full : size]
     yb = row_medians(y[:full].reshape(-1, size))
@@ -71,6 +70,13 @@ def bucket(x: np.ndarray, y: np.ndarray, max_points: int = MAX_TREND_POINTS) -> 
         xb = np.append(xb, x[(full + n) // 2])
         yb = np.append(yb, median(y[full:]))
     return xb, yb
+
+
+def bucket_size(n: int, max_points: int = MAX_TREND_POINTS) -> int:
+    """How many of ``n`` points each of :func:`bucket`'s buckets holds (1: the points themselves; the
+    last bucket may hold fewer)."""
+    max_points = max(1, int(max_points))
+    return 1 if n <= max_points else int(np.ceil(n / max_points))
 
 
 SPREAD_SAMPLE = 200_000
@@ -161,6 +167,11 @@ class Prepared:
     @property
     def n(self) -> int:
         return int(self.z.size)
+
+    def bucketed_span(self, lo: int, hi: int) -> tuple[int, int]:
+        """The points (``lo``, ``hi`` exclusive) behind buckets ``lo`` to ``hi`` of :attr:`buckets`."""
+        size = bucket_size(self.n)
+        return lo * size, min(self.n, hi * size)
 
     @cached_property
     def buckets(self) -> tuple[np.ndarray, np.ndarray]:

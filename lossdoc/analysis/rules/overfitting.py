@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss
-from lossdoc.analysis.kernels import median, rolling_median
+from lossdoc.analysis.kernels import median, rolling_median, window_span
 from lossdoc.analysis.smoothing import Prepared, trend_window
 from lossdoc.analysis.types import Finding, Marks, grade
 
@@ -72,33 +72,46 @@ class Params:
 
 def smoothed_val(v: Prepared, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     xb, zb = v.buckets
-    return xb, rolling_median(zb, trend_window(zb.size, fraction)) if zb.size >= 7 else zb
+    return xb, rolling_median(zb, smoothing_window(zb.size, fraction))
+
+
+def smoothing_window(n: int, fraction: float) -> int:
+    """The running median's width over ``n`` (bucketed) validation points: none under seven."""
+    return trend_window(n, fraction) if n >= 7 else 1
 
 
 @dataclass(frozen=True)
 class BestVal:
-    """The run's best validation point: where the smoothed validation loss is lowest. Every report quotes
-    this one point (summary, header, finding, advice, plot), with the loss logged there."""
+    """The run's best validation point. Every report quotes this one point (summary, header, finding,
+    advice, plot), with the loss logged there and the smoothed level there."""
 
     x: float
     logged: float
     smoothed: float
-    index: int  # into the smoothed (bucketed) validation series
-    first: bool  # it is the first evaluation
+    index: int  # into the smoothed (bucketed) validation series: where it is lowest
+    smoothed_x: float  # where that is: what the verdict measures the run and the training loss from
+    first: bool  # the smoothed validation loss is lowest at the first evaluation
 
 
 def best_val(ctx: RunContext) -> BestVal | None:
-    """The smoothed validation minimum (computed once per run), or None without validation loss."""
+    """The run's best validation point (computed once per run), or None without validation loss.
+
+    Where the smoothed validation loss is lowest decides *when* the model was best; the point quoted is
+    the lowest evaluation logged among those that smoothed minimum is the median of: a checkpoint
+    that exists, and never a spike that happens to sit at the smoothed minimum (a median of three
+    around a spike is its lower neighbour, and the spike itself was quoted as "best").
+    """
 
     def compute() -> BestVal | None:
         v = ctx.val
         if v is None:
             return None
-        xv, sv = smoothed_val(v, ctx.params(SLUG, Params).smooth_fraction)
+        fraction = ctx.params(SLUG, Params).smooth_fraction
+        xv, sv = smoothed_val(v, fraction)
         k = int(np.argmin(sv))
-        x = float(xv[k])
-        logged = float(v.y[int(np.argmin(np.abs(v.x - x)))])
-        return BestVal(x, logged, float(v.to_value(sv[k])), k, k == 0)
+        lo, hi = v.bucketed_span(*window_span(sv.size, smoothing_window(sv.size, fraction), k))
+        i = lo + int(np.argmin(v.z[lo:hi]))
+        return BestVal(float(v.x[i]), float(v.y[i]), float(v.to_value(sv[k])), k, float(xv[k]), k == 0)
 
     return ctx.memo("best_val", compute)
 
@@ -136,7 +149,7 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     noise = v.curvature_noise
     above = float(np.mean(after > sv[k] + max(noise, 1e-12)))
     rise_ratio = float(np.exp(rise)) if v.log_space else 1 + rise
-    run_frac = ctx.span_fraction(best.x, float(xv[-1]))
+    run_frac = ctx.span_fraction(best.smoothed_x, float(xv[-1]))
     big = rise_ratio - 1 >= params.min_rise
     long = run_frac >= params.long_rise_fraction and rise_ratio - 1 >= params.long_rise_min and above >= 0.7
     se = noise / np.sqrt(max(1, after.size / 3))
@@ -145,7 +158,7 @@ def detect(ctx: RunContext, params: Params) -> Overfit | None:
     train_change = None
     if tr is not None:
         xt, tt = smoothed_val(tr, 0.05)
-        at_best = float(np.interp(best.x, xt, tt))
+        at_best = float(np.interp(best.smoothed_x, xt, tt))
         train_end = median(tt[-max(1, tt.size // 10) :])
         if train_end - at_best > np.log1p(params.train_tolerance):
             return None  # training loss rises too: divergence or instability, not overfitting
@@ -209,7 +222,10 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         return []
     v = ctx.val
     after_count = int(np.sum(v.x > o.best_x))
-    where = f"its first evaluation, {ctx.at(o.best_x)}" if o.from_first else ctx.at(o.best_x)
+    at_first = o.from_first and o.best_x == float(v.x[0])
+    at = ctx.at(o.best_x)
+    first = f"its first evaluation, {at}" if at_first else f"{at}, among its first evaluations"
+    where = first if o.from_first else ctx.at(o.best_x)
     best = fmt_loss(o.best_val)
     logged = "" if fmt_loss(o.best_logged) == best else f", logged {fmt_loss(o.best_logged)}"
     msg = (
@@ -221,7 +237,7 @@ def check(ctx: RunContext, params: Params) -> list[Finding]:
         msg += "; no training loss is logged, so the rise of the validation loss is judged alone"
     if o.from_first:
         advice = (
-            f"The model was best after its first evaluation ({ctx.at(o.best_x)}): keep that checkpoint "
+            f"The model was best at {first}: keep that checkpoint "
             "(load_best_model_at_end / restore_best_weights), and train fewer epochs, with a lower learning "
             "rate or more regularisation (weight decay, dropout; for a fine-tune, fewer trainable "
             "parameters such as a smaller LoRA rank)."
