@@ -508,3 +508,24 @@ def test_step_summary_never_links_an_image_on_the_runners_disk(tmp_path):
     # a markdown document written with -f markdown still shows the image beside it
     doc = CliRunner().invoke(app, ["analyze", str(f), "-f", "markdown", "--plot", str(tmp_path / "plots")]).stdout
     assert f"]({tmp_path / 'plots' / 'overfit.png'})" in doc
+
+
+def test_a_run_that_ends_non_finite_says_so_where_its_final_losses_are_shown(tmp_path):
+    # final_train / final_val stay the last finite values (the JSON contract); every report says the run
+    # ended NaN/Inf, as the advice does ("ended with a non-finite value"), instead of a number it did not end at
+    x, tr = decay(40)
+    va = tr * 1.2
+    tr[-5:], va[-3:] = np.nan, np.inf
+    f = write_csv(tmp_path / "nan.csv", {"epoch": x, "loss": tr, "val_loss": va})
+    run = json.loads(runner.invoke(app, ["analyze", str(f), "--format", "json"]).stdout)["runs"][0]
+    s = run["summary"]
+    assert s["final_non_finite"] == ["train", "val"]
+    assert s["final_train"] == pytest.approx(tr[-6]) and s["final_val"] == pytest.approx(va[-4])
+    table = runner.invoke(app, ["analyze", str(f)], env={"COLUMNS": "160"}).stdout
+    assert re.search(r"final +train non-finite \(last finite [0-9.]+\) · val non-finite \(last finite [0-9.]+\)", table)
+    md = runner.invoke(app, ["analyze", str(f), "--format", "markdown"]).stdout
+    assert "**final** train non-finite (last finite" in md
+    f = write_csv(tmp_path / "ok.csv", {"epoch": x, "loss": decay(40)[1]})
+    run = json.loads(runner.invoke(app, ["analyze", str(f), "--format", "json"]).stdout)["runs"][0]
+    assert run["summary"]["final_non_finite"] == []
+    assert "non-finite" not in runner.invoke(app, ["analyze", str(f)]).stdout

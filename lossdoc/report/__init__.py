@@ -112,13 +112,25 @@ def facts(
     ]
     if s.get("best_val") is not None:
         out.append(label("best val", f"{fmt_loss(s['best_val'])} at {text(h.x_name)} {fmt_x(s['best_val_x'])}"))
-    finals = [
-        f"{role} {fmt_loss(s[key])}"
-        for role, key in (("train", "final_train"), ("val", "final_val"))
-        if s.get(key) is not None
-    ]
+    finals = final_phrases(s)
     if finals:
         out.append(label("final", ", ".join(finals)))
+    return out
+
+
+def final_phrases(summary: dict[str, Any]) -> list[str]:
+    """``train 0.12`` and ``val 0.58``, the runs' final losses; ``val non-finite (last finite 3.217)`` when
+    the last value logged was NaN/Inf (``final_val`` is then the last finite one)."""
+    from lossdoc.analysis.context import fmt_loss  # start-up time: the analysis only when a report is rendered
+
+    out = []
+    ended = summary.get("final_non_finite") or ()
+    for role, key in (("train", "final_train"), ("val", "final_val")):
+        value = summary.get(key)
+        if role in ended:
+            out.append(f"{role} non-finite" + (f" (last finite {fmt_loss(value)})" if value is not None else ""))
+        elif value is not None:
+            out.append(f"{role} {fmt_loss(value)}")
     return out
 
 

@@ -30,6 +30,7 @@ from lossdoc.report import (
     by_severity,
     confidence_text,
     failing_runs,
+    final_phrases,
     next_run_blocks,
     printable,
     too_short_text,
@@ -136,11 +137,7 @@ def _header(d: Diagnosis, plot: str | None, spark_width: int) -> Table:
     t.add_row("points", Text(f"{s['points']:,} over {h.x_name} {fmt_x(s['x_min'])} – {fmt_x(s['x_max'])}"))
     if s.get("best_val") is not None:
         t.add_row("best val", Text(f"{fmt_loss(s['best_val'])} at {h.x_name} {fmt_x(s['best_val_x'])}"))
-    finals = []
-    if s.get("final_train") is not None:
-        finals.append(f"train {fmt_loss(s['final_train'])}")
-    if s.get("final_val") is not None:
-        finals.append(f"val {fmt_loss(s['final_val'])}")
+    finals = final_phrases(s)
     if finals:
         t.add_row("final", " · ".join(finals))
     shown = [x for x in (h.train, h.val) if x is not None and x.y.size]
