@@ -11,7 +11,7 @@ from curves import rule_marks
 
 from lossdoc.advice import advise
 from lossdoc.advice.best import best_point
-from lossdoc.advice.recommend import search
+from lossdoc.advice.recommend import patience_cap, search
 from lossdoc.advice.render import next_run_lines
 from lossdoc.analysis import analyze
 from lossdoc.analysis.types import Diagnosis, Finding
@@ -128,6 +128,22 @@ def test_search_skips_the_early_stall_and_stops_soon_after_the_best(framework):
     # of 1 = 4, which stops 4 checks after the best: index 14. min_delta 0.005 gives the same stop
     # (0.01 is not tried: it exceeds the best check's gain of 0.47 - 0.46), so the tie goes to 0.
     assert search(np.array(STALL_THEN_BEST), framework) == (4, 0.0, 14)
+
+
+def test_the_recommended_patience_never_stops_before_the_best_point_the_report_quotes():
+    # an early evaluation dips below everything after it (noise), while the smoothed loss goes on falling
+    # to epoch 40: a patience that is safe for the dip at epoch 6 would stop long before the best point
+    rng = np.random.default_rng(3)
+    val = np.linspace(1.0, 0.6, 50) * np.exp(rng.normal(0, 0.01, 50))
+    val[6] = 0.55
+    val[40:] = val[40] + np.linspace(0, 0.05, 10)
+    a = advise(analyze(run(val)))
+    assert a.best.x >= 35
+    cap = patience_cap(val.size, False)
+    assert search(val, "generic", cap, best=int(a.best.x)) is None  # no patience up to the cap is safe
+    assert a.recommendation is None and any("No early-stopping patience" in n for n in a.notes)
+    found = search(val, "generic", cap)  # against the lowest check (the dip) one was, and it stopped early
+    assert found is not None and found[2] is not None and found[2] < a.best.x
 
 
 def test_keras_log_gets_a_keras_callback():

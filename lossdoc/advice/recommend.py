@@ -100,13 +100,15 @@ def patience_cap(checks: int, on_training_loss: bool) -> int:
 
 
 def search(
-    values: np.ndarray, framework: str, max_patience: int = MAX_PATIENCE
+    values: np.ndarray, framework: str, max_patience: int = MAX_PATIENCE, best: int | None = None
 ) -> tuple[int, float, int | None] | None:
-    """``(patience, min_delta, stop_index)`` for this log, or None when no patience is safe."""
+    """``(patience, min_delta, stop_index)`` for this log, or None when no patience is safe: it must not
+    stop before the check ``best`` (the report's best point; default the lowest check)."""
     finite = np.isfinite(values)
     if int(finite.sum()) < 3:
         return None
-    best = int(np.nanargmin(np.where(finite, values, np.nan)))
+    if best is None or not 0 <= best < values.size or not finite[best]:
+        best = int(np.nanargmin(np.where(finite, values, np.nan)))
     stop = stopper_for(framework)
     top = max(1, min(max_patience, values.size))
     choices: list[tuple[float, float, int, int | None]] = []
