@@ -72,6 +72,30 @@ def test_small_csv_is_analysed_without_pandas_or_pydantic(tmp_path: Path) -> Non
     loaded = _modules_after(["analyze", str(log), "--format", "json"], tmp_path)
     assert "lossdoc.analysis" in loaded
     assert not {m for m in loaded if m.split(".")[0] in ("pandas", "matplotlib", "pydantic")}
+    assert "lossdoc.ingest.console_styles" not in loaded  # a plain table skips the console styles
+
+
+@pytest.mark.parametrize(
+    ("head", "table"),
+    [
+        ("epoch,loss,val_loss\n0,0.5,0.6\n1,0.4,nan\n2,,0.5\n", True),
+        ("step;loss\n1;1e-3\n2;-Inf\n", True),
+        ("  epoch,  train/box_loss\n      0,  5.75\n      1,  5.74\n", True),  # Ultralytics' padding
+        ("epoch,loss\n0,0.5\n1,0.4\n2,0.3", True),  # the sniff window cut the last line
+        ("epoch,loss,time\n0,0.5,2024-01-01\n", False),  # a cell that is not a number: read as before
+        ("epoch,loss\n0,0.5,7\n", False),  # rows of another width
+        ("step 1 loss 0.5\nstep 2 loss 0.4\n", False),  # white space: console output looks the same
+        ("Epoch 1/3\n10/10 - loss: 0.5 - val_loss: 0.6\n", False),
+        ("{'loss': 0.5, 'epoch': 1.0}\n", False),
+        ("loss\n", False),
+    ],
+)
+def test_a_plain_table_is_told_from_console_output_without_the_styles(head: str, table: bool) -> None:
+    from lossdoc.ingest.console import is_console, is_table
+
+    assert is_table(head) is table
+    if table:
+        assert not is_console(head)
 
 
 # --- small-file reader vs pandas ------------------------------------------------------------------

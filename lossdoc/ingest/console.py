@@ -30,18 +30,22 @@ Styles (the run's format is the one that gave most points):
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import NotALog
-from lossdoc.ingest.console_styles import SNIFF_LINES, Points, parse
 from lossdoc.ingest.delimited import sniff_delimiter
 from lossdoc.ingest.histories import histories_from_points
 from lossdoc.ingest.names import run_name
 from lossdoc.ingest.roles import classify_loss, plan_roles
 from lossdoc.ingest.source import RawInput
+
+if TYPE_CHECKING:
+    from lossdoc.ingest.console_styles import Points
 
 # Every format this reader reports (``lossdoc formats`` lists them from here).
 FORMAT = (
@@ -58,8 +62,41 @@ FORMAT = (
 )
 
 
+NUMERIC_CELL = re.compile(
+    r"\s*(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity))?\s*", re.IGNORECASE
+)
+"""A table's cell: a number, NaN or Inf as Python and pandas write them, or nothing."""
+TABLE_LINES = 20
+"""How many lines after the header :func:`is_table` looks at: a CSV's first rows show it is one."""
+
+
+def is_table(head: str) -> bool:
+    """Whether a text is plainly a table, never console output: a header line, then rows that the same
+    delimiter (not white space) splits into as many fields, every one a number or empty. Every CSV a
+    logger writes is one; console output always has words between its numbers. Lets a CSV skip the
+    console styles (compiling their patterns was 7 ms of a small CSV's start-up, see benchmarks/README.md)."""
+    delimiter = sniff_delimiter(head)
+    if delimiter == r"\s+":
+        return False
+    lines = [ln for ln in head.splitlines()[: TABLE_LINES + 2] if ln.strip()]
+    if len(lines) > 1 and not head.endswith(("\n", "\r")):
+        lines = lines[:-1]  # the sniff window may cut the last line
+    fields = lines[0].count(delimiter) if lines else 0
+    if len(lines) < 2 or not fields:
+        return False
+    return all(
+        ln.count(delimiter) == fields and all(NUMERIC_CELL.fullmatch(c) for c in ln.split(delimiter))
+        for ln in lines[1 : TABLE_LINES + 1]
+    )
+
+
 def is_console(head: str) -> bool:
     """Whether the first lines of a text hold a loss line of any style (on the sniff window only)."""
+    if is_table(head):
+        return False
+    # start-up time: the styles' patterns only for a text that may be console output
+    from lossdoc.ingest.console_styles import SNIFF_LINES, parse
+
     lines = head.splitlines()[:SNIFF_LINES]
     if len(lines) > 1 and not head.endswith(("\n", "\r")):
         lines = lines[:-1]
@@ -69,6 +106,8 @@ def is_console(head: str) -> bool:
 
 def read_console(raw: RawInput, overrides: dict[str, str | None]) -> list[LossHistory]:
     """The runs of a console log (see the module docstring); a text with no loss line is NotALog."""
+    from lossdoc.ingest.console_styles import parse  # start-up time: see is_console
+
     text = raw.text()
     st = parse(text)
     pts = st.points
