@@ -74,7 +74,7 @@ def is_table(head: str) -> bool:
     """Whether a text is plainly a table, never console output: a header line, then rows that the same
     delimiter (not white space) splits into as many fields, every one a number or empty. Every CSV a
     logger writes is one; console output always has words between its numbers. Lets a CSV skip the
-    console styles (compiling their patterns was 7 ms of a small CSV's start-up, see benchmarks/README.md)."""
+    console styles, whose patterns cost a small CSV's start-up measurably (see benchmarks/README.md)."""
     delimiter = sniff_delimiter(head)
     if delimiter == r"\s+":
         return False
