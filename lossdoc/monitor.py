@@ -37,6 +37,17 @@ LOCAL_WINDOW = 256
 """How many recent points the early-stop rules look at between whole-run analyses."""
 LOCAL_RULES = ("non-finite", "divergence")
 """The rules worth an alert within a few points: each means the run should stop."""
+NOISE_POINTS = 64
+"""A live blow-up is measured against the scatter of this many training losses up to its best point before it
+(with 16, a noisier reference, the real per-step blow-up of ``benchmarks/live_runs.py``'s family a was alerted
+on 63 steps after its onset instead of 21)."""
+NOISE_SIGMAS = 3.0
+"""How many standard errors the losses since a live blow-up's onset must sit above those before it: about one
+chance in 700 per look for a normal scatter. The divergence rule's own 4 delayed the same blow-up to 63 steps
+and removed no false alert (docs/watch.md)."""
+START_POINTS = 3
+"""The whole run's starting level, against which a blow-up seen in the recent window is measured: the
+median of its first this many training losses."""
 LIVE_IGNORED = ("still-improving",)
 """Rules that only mean something once a run has ended: not watched live (they still run in the final report)."""
 CONFIRMATIONS = 3
@@ -287,7 +298,68 @@ class Monitor:
         if h is None or not rules:
             return []
         found = [f for f in analyze(h, rules, self.rule_params).findings if self._counts(f)]
+        found = [f for f in found if f.rule != "divergence" or self._blow_up_holds(f, full)]
         return self._merge(found, rules if full else [])
+
+    def _blow_up_holds(self, f: Finding, full: bool) -> bool:
+        """What a live divergence alert must also show (see :meth:`_stands_out`, :meth:`_undoes_the_run`)."""
+        plan = self._role_plan()
+        main = self._points.get(plan.train) if plan is not None and plan.train is not None else None
+        if main is None:
+            return True
+        return self._stands_out(f, main) and (full or self._undoes_the_run(f, main.y[:START_POINTS]))
+
+    def _stands_out(self, f: Finding, main: _Points) -> bool:
+        """Whether the training losses since the blow-up's onset sit above the :data:`NOISE_POINTS` up to
+        its best point before it (``min_x``) by more than :data:`NOISE_SIGMAS` standard errors of the
+        difference of their medians, the noise taken from those points' own step-to-step scatter.
+
+        A prefix of a run is judged as if it were the whole run, so a few points of a per-step loss can
+        look sustained: a nearly fitted model's minibatch losses span decades, and a few high ones in a
+        row were alerted on (and would have stopped the run) at step 37 of a real run that never
+        diverged (docs/watch.md). A blow-up stands
+        out from the scatter just before it; an epoch-level stream, whose scatter is small, is alerted
+        on as soon as before.
+        """
+        from lossdoc.analysis.kernels import median
+        from lossdoc.analysis.smoothing import MEDIAN_SE, diff_noise
+
+        best = f.evidence.get("min_x")
+        if f.start is None or best is None:
+            return True
+        x, y = main.x[: main.n], main.y[: main.n]
+        if main.in_order:  # the usual case: slices found by bisection, a cost bounded by what they hold
+            upto, since = int(np.searchsorted(x, best, "right")), y[int(np.searchsorted(x, f.start)) :]
+            before = y[max(0, upto - 4 * NOISE_POINTS) : upto]
+        else:
+            before, since = y[x <= best], y[x >= f.start]
+        before, since = before[np.isfinite(before)][-NOISE_POINTS:], since[np.isfinite(since)]
+        if before.size < 4 or since.size < 1:
+            return True
+        if before.min() > 0 and since.min() > 0:
+            before, since = np.log(before), np.log(since)
+        se = MEDIAN_SE * diff_noise(before) * math.sqrt(1 / before.size + 1 / since.size)
+        return bool(median(since) - median(before) >= NOISE_SIGMAS * se)
+
+    def _undoes_the_run(self, f: Finding, first: np.ndarray) -> bool:
+        """Whether a blow-up found in the recent window alone climbs back most of the way to where the
+        whole run started (the divergence rule's ``return_fraction`` of all its progress, in log space
+        when the loss is positive): that is alerted at once. A smaller rise within the window may be the
+        wander of a noisy floor (a nearly fitted model's per-step loss spans decades), which a window
+        of a few hundred points cannot tell from a blow-up: the next whole-run analysis judges it."""
+        from lossdoc.analysis import params_for
+
+        low, peak = f.evidence.get("min_loss"), f.evidence.get("peak_loss")
+        if low is None or peak is None:
+            return True
+        first = first[np.isfinite(first)]
+        if not first.size:
+            return True
+        start = float(np.median(first))
+        share = params_for("divergence", (self.rule_params or {}).get("divergence")).return_fraction
+        if low > 0 and start > 0 and peak > 0:
+            low, peak, start = math.log(low), math.log(peak), math.log(start)
+        return bool(peak - low >= share * (start - low))
 
     def _counts(self, f: Finding) -> bool:
         return confidence_rank(f.confidence) >= confidence_rank(self.min_confidence) and severity_rank(

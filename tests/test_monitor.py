@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import csv
+from pathlib import Path
+
 import numpy as np
+import pytest
 from curves import decay
 
+import lossdoc
 from lossdoc.monitor import Monitor
+
+LIVE = Path(__file__).parent / "fixtures" / "live"
+"""Per-step runs written by Lightning's CSVLogger (tests/fixtures/live/make_live.py)."""
 
 
 def blow_up(n: int, onset: int, seed: int = 0) -> np.ndarray:
@@ -72,3 +80,30 @@ def test_a_spike_that_looked_like_divergence_is_cleared_when_the_loss_comes_back
     kinds = [(a.kind, a.finding.rule) for a in m.alerts if a.finding.rule == "divergence"]
     assert kinds[:1] == [("new", "divergence")] and ("cleared", "divergence") in kinds
     assert "divergence" not in {f.rule for f in m.findings}
+
+
+def replay_live(run: str) -> tuple[Monitor, list]:
+    """A Lightning metrics.csv fed row by row, as the callback or ``lossdoc watch`` would feed it."""
+    m = Monitor()
+    with open(LIVE / run / "metrics.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            m.update(float(row["step"]), **{k: float(row[k]) for k in ("train_loss", "val_loss") if row[k]})
+    return m, [a for a in m.alerts if a.kind == "new" and a.finding.severity == "error"]
+
+
+@pytest.mark.parametrize("run", ["healthy_cancer_adam", "healthy_cancer_sgd", "healthy_digits_sgd", "healthy_wine_sgd"])
+def test_real_per_step_losses_at_a_noisy_floor_raise_no_error(run: str) -> None:
+    # A nearly fitted model's minibatch loss spans decades: a few high batches in a row, or a wander of the
+    # floor within the recent window, were alerted on as divergence (and stopped the run) at steps 67 and 294
+    m, errors = replay_live(run)
+    assert errors == []
+    assert not m.should_stop("error")
+    assert "divergence" not in {f.rule for f in lossdoc.analyze(LIVE / run / "metrics.csv")[0].findings}
+
+
+@pytest.mark.parametrize(("run", "most"), [("blowup_digits_sgd_high_rate", 60), ("blowup_digits_adam_rate_jump", 40)])
+def test_real_blow_ups_are_alerted_soon_after_the_onset_analyze_finds(run: str, most: int) -> None:
+    _, errors = replay_live(run)
+    [found] = [f for f in lossdoc.analyze(LIVE / run / "metrics.csv")[0].findings if f.rule == "divergence"]
+    assert errors and errors[0].finding.rule == "divergence"
+    assert found.start <= errors[0].detected_at <= found.start + most  # never before the blow-up began

@@ -105,6 +105,11 @@ def robust_sigma(a: np.ndarray) -> float:
     return MAD_TO_SIGMA * median(np.abs(a - median(a)))
 
 
+MEDIAN_SE = 1.2533
+"""The median of w points with normal scatter sigma scatters like ``MEDIAN_SE * sigma / sqrt(w)``
+(sqrt(pi/2)): the standard error of every running-median level here."""
+
+
 def diff_noise(z: np.ndarray) -> float:
     """Point-to-point noise from first differences: a robust spread, divided by sqrt(2).
 
@@ -195,7 +200,7 @@ class Prepared:
         w = min(trend_window(zb.size, fraction, minimum), max(1, (zb.size // 2) * 2 - 1))
         t = rolling_median(zb, w) if w > 1 else zb.copy()
         # A median of w points scatters like 1.25 sigma / sqrt(w) around the true level.
-        se = 1.2533 * self.curvature_noise / np.sqrt(max(1, w))
+        se = MEDIAN_SE * self.curvature_noise / np.sqrt(max(1, w))
         return Trend(xb, t, float(se), w)
 
     def to_value(self, z: np.ndarray | float) -> np.ndarray | float:

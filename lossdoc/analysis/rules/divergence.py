@@ -21,7 +21,7 @@ import numpy as np
 
 from lossdoc.analysis.context import RunContext, fmt_loss, fmt_ratio
 from lossdoc.analysis.kernels import median
-from lossdoc.analysis.smoothing import diff_noise
+from lossdoc.analysis.smoothing import MEDIAN_SE, diff_noise
 from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "divergence"
@@ -136,7 +136,7 @@ def detect(ctx: RunContext, params: Params) -> Blowup | None:
     for a, b in _true_runs(far):
         # Beyond what the trend's own scatter could produce, judged by the noise *before* the rise
         # (a noisy floor wanders; a blow-up's own chaos must not hide it).
-        se = tr.se if a < 6 else 1.2533 * diff_noise(p.buckets[1][:a]) / np.sqrt(tr.window)
+        se = tr.se if a < 6 else MEDIAN_SE * diff_noise(p.buckets[1][:a]) / np.sqrt(tr.window)
         ok = gap[a:b] >= params.noise_sigmas * se
         # A blow-up that runs into a NaN/Inf tail never recovers: it is sustained however short it is.
         runs = [(a + i, a + j) for i, j in _true_runs(ok) if j - i >= need or (ends_non_finite and a + j == t.size)]

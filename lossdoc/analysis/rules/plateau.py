@@ -26,7 +26,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.kernels import fitted_flat, flat_stretches, median, ranges_at, rolling_median
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import Prepared, Trend, bucket, diff_noise, trend_window
+from lossdoc.analysis.smoothing import MEDIAN_SE, Prepared, Trend, bucket, diff_noise, trend_window
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 
 SLUG = "plateau"
@@ -157,7 +157,7 @@ def longest_flat(p: Prepared, tr: Trend, params: Params) -> tuple[float, float]:
         w = trend_window(zf.size, params.smooth_fraction)
         tf = rolling_median(zf, w)
         ai, bi = np.nonzero(flat)  # in row-major order, as an argmax over the whole matrix meets them
-        keep = ranges_at(tf, ai, bi) <= max(2 * tol_fit, params.band_sigmas * 1.2533 * noise / np.sqrt(w))
+        keep = ranges_at(tf, ai, bi) <= max(2 * tol_fit, params.band_sigmas * MEDIAN_SE * noise / np.sqrt(w))
         ai, bi = ai[keep], bi[keep]
         if ai.size:  # every pair left is longer than `longer` (fitted_flat's min_span)
             k = int(np.argmax(xf[bi] - xf[ai]))  # the first of the longest
