@@ -28,6 +28,7 @@ import json
 import statistics
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 FAMILIES = ("a", "b")
@@ -121,8 +122,12 @@ def make(out: Path) -> None:
             _train(target, data, opt, {"sgd": 0.05, "adam": 2e-3}[opt], 32, [128], act, 2000, jump, 11)
 
 
+WARNINGS: Counter[str] = Counter()
+"""New and cleared warnings over every run replayed (what a watcher reads besides the errors)."""
+
+
 def replay(path: Path) -> list[float]:
-    """The steps of the Monitor's new error alerts over the whole run."""
+    """The steps of the Monitor's new error alerts over the whole run (its warnings go to WARNINGS)."""
     from lossdoc.monitor import Monitor
 
     m, steps = Monitor(name=path.stem), []
@@ -132,6 +137,8 @@ def replay(path: Path) -> list[float]:
             for alert in m.update(float(row["step"]), **values):
                 if alert.kind == "new" and alert.finding.severity == "error":
                     steps.append(float(row["step"]))
+                elif alert.finding.severity == "warning" and alert.kind in ("new", "cleared"):
+                    WARNINGS[alert.kind] += 1
     return steps
 
 
@@ -186,6 +193,8 @@ def main() -> None:
     print("|---|---:|---|---|---|")
     for name in FAMILIES:
         print(family(args.out / name))
+    print(f"\nwarnings over the {sum(len(list((args.out / n).glob('*.csv'))) for n in FAMILIES)} runs: "
+          f"{WARNINGS['new']} told, {WARNINGS['cleared']} cleared again")  # fmt: skip
 
 
 if __name__ == "__main__":

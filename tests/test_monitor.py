@@ -107,3 +107,11 @@ def test_real_blow_ups_are_alerted_soon_after_the_onset_analyze_finds(run: str, 
     [found] = [f for f in lossdoc.analyze(LIVE / run / "metrics.csv")[0].findings if f.rule == "divergence"]
     assert errors and errors[0].finding.rule == "divergence"
     assert found.start <= errors[0].detected_at <= found.start + most  # never before the blow-up began
+
+
+def test_a_stall_the_loss_already_came_out_of_is_not_told_live() -> None:
+    # on a per-step loss, "stalled from step 43 to step 78, then improved 40% further" came and went five
+    # times in one run: nothing to act on while it trains (the final report still says it)
+    m, _ = replay_live("healthy_cancer_sgd")
+    assert [a for a in m.alerts if a.finding.rule == "plateau" and "then improved" in a.finding.message] == []
+    assert [a for a in m.alerts if a.kind == "cleared" and a.finding.rule == "plateau"] == []
