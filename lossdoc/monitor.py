@@ -45,9 +45,6 @@ NOISE_SIGMAS = 3.0
 """How many standard errors the losses since a live blow-up's onset must sit above those before it: about one
 chance in 700 per look for a normal scatter. The divergence rule's own 4 delayed the same blow-up to 63 steps
 and removed no false alert (docs/watch.md)."""
-START_POINTS = 3
-"""The whole run's starting level, against which a blow-up seen in the recent window is measured: the
-median of its first this many training losses."""
 LIVE_IGNORED = ("still-improving",)
 """Rules that only mean something once a run has ended: not watched live (they still run in the final report)."""
 CONFIRMATIONS = 3
@@ -297,35 +294,30 @@ class Monitor:
         h = self._history(None if full else LOCAL_WINDOW)
         if h is None or not rules:
             return []
-        found = [f for f in analyze(h, rules, self.rule_params).findings if self._counts(f) and not _over(f)]
-        found = [f for f in found if f.rule != "divergence" or self._blow_up_holds(f, full)]
+        everything = analyze(h, rules, self.rule_params).findings
+        found = [f for f in everything if self._counts(f) and not _over(f, everything)]
+        found = [f for f in found if f.rule != "divergence" or self._stands_out(f)]
         return self._merge(found, rules if full else [])
 
-    def _blow_up_holds(self, f: Finding, full: bool) -> bool:
-        """What a live divergence alert must also show (see :meth:`_stands_out`, :meth:`_undoes_the_run`)."""
-        plan = self._role_plan()
-        main = self._points.get(plan.train) if plan is not None and plan.train is not None else None
-        if main is None:
-            return True
-        return self._stands_out(f, main) and (full or self._undoes_the_run(f, main.y[:START_POINTS]))
+    def _stands_out(self, f: Finding) -> bool:
+        """Whether a live divergence stands out from the scatter before it: the training losses since its
+        onset sit above the :data:`NOISE_POINTS` up to its best point before it (``min_x``) by at least
+        :data:`NOISE_SIGMAS` standard errors of the difference of their medians, the noise taken from
+        those points' own step-to-step scatter.
 
-    def _stands_out(self, f: Finding, main: _Points) -> bool:
-        """Whether the training losses since the blow-up's onset sit above the :data:`NOISE_POINTS` up to
-        its best point before it (``min_x``) by more than :data:`NOISE_SIGMAS` standard errors of the
-        difference of their medians, the noise taken from those points' own step-to-step scatter.
-
-        A prefix of a run is judged as if it were the whole run, so a few points of a per-step loss can
-        look sustained: a nearly fitted model's minibatch losses span decades, and a few high ones in a
-        row were alerted on (and would have stopped the run) at step 37 of a real run that never
-        diverged (docs/watch.md). A blow-up stands
-        out from the scatter just before it; an epoch-level stream, whose scatter is small, is alerted
-        on as soon as before.
+        A prefix of a run is judged as if it were the whole run, and a window of it without the rest:
+        a few points of a per-step loss can look sustained. A nearly fitted model's minibatch losses span
+        decades, and a few high ones in a row were alerted on (and would have stopped the run) at step 37
+        of a real run that never diverged (docs/watch.md). An epoch-level stream, whose scatter is small,
+        is alerted on as soon as before.
         """
         from lossdoc.analysis.kernels import median
         from lossdoc.analysis.smoothing import MEDIAN_SE, diff_noise
 
+        plan = self._role_plan()
+        main = self._points.get(plan.train) if plan is not None and plan.train is not None else None
         best = f.evidence.get("min_x")
-        if f.start is None or best is None:
+        if main is None or f.start is None or best is None:
             return True
         x, y = main.x[: main.n], main.y[: main.n]
         if main.in_order:  # the usual case: slices found by bisection, a cost bounded by what they hold
@@ -340,26 +332,6 @@ class Monitor:
             before, since = np.log(before), np.log(since)
         se = MEDIAN_SE * diff_noise(before) * math.sqrt(1 / before.size + 1 / since.size)
         return bool(median(since) - median(before) >= NOISE_SIGMAS * se)
-
-    def _undoes_the_run(self, f: Finding, first: np.ndarray) -> bool:
-        """Whether a blow-up found in the recent window alone climbs back most of the way to where the
-        whole run started (the divergence rule's ``return_fraction`` of all its progress, in log space
-        when the loss is positive): that is alerted at once. A smaller rise within the window may be the
-        wander of a noisy floor (a nearly fitted model's per-step loss spans decades), which a window
-        of a few hundred points cannot tell from a blow-up: the next whole-run analysis judges it."""
-        from lossdoc.analysis import params_for
-
-        low, peak = f.evidence.get("min_loss"), f.evidence.get("peak_loss")
-        if low is None or peak is None:
-            return True
-        first = first[np.isfinite(first)]
-        if not first.size:
-            return True
-        start = float(np.median(first))
-        share = params_for("divergence", (self.rule_params or {}).get("divergence")).return_fraction
-        if low > 0 and start > 0 and peak > 0:
-            low, peak, start = math.log(low), math.log(peak), math.log(start)
-        return bool(peak - low >= share * (start - low))
 
     def _counts(self, f: Finding) -> bool:
         return confidence_rank(f.confidence) >= confidence_rank(self.min_confidence) and severity_rank(
@@ -400,13 +372,18 @@ class Monitor:
         return out
 
 
-def _over(f: Finding) -> bool:
-    """A stall that has already ended ("stalled from step 43 to step 78, then improved 40% further", or
-    "until the loss blew up"; a plateau that goes on to the last point is "converged" or "never learned"):
-    nothing to act on while the run goes on, and on a per-step loss such stretches of a prefix come and go:
-    over the 64 real runs of ``benchmarks/live_runs.py``, 214 warnings were told and 156 cleared again;
-    without these, 112 and 54 (docs/watch.md). The final report still has them."""
-    return f.rule == "plateau" and f.evidence.get("kind") == "stalled"
+def _over(f: Finding, found: list[Finding]) -> bool:
+    """A stall that has already ended: the loss improved after it ("stalled from step 43 to step 78, then
+    improved 40% further") or blew up (a divergence found with it starts where it ends). Nothing to act on
+    while the run goes on, and on a per-step loss such stretches of a prefix come and go: over the 64 real
+    runs of ``benchmarks/live_runs.py``, 214 warnings were told and 156 cleared again; without these, 112
+    and 54 (docs/watch.md). The final report still has them; a stall that has not ended is told."""
+    if f.rule != "plateau" or f.evidence.get("kind") != "stalled" or f.end is None:
+        return False
+    ev = f.evidence
+    improved = (ev.get("improvement_after") or 0.0) >= (ev.get("tolerance") or 0.0) > 0.0
+    blew_up = any(g.rule == "divergence" and g.start is not None and g.start >= f.end for g in found)
+    return improved or blew_up
 
 
 def _same(a: Finding, b: Finding) -> bool:

@@ -303,3 +303,15 @@ def test_a_best_point_followed_by_non_finite_checks_is_not_the_end_of_the_run():
     val = np.where(x <= 100, 3.0 - x / 100, np.nan)
     a = advise(analyze(run(val, x=x, x_name="step", fmt="hf_trainer_state")))
     assert a.best.x == 100 and a.best.saved_fraction == 0.5 and a.best.final_value is None
+
+
+def test_a_best_point_quoted_at_the_first_evaluation_is_judged_as_one():
+    # the running median is lowest at epoch 1 (its window holds epochs 0-3), the point quoted is epoch 0:
+    # it is called the first evaluation, and the first evaluation's rule holds (training must have learned)
+    val = np.concatenate([[0.4, 0.6, 0.58, 0.45, 0.7], np.linspace(0.65, 1.2, 55)])
+    d = analyze(run(val, train=np.geomspace(1.0, 0.05, 60)))
+    f = next(f for f in d.findings if f.rule == "overfitting")
+    assert f.start == 0 and f.evidence["from_first_evaluation"]
+    assert "lowest at its first evaluation, epoch 0" in f.message
+    flat = analyze(run(val, train=0.5 + 0.0003 * np.sin(np.arange(60))))
+    assert "overfitting" not in {f.rule for f in flat.findings}  # training never learned: not overfitting

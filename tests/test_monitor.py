@@ -115,3 +115,26 @@ def test_a_stall_the_loss_already_came_out_of_is_not_told_live() -> None:
     m, _ = replay_live("healthy_cancer_sgd")
     assert [a for a in m.alerts if a.finding.rule == "plateau" and "then improved" in a.finding.message] == []
     assert [a for a in m.alerts if a.kind == "cleared" and a.finding.rule == "plateau"] == []
+
+
+def test_a_loss_the_logger_hid_as_zero_ends_the_run_non_finite_in_the_live_report() -> None:
+    # HF Trainer's logging_nan_inf_filter logs 0.0 for a NaN step loss while grad_norm is NaN
+    m = Monitor()
+    for step in range(1, 41):
+        loss, grad = (0.0, float("nan")) if step > 36 else (2.0 / step**0.5, 1.0)
+        m.update(step, loss=loss, grad_norm=grad)
+    d = m.diagnosis()
+    assert d is not None and d.summary["final_non_finite"] == ["train"]
+    assert d.summary["final_train"] == pytest.approx(2.0 / 36**0.5)
+
+
+def test_a_blow_up_late_in_a_long_run_is_told_within_a_window_of_its_onset() -> None:
+    # a tenfold rise from a floor a hundredth of the start: the recent window sees it long before the
+    # next whole-run analysis (a sixteenth of the run later) would
+    n, onset = 20_000, 15_000
+    t = np.arange(n)
+    y = (0.02 + 1.98 * np.exp(-t / (n * 0.05))) * np.exp(np.random.default_rng(0).normal(0, 0.05, n))
+    y *= np.exp(np.log(10.0) * np.clip((t - onset) / 500, 0, 1))
+    m = Monitor()
+    stopped = feed(m, y, stop_on="divergence")
+    assert stopped is not None and onset <= stopped <= onset + 200

@@ -639,3 +639,9 @@ def test_window_span_names_every_value_a_running_median_takes(n, window):
         other[:lo] = rng.normal(size=lo) * 1e6
         other[hi:] = rng.normal(size=n - hi) * 1e6
         assert kernels.rolling_median(other, window)[k] == kernels.rolling_median(y, window)[k]
+        # and no wider: the running minimum and maximum at k see the span's first and last values
+        edge = y.copy()
+        edge[lo], edge[hi - 1] = (-1e6, 1e6) if hi - 1 > lo else (-1e6, -1e6)
+        assert kernels.rolling_quantile(edge, window, 0.0)[k] == -1e6
+        if hi - 1 > lo:
+            assert kernels.rolling_quantile(edge, window, 100.0)[k] == 1e6

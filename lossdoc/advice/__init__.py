@@ -82,7 +82,7 @@ def advise(diagnosis: Diagnosis, framework: str | None = None) -> Advice:
         out.replay = plain(replays(xs, ys, framework, initial_lr(h)), None)
         on_training_loss = monitored is h.train and h.val is None
         cap = recommend.patience_cap(int(ys.size), on_training_loss)
-        # it must not stop before the best point the report quotes (where the smoothed loss is lowest)
+        # it must not stop before the best point the report quotes (see best_point)
         at_best = None if best is None or monitored is not h.val else min(int(np.searchsorted(xs, best.x)), xs.size - 1)
         found = recommend.search(ys, framework, cap, at_best)
         if found is None and int(np.isfinite(ys).sum()) >= 3:

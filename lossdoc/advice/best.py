@@ -14,9 +14,9 @@ from lossdoc.history import LossHistory
 def best_point(history: LossHistory, x_best: float | None = None) -> BestPoint | None:
     """The run's best validation point and what the rest of the run did after it.
 
-    ``x_best`` is the analysis' best point (``summary["best_val_x"]``: where the smoothed validation loss
-    is lowest), so the advice quotes the point every other part of the report quotes; ``value`` is the
-    loss logged there. Without it, the lowest logged value is used.
+    ``x_best`` is the analysis' best point (``summary["best_val_x"]``: the lowest evaluation logged where
+    the smoothed validation loss is lowest), so the advice quotes the point every other part of the report
+    quotes; ``value`` is the loss logged there. Without it, the lowest logged value is used.
 
     ``saved_fraction`` is the share of the run after the best point, in x units, counting the first
     logged point as one interval of work (epochs 1..30 or 0..29 are both 30 epochs), so the best at

@@ -74,8 +74,10 @@ def delta_candidates(values: np.ndarray, best: int) -> list[float]:
 
     The noise is the median |Δ| over the checks just before the best one (after it when the best
     comes early). A candidate is kept only if it is smaller than the best check's gain over every
-    check before it, so the best check itself always counts as an improvement: the counter restarts
-    there and the weights kept (``restore_best_weights``, ``load_best_model_at_end``) are the best.
+    check before it, so the best check itself counts as an improvement: the counter restarts there and
+    the weights kept (``restore_best_weights``, ``load_best_model_at_end``) are its own. When an earlier
+    check dipped lower (the report's best point stands where the smoothed loss is lowest, which a noise
+    dip before it can undercut), only 0 is tried, and the callback keeps that lower, earlier check.
     """
     v = values[np.isfinite(values)]
     b = int(np.flatnonzero(np.isfinite(values))[: best + 1].size) - 1  # best's index among finite values

@@ -157,7 +157,7 @@ def best_line(best: BestPoint, x_name: str, monitor: str) -> str:
     if rise is None and final > best.value:
         return f"{head}{tail}, raised it to {fmt_value(final)}."
     if final < best.value and fmt_value(final) != fmt_value(best.value):
-        # the best point is where the smoothed loss is lowest: a last check below it is a dip, not a new level
+        # the best point stands where the smoothed loss is lowest: a last check below it is a dip, not a new level
         dip = "lower, but the smoothed loss never fell below its level there"
         return f"{head}{tail}, ended at {fmt_value(final)}: {dip}."
     return f"{head}{tail}, ended at {fmt_value(final)} without improving on it."

@@ -108,6 +108,6 @@ def summarize(ctx: RunContext) -> dict[str, Any]:
         out["final_val"] = float(ctx.val.y[-1])
     out["too_short"] = judged < MIN_JUDGE_POINTS
     # final_train / final_val are the last finite values; these series' last logged value was NaN/Inf
-    ended = [x for x in (h.train, h.val) if x is not None and x.y.size and not np.isfinite(x.y[-1])]
+    ended = [x for x in (ctx.train_logged, h.val) if x is not None and x.y.size and not np.isfinite(x.y[-1])]
     out["final_non_finite"] = [x.role for x in ended]
     return out

@@ -34,14 +34,18 @@ class RunContext:
         return self.rule_params.get(slug) or defaults()
 
     @cached_property
-    def train(self) -> Prepared | None:
+    def train_logged(self) -> Series | None:
+        """The training loss as logged, with the NaNs a logger hid as 0.0 put back (see ``hidden_nan``)."""
         s = self.history.train
         if s is None:
             return None
         hidden = hidden_nan(s, self.history.get("grad_norm"))
-        if hidden.any():
-            s = replace(s, y=np.where(hidden, np.nan, s.y))
-        return Prepared.of(s) if np.isfinite(s.y).sum() > 0 else None
+        return replace(s, y=np.where(hidden, np.nan, s.y)) if hidden.any() else s
+
+    @cached_property
+    def train(self) -> Prepared | None:
+        s = self.train_logged
+        return Prepared.of(s) if s is not None and np.isfinite(s.y).sum() > 0 else None
 
     @cached_property
     def val(self) -> Prepared | None:

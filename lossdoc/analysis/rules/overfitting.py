@@ -2,8 +2,9 @@
 
 What it means: the smoothed validation loss reaches its minimum and then rises in a sustained way
 — it ends clearly above its minimum (by default 5%), or stays above it for a long stretch (20% of
-the run) — while the training loss keeps falling or stays flat. The finding's ``start`` is where
-the smoothed validation loss is lowest: where early stopping should have stopped.
+the run) — while the training loss keeps falling or stays flat. The finding's ``start`` is the best
+point: the lowest evaluation logged where the smoothed validation loss is lowest (never a spike beside
+it), where early stopping should have stopped.
 
 Why it matters: every step after the best point makes the model worse on data it has not seen
 while costing compute; the final checkpoint is not the best one.
@@ -90,7 +91,7 @@ class BestVal:
     smoothed: float
     index: int  # into the smoothed (bucketed) validation series: where it is lowest
     smoothed_x: float  # where that is: what the verdict measures the run and the training loss from
-    first: bool  # the smoothed validation loss is lowest at the first evaluation
+    first: bool  # the smoothed validation loss is lowest at the first evaluation, or the point quoted is it
 
 
 def best_val(ctx: RunContext) -> BestVal | None:
@@ -111,7 +112,7 @@ def best_val(ctx: RunContext) -> BestVal | None:
         k = int(np.argmin(sv))
         lo, hi = v.bucketed_span(*window_span(sv.size, smoothing_window(sv.size, fraction), k))
         i = lo + int(np.argmin(v.z[lo:hi]))
-        return BestVal(float(v.x[i]), float(v.y[i]), float(v.to_value(sv[k])), k, float(xv[k]), k == 0)
+        return BestVal(float(v.x[i]), float(v.y[i]), float(v.to_value(sv[k])), k, float(xv[k]), k == 0 or i == 0)
 
     return ctx.memo("best_val", compute)
 
