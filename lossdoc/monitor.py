@@ -294,8 +294,7 @@ class Monitor:
         h = self._history(None if full else LOCAL_WINDOW)
         if h is None or not rules:
             return []
-        everything = analyze(h, rules, self.rule_params).findings
-        found = [f for f in everything if self._counts(f) and not _over(f, everything)]
+        found = [f for f in analyze(h, rules, self.rule_params).findings if self._counts(f) and not _over(f)]
         found = [f for f in found if f.rule != "divergence" or self._stands_out(f)]
         return self._merge(found, rules if full else [])
 
@@ -372,18 +371,13 @@ class Monitor:
         return out
 
 
-def _over(f: Finding, found: list[Finding]) -> bool:
-    """A stall that has already ended: the loss improved after it ("stalled from step 43 to step 78, then
-    improved 40% further") or blew up (a divergence found with it starts where it ends). Nothing to act on
-    while the run goes on, and on a per-step loss such stretches of a prefix come and go: over the 64 real
-    runs of ``benchmarks/live_runs.py``, 214 warnings were told and 156 cleared again; without these, 112
-    and 54 (docs/watch.md). The final report still has them; a stall that has not ended is told."""
-    if f.rule != "plateau" or f.evidence.get("kind") != "stalled" or f.end is None:
-        return False
-    ev = f.evidence
-    improved = (ev.get("improvement_after") or 0.0) >= (ev.get("tolerance") or 0.0) > 0.0
-    blew_up = any(g.rule == "divergence" and g.start is not None and g.start >= f.end for g in found)
-    return improved or blew_up
+def _over(f: Finding) -> bool:
+    """A stall that has already ended (a plateau that goes on to the last point is "converged" or "never
+    learned"): the loss improved after it ("stalled from step 43 to step 78, then improved 40% further")
+    or blew up. Nothing to act on while the run goes on, and on a per-step loss such stretches of a prefix
+    come and go: over the 64 real runs of ``benchmarks/live_runs.py``, 214 warnings were told and 156
+    cleared again; without these, 112 and 54 (docs/watch.md). The final report still has them."""
+    return f.rule == "plateau" and f.evidence.get("kind") == "stalled"
 
 
 def _same(a: Finding, b: Finding) -> bool:

@@ -82,9 +82,9 @@ def test_a_spike_that_looked_like_divergence_is_cleared_when_the_loss_comes_back
     assert "divergence" not in {f.rule for f in m.findings}
 
 
-def replay_live(run: str) -> tuple[Monitor, list]:
+def replay_live(run: str, rules: list[str] | None = None) -> tuple[Monitor, list]:
     """A Lightning metrics.csv fed row by row, as the callback or ``lossdoc watch`` would feed it."""
-    m = Monitor()
+    m = Monitor(rules=rules)
     with open(LIVE / run / "metrics.csv", newline="") as fh:
         for row in csv.DictReader(fh):
             m.update(float(row["step"]), **{k: float(row[k]) for k in ("train_loss", "val_loss") if row[k]})
@@ -115,6 +115,9 @@ def test_a_stall_the_loss_already_came_out_of_is_not_told_live() -> None:
     m, _ = replay_live("healthy_cancer_sgd")
     assert [a for a in m.alerts if a.finding.rule == "plateau" and "then improved" in a.finding.message] == []
     assert [a for a in m.alerts if a.kind == "cleared" and a.finding.rule == "plateau"] == []
+    # nor one that "blew up" after it, even when divergence is not watched (nothing confirmed that blow-up)
+    m, _ = replay_live("blowup_digits_sgd_high_rate", rules=["plateau"])
+    assert [a for a in m.alerts if "blew up" in a.finding.message] == []
 
 
 def test_a_loss_the_logger_hid_as_zero_ends_the_run_non_finite_in_the_live_report() -> None:
