@@ -30,7 +30,6 @@ Styles (the run's format is the one that gave most points):
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import TYPE_CHECKING
 
@@ -39,6 +38,7 @@ import numpy as np
 from lossdoc.history import LossHistory
 from lossdoc.ingest.base import NotALog
 from lossdoc.ingest.delimited import sniff_delimiter
+from lossdoc.ingest.headerless import NUMBER, split_fields
 from lossdoc.ingest.histories import histories_from_points
 from lossdoc.ingest.names import run_name
 from lossdoc.ingest.roles import classify_loss, plan_roles
@@ -62,10 +62,6 @@ FORMAT = (
 )
 
 
-NUMERIC_CELL = re.compile(
-    r"\s*(?:[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|[+-]?(?:nan|inf|infinity))?\s*", re.IGNORECASE
-)
-"""A table's cell: a number, NaN or Inf as Python and pandas write them, or nothing."""
 TABLE_LINES = 20
 """How many lines after the header :func:`is_table` looks at: a CSV's first rows show it is one."""
 
@@ -85,7 +81,7 @@ def is_table(head: str) -> bool:
     if len(lines) < 2 or not fields:
         return False
     return all(
-        ln.count(delimiter) == fields and all(NUMERIC_CELL.fullmatch(c) for c in ln.split(delimiter))
+        ln.count(delimiter) == fields and all(not c or NUMBER.fullmatch(c) for c in split_fields(ln, delimiter))
         for ln in lines[1 : TABLE_LINES + 1]
     )
 

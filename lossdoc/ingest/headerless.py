@@ -23,7 +23,8 @@ COLUMN_ALIAS = re.compile(r"col(?:umn)?[ _]?(\d+)", re.IGNORECASE)
 SNIFF_LINES = 5
 
 
-def _fields(line: str, delim: str) -> list[str]:
+def split_fields(line: str, delim: str) -> list[str]:
+    """A line's fields, stripped (``delim`` as :func:`~lossdoc.ingest.delimited.sniff_delimiter` gives it)."""
     return line.split() if delim == r"\s+" else [f.strip() for f in line.split(delim)]
 
 
@@ -38,7 +39,7 @@ def is_headerless(head: str) -> bool:
         return False
     delim = sniff_delimiter(head)
     return all(
-        (fields := _fields(ln, delim)) and all(NUMBER.fullmatch(f) for f in fields) for ln in lines[:SNIFF_LINES]
+        (fields := split_fields(ln, delim)) and all(NUMBER.fullmatch(f) for f in fields) for ln in lines[:SNIFF_LINES]
     )
 
 
@@ -68,7 +69,7 @@ def read_headerless(raw: RawInput, overrides: dict[str, str | None]) -> list[Los
     head = raw.head_text().lstrip("\ufeff")
     delim = sniff_delimiter(head)
     first = next(ln for ln in head.splitlines() if ln.strip())
-    count = len(_fields(first, delim))
+    count = len(split_fields(first, delim))
     sep = " " if delim == r"\s+" else delim
     header = sep.join(str(i) for i in range(count)) + "\n"
     # The same parser as any CSV (cut-off last lines, bad cells, NaN spellings), given a header of positions.

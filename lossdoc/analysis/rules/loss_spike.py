@@ -23,7 +23,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_ratio, fmt_x
 from lossdoc.analysis.kernels import median, prefix_medians, rolling_median, rolling_quantile, sliding_quantile
 from lossdoc.analysis.rules import divergence
-from lossdoc.analysis.smoothing import bucket, diff_noise, robust_sigma, spread_stride
+from lossdoc.analysis.smoothing import MAD_TO_SIGMA, bucket, diff_noise, robust_sigma, spread_stride
 from lossdoc.analysis.types import STRONG_SIGMAS, Finding, Marks, grade
 from lossdoc.words import count
 
@@ -109,7 +109,7 @@ def local_noise(z: np.ndarray, window: int) -> np.ndarray:
     """
     d = np.diff(z)
     dev = np.abs(d - rolling_median(d, window))
-    spread = np.maximum(1.4826 * rolling_median(dev, window), rolling_quantile(dev, window, 75.0) / 1.1503)
+    spread = np.maximum(MAD_TO_SIGMA * rolling_median(dev, window), rolling_quantile(dev, window, 75.0) / 1.1503)
     spread /= np.sqrt(2.0)
     return np.concatenate([[spread[0]], np.maximum(spread[:-1], spread[1:]), [spread[-1]]])
 

@@ -25,7 +25,7 @@ import numpy as np
 from lossdoc.analysis.context import RunContext, fmt_loss
 from lossdoc.analysis.kernels import median, row_medians
 from lossdoc.analysis.rules import overfitting
-from lossdoc.analysis.smoothing import Prepared
+from lossdoc.analysis.smoothing import MAD_TO_SIGMA, Prepared
 from lossdoc.analysis.types import Finding, Marks, grade
 
 SLUG = "still-improving"
@@ -221,7 +221,7 @@ def tail_fit(p: Prepared, tail_fraction: float, min_points: int = 4) -> TailFit 
     resid = z - level - slope * x
     xc = x - x.mean()
     sxx = float(xc @ xc)
-    mad_sigma = 1.4826 * median(np.abs(resid))
+    mad_sigma = MAD_TO_SIGMA * median(np.abs(resid))
     sd_sigma = float(np.sqrt((resid @ resid) / max(1, z.size - 2)))
     se = max(mad_sigma, 0.7 * sd_sigma) / np.sqrt(sxx) if sxx > 0 else 0.0
     fall = -slope * (x[-1] - x[0])
